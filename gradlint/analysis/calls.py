@@ -1,0 +1,369 @@
+"""Calls: PyTorch API, modules, optimizers, backward and friends, local functions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import List, Optional
+
+import libcst as cst
+
+from gradlint.analysis import torchapi as api
+from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
+from gradlint.analysis.values import (
+    UNKNOWN, Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref,
+    Scheduler, State, Tensor, Unknown, Value,
+)
+
+_OPT_NAME = re.compile(r"^(opt|opt_.*|.*_opt|opt[A-Z0-9].*|.*optim.*|.*Optim.*)$")
+
+
+def optimizer_like_name(text: Optional[str]) -> bool:
+    if not text:
+        return False
+    last = text.rsplit(".", 1)[-1]
+    return bool(_OPT_NAME.match(last)) and "scheduler" not in last.lower()
+
+
+def _retain(call: cst.Call, retain_pos: int) -> Optional[bool]:
+    """Does this backward keep the graph? True / False / None (cannot tell)."""
+    arg = kwarg(call, "retain_graph")
+    if arg is None:
+        pos = positional(call)
+        if len(pos) > retain_pos:
+            arg = pos[retain_pos]
+    if arg is not None:
+        value = literal_bool(arg.value)
+        if value is None and isinstance(arg.value, cst.Name) and arg.value.value == "None":
+            arg = None
+        else:
+            return value
+    create = kwarg(call, "create_graph")
+    if create is not None:
+        value = literal_bool(create.value)
+        return None if value is None else value
+    return False
+
+
+class CallEvaluator:
+    """Mixin of the interpreter: evaluates calls."""
+
+    def eval_Call(self, node: cst.Call, st: State) -> Value:
+        func = node.func
+        receiver: Value = UNKNOWN
+        method = None
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            path = dotted(func)
+            callee = st.env.get(path) if path is not None and path in st.env else None
+            if callee is None:
+                receiver = self.eval(func.value, st)
+                callee = Ref(receiver.qualname + "." + method) if isinstance(receiver, Ref) else None
+        else:
+            callee = self.eval(func, st)
+        args = [self.eval(a.value, st) for a in node.args]
+        pos = [v for a, v in zip(node.args, args) if a.keyword is None and not a.star]
+        fname = dotted(func)
+        extra = self.extra_call(node, fname, pos, st)
+        if extra is not None:
+            return extra
+        if isinstance(callee, Ref):
+            return self.call_api(node, callee.qualname, args, pos, st)
+        if isinstance(callee, NNModule):
+            return self.module_call(callee, pos, id(node), st)
+        if isinstance(callee, Function):
+            return self.call_local(callee, node, args, st, receiver if method else None)
+        if isinstance(callee, ModuleClass):
+            return NNModule(ident=id(node), trainable=callee.has_params, saves=True,
+                            origin=self.stmt_id)
+        if method is not None:
+            return self.call_method(node, func, method, receiver, args, pos, st)
+        return self.unknown_call(node, args, st)
+
+    # -- configured names ---------------------------------------------------------
+    def extra_call(self, node, fname, pos, st):
+        if not fname:
+            return None
+        last = fname.rsplit(".", 1)[-1]
+        if fname in self.extra_backward or last in self.extra_backward:
+            self.on_backward(node, pos[0] if pos else UNKNOWN, _retain(node, 99), st)
+            return NONTENSOR
+        if fname in self.extra_clear or last in self.extra_clear:
+            self.on_clear(node)
+            return NONTENSOR
+        return None
+
+    # -- torch API ------------------------------------------------------------------
+    def call_api(self, node: cst.Call, q: str, args, pos, st: State) -> Value:
+        short = api.torch_short(q)
+        if short in api.FACTORIES:
+            return self.factory(node, short, st)
+        if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            rg = kwarg(node, "requires_grad")
+            value = literal_bool(rg.value) if rg is not None else True
+            return Tensor(ident=id(node), requires_grad=value, leaf=True,
+                          sources=frozenset([id(node)]), origin=self.stmt_id, is_int=False)
+        if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
+            base = pos[0] if pos else UNKNOWN
+            rg = kwarg(node, "requires_grad")
+            if isinstance(base, Tensor) and rg is not None and literal_bool(rg.value) is True:
+                return replace(base, requires_grad=True if base.leaf else base.requires_grad)
+            return base
+        if q in api.GRAD_CONTEXTS:
+            return GradContext(api.GRAD_CONTEXTS[q])
+        if q in api.SET_GRAD_ENABLED:
+            return GradContext(literal_bool(node.args[0].value) if node.args else None, True)
+        cls = api.nn_class(q)
+        if cls:
+            return self.nn_module(node, cls, pos)
+        if api.optimizer_class(q):
+            return Optimizer(ident=id(node), coverage=self.coverage(node, st), origin=self.stmt_id)
+        if api.is_scheduler(q):
+            return Scheduler()
+        if q == "torch.autograd.backward":
+            self.on_backward(node, pos[0] if pos else UNKNOWN, _retain(node, 2), st)
+            return NONTENSOR
+        if q in ("torch.autograd.grad", "torch.autograd.grad_mode.grad"):
+            self.on_autograd_grad(node, pos[0] if pos else UNKNOWN, _retain(node, 3), st)
+            return UNKNOWN
+        if q in ("copy.deepcopy", "copy.copy"):
+            base = pos[0] if pos else UNKNOWN
+            if isinstance(base, NNModule):
+                return NNModule(ident=id(node), trainable=base.trainable, saves=base.saves,
+                                origin=self.stmt_id)
+            return UNKNOWN
+        if q.startswith("torch.nn.utils.") or q.startswith("torch.nn.init."):
+            return UNKNOWN
+        if api.is_torch_op(q):
+            flat = self.flatten_args(node, args, st)
+            name = q.rsplit(".", 1)[-1]
+            return self.op_result(flat, saves=name not in api.NON_SAVING_OPS, site=id(node), st=st)
+        if q.split(".", 1)[0] in ("torch", "builtins", "math", "numpy", "np", "random", "time",
+                                  "os", "sys", "logging", "json"):
+            return UNKNOWN
+        return self.unknown_call(node, args, st)
+
+    def flatten_args(self, node: cst.Call, args: List[Value], st: State) -> List[Value]:
+        flat: List[Value] = []
+        for arg, value in zip(node.args, args):
+            if isinstance(arg.value, (cst.List, cst.Tuple)):
+                flat.extend(self.eval(e.value, st) for e in arg.value.elements)
+            elif arg.keyword is None or arg.keyword.value in ("input", "other", "target", "weight"):
+                flat.append(value)
+        return flat
+
+    def factory(self, node: cst.Call, short: str, st: State) -> Value:
+        rg_arg = kwarg(node, "requires_grad")
+        rg = False if rg_arg is None else literal_bool(rg_arg.value)
+        return Tensor(ident=id(node), requires_grad=rg, leaf=True,
+                      sources=frozenset([id(node)]) if rg is not False else frozenset(),
+                      origin=self.stmt_id, is_int=self.factory_is_int(node, short))
+
+    def factory_is_int(self, node: cst.Call, short: str):
+        dtype = kwarg(node, "dtype")
+        if dtype is not None:
+            text = dotted(dtype.value) or ""
+            qual = self.qualify(text)
+            if qual in api.INT_DTYPES:
+                return True
+            return False if qual.startswith("torch.") else None
+        if short in api.INT_FACTORIES:
+            return True
+        return None
+
+    def nn_module(self, node: cst.Call, cls: str, pos: List[Value]) -> Value:
+        if cls in api.PARAM_MODULES:
+            return NNModule(ident=id(node), trainable=True, saves=True, origin=self.stmt_id)
+        if cls in api.PARAM_FREE_MODULES:
+            return NNModule(ident=id(node), trainable=False, saves=cls not in api.NON_SAVING_MODULES,
+                            origin=self.stmt_id)
+        if cls in api.CONTAINER_MODULES and cls == "Sequential":
+            parts = [p for p in pos]
+            if parts and all(isinstance(p, NNModule) for p in parts):
+                trainable = True if any(p.trainable is True for p in parts) else (
+                    False if all(p.trainable is False for p in parts) else None)
+                return NNModule(ident=id(node), trainable=trainable,
+                                saves=any(p.saves for p in parts), origin=self.stmt_id)
+        return UNKNOWN
+
+    def coverage(self, node: cst.Call, st: State) -> frozenset:
+        params = kwarg(node, "params")
+        pos = positional(node)
+        expr = params.value if params is not None else (pos[0].value if pos else None)
+        out = set()
+        stack = [expr] if expr is not None else []
+        while stack:
+            e = stack.pop()
+            if isinstance(e, cst.Call) and isinstance(e.func, cst.Attribute) and \
+                    e.func.attr.value in ("parameters", "named_parameters"):
+                base = self.eval(e.func.value, st)
+                if isinstance(base, NNModule):
+                    out.add(base.root or base.ident)
+                continue
+            if isinstance(e, (cst.Name, cst.Attribute)):
+                value = self.eval(e, st)
+                if isinstance(value, Params):
+                    out.add(value.root)
+                elif isinstance(value, NNModule):
+                    out.add(value.root or value.ident)
+                elif isinstance(value, Tensor) and value.sources:
+                    out |= value.sources
+                continue
+            if isinstance(e, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+                stack.append(e.for_in.iter)
+                continue
+            for child in e.children:
+                if isinstance(child, cst.BaseExpression):
+                    stack.append(child)
+                elif isinstance(child, (cst.Element, cst.Arg, cst.DictElement, cst.StarredElement)):
+                    stack.extend(c for c in child.children if isinstance(c, cst.BaseExpression))
+        return frozenset(out)
+
+    # -- methods --------------------------------------------------------------------
+    def call_method(self, node, func, method, receiver: Value, args, pos, st: State) -> Value:
+        rtext = dotted(func.value)
+        if isinstance(receiver, Tensor):
+            return self.tensor_method(node, func, method, receiver, pos, st)
+        if isinstance(receiver, NNModule):
+            return self.module_method(node, method, receiver, pos, st)
+        if isinstance(receiver, Optimizer):
+            return self.optimizer_method(node, method, receiver, pos, args, st, rtext)
+        if isinstance(receiver, Scheduler):
+            return NONTENSOR
+        if isinstance(receiver, GradContext) and method in ("__enter__",):
+            return UNKNOWN
+        if isinstance(receiver, Params):
+            return UNKNOWN
+        # an object we do not know: recognise the training-loop idioms by shape
+        last = (rtext or "").rsplit(".", 1)[-1].lower()
+        if method == "backward":
+            wrapper = any(w in last for w in api.BACKWARD_WRAPPERS)
+            if wrapper and pos:
+                self.on_backward(node, pos[0], _retain(node, 99), st)
+            else:
+                self.on_backward(node, receiver, _retain(node, 1), st)
+            return NONTENSOR
+        if method in api.MANUAL_BACKWARD:
+            self.on_backward(node, pos[0] if pos else UNKNOWN, _retain(node, 99), st)
+            return NONTENSOR
+        if method == "zero_grad":
+            self.on_clear(node)
+            return NONTENSOR
+        if method == "step":
+            if optimizer_like_name(rtext):
+                self.on_step(node, rtext, None, pos, st)
+                return NONTENSOR
+            if pos and "scaler" in last:
+                opt_value = pos[0]
+                opt_text = dotted(positional(node)[0].value)
+                if isinstance(opt_value, Optimizer) or optimizer_like_name(opt_text):
+                    self.on_step(node, opt_text or self.code(positional(node)[0].value),
+                                 opt_value if isinstance(opt_value, Optimizer) else None, [], st)
+                    return NONTENSOR
+            return self.unknown_call(node, args, st)
+        if method == "scale" and "scaler" in last and pos:
+            return pos[0]
+        if method in ("update", "unscale_") and "scaler" in last:
+            return NONTENSOR
+        return self.unknown_call(node, args, st, receiver_text=rtext)
+
+    def tensor_method(self, node, func, method, t: Tensor, pos, st: State) -> Value:
+        if method == "backward":
+            self.on_backward(node, t, _retain(node, 1), st)
+            return NONTENSOR
+        if method == "retain_grad":
+            st.replace_everywhere(t, replace(t, retains_grad=True))
+            return NONTENSOR
+        if method == "requires_grad_":
+            flag = literal_bool(node.args[0].value) if node.args else True
+            self.on_requires_grad_change(node, func.value, t, st)
+            if t.leaf is True and flag is not None:
+                new = replace(t, requires_grad=flag,
+                              sources=frozenset([t.ident]) if flag else frozenset())
+                st.replace_everywhere(t, new)
+                return new
+            return UNKNOWN
+        if method in api.DETACHING:
+            new = Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
+                         is_int=t.is_int)
+            if method == "detach_":
+                st.replace_everywhere(t, new)
+            return new
+        if method in api.NON_TENSOR_METHODS:
+            self.on_tensor_method(node, method, t, st)
+            return NONTENSOR
+        if method in api.INT_CASTS:
+            return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
+                          is_int=True)
+        if method in api.MAYBE_SELF:
+            leaf = True if t.leaf is True and t.requires_grad is False else None
+            return replace(t, leaf=leaf, origin=self.stmt_id)
+        if method.endswith("_") and not method.endswith("__"):
+            self.on_inplace(node, method, t, st)
+            others = [v for v in pos if isinstance(v, Tensor)]
+            if method in ("zero_", "fill_", "normal_", "uniform_", "random_", "bernoulli_"):
+                return t
+            rg = t.requires_grad
+            if st.grad_mode is True and any(o.requires_grad is True for o in others):
+                rg = True
+            new = replace(t, requires_grad=rg, leaf=t.leaf if rg == t.requires_grad else False)
+            st.replace_everywhere(t, new)
+            return new
+        return self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
+                              site=id(node), st=st)
+
+    def module_method(self, node, method, m: NNModule, pos, st: State) -> Value:
+        root = m.root or m.ident
+        if method in ("parameters", "named_parameters"):
+            return Params(root=root, trainable=m.trainable)
+        if method == "zero_grad":
+            self.on_clear(node)
+            return NONTENSOR
+        if method == "requires_grad_":
+            self.set_module_trainable(root, None, st)
+            return m
+        if method in ("to", "cuda", "cpu", "train", "eval", "float", "double", "half",
+                      "bfloat16", "share_memory", "type"):
+            return m
+        if method == "forward" or method == "__call__":
+            return self.module_call(m, pos, id(node), st)
+        if method in ("state_dict", "load_state_dict", "named_modules", "modules", "children",
+                      "named_children", "buffers", "named_buffers", "register_buffer",
+                      "add_module", "apply", "register_forward_hook"):
+            return UNKNOWN
+        self.escape(m, st)
+        return UNKNOWN
+
+    def optimizer_method(self, node, method, opt: Optimizer, pos, args, st, rtext) -> Value:
+        if method == "step":
+            self.on_step(node, rtext or "optimizer", opt, pos, st)
+            return UNKNOWN
+        if method == "zero_grad":
+            self.on_clear(node)
+            return NONTENSOR
+        if method == "add_param_group":
+            st.replace_everywhere(opt, replace(opt, coverage=opt.coverage | self.coverage(node, st)))
+        return UNKNOWN
+
+    def set_module_trainable(self, root: int, value, st: State) -> None:
+        for key, v in list(st.env.items()):
+            if isinstance(v, NNModule) and (v.root or v.ident) == root:
+                st.env[key] = replace(v, trainable=value)
+
+    # -- unknown code -----------------------------------------------------------------
+    def unknown_call(self, node: cst.Call, args, st: State, receiver_text=None) -> Value:
+        for value in args:
+            self.escape(value, st)
+            if isinstance(value, (Optimizer, NNModule)):
+                self.on_maybe_clear(node)
+        for arg in node.args:
+            if optimizer_like_name(dotted(arg.value)):
+                self.on_maybe_clear(node)
+        if receiver_text and receiver_text.split(".")[0] in st.env:
+            base = st.env.get(receiver_text)
+            if base is not None:
+                self.escape(base, st)
+        return UNKNOWN
+
+
+__all__ = ["CallEvaluator", "optimizer_like_name", "Const", "Unknown"]

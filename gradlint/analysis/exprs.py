@@ -1,0 +1,296 @@
+"""Expression evaluation over abstract values: tensors, modules, optimizers, API refs."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import libcst as cst
+
+from gradlint.analysis import torchapi as api
+from gradlint.analysis.values import (
+    UNKNOWN, Const, Cut, GradContext, NNModule, Params, Ref, State, Tensor, Unknown, Value,
+)
+
+NONTENSOR = Const("<non-tensor>")
+_BINOPS_SAVING = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    """`a.b.c` as a string when the expression is a plain access path."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def literal_bool(node: Optional[cst.BaseExpression]) -> Optional[bool]:
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    return None
+
+
+def kwarg(call: cst.Call, name: str) -> Optional[cst.Arg]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def positional(call: cst.Call) -> List[cst.Arg]:
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+class ExprEvaluator:
+    """Mixin of the interpreter: evaluates expressions in a State."""
+
+    # -- helpers the interpreter provides: self.obs, self.code(node), self.stmt_id,
+    #    self.stmt_var, self.lookup(state, name), self.event_*(), self.call_local(...)
+
+    def eval(self, node: cst.BaseExpression, st: State) -> Value:
+        method = getattr(self, "eval_" + type(node).__name__, None)
+        if method is None:
+            self.eval_children(node, st)
+            return UNKNOWN
+        return method(node, st)
+
+    def eval_children(self, node: cst.CSTNode, st: State) -> None:
+        """Evaluate sub-expressions for their effects (calls inside containers...)."""
+        for child in node.children:
+            if isinstance(child, cst.BaseExpression):
+                if isinstance(child, (cst.Lambda,)):
+                    continue
+                self.eval(child, st)
+            elif isinstance(child, (cst.Element, cst.Arg, cst.DictElement, cst.StarredElement,
+                                    cst.StarredDictElement, cst.FormattedStringExpression)):
+                self.eval_children(child, st)
+
+    # -- leaves -----------------------------------------------------------------
+    def eval_Name(self, node: cst.Name, st: State) -> Value:
+        if node.value in ("True", "False", "None"):
+            return Const({"True": True, "False": False, "None": None}[node.value])
+        return self.lookup(st, node.value)
+
+    def eval_Integer(self, node, st):
+        return Const(0)
+
+    eval_Float = eval_Imaginary = eval_Integer
+
+    def eval_SimpleString(self, node, st):
+        return Const("")
+
+    eval_ConcatenatedString = eval_SimpleString
+
+    def eval_FormattedString(self, node, st):
+        self.eval_children(node, st)
+        return Const("")
+
+    # -- attributes ---------------------------------------------------------------
+    def eval_Attribute(self, node: cst.Attribute, st: State) -> Value:
+        path = dotted(node)
+        if path is not None and path in st.env:
+            return st.env[path]
+        base = self.eval(node.value, st)
+        attr = node.attr.value
+        if isinstance(base, Ref):
+            return Ref(base.qualname + "." + attr)
+        if isinstance(base, Tensor):
+            if attr == "grad":
+                self.on_grad_read(node, base, st)
+                return UNKNOWN
+            if attr in api.NON_TENSOR_ATTRS:
+                return NONTENSOR
+            if attr == "data":
+                return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
+                              is_int=base.is_int)
+            if attr in ("T", "mT", "H", "mH", "real", "imag"):
+                return self.op_result([base], saves=False, site=id(node), st=st)
+            return UNKNOWN
+        if isinstance(base, NNModule):
+            root = base.root or base.ident
+            if attr in ("weight", "bias"):
+                return Tensor(ident=root, requires_grad=base.trainable, leaf=True,
+                              sources=frozenset([root]), origin=base.origin)
+            if attr in ("training",):
+                return NONTENSOR
+            return NNModule(ident=hash((base.ident, attr)), trainable=base.trainable and None,
+                            saves=True, root=root, origin=base.origin)
+        return UNKNOWN
+
+    # -- operators ----------------------------------------------------------------
+    def eval_BinaryOperation(self, node: cst.BinaryOperation, st: State) -> Value:
+        left = self.eval(node.left, st)
+        right = self.eval(node.right, st)
+        return self.binop(node.operator, left, right, id(node), st)
+
+    def binop(self, operator, left: Value, right: Value, site: int, st: State) -> Value:
+        if not isinstance(left, Tensor) and not isinstance(right, Tensor):
+            if isinstance(left, Const) and isinstance(right, Const):
+                return NONTENSOR
+            return UNKNOWN
+        both = isinstance(left, Tensor) and isinstance(right, Tensor)
+        saves = isinstance(operator, _BINOPS_SAVING) and (
+            both or isinstance(operator, cst.Power)
+            or (isinstance(operator, cst.Divide) and not isinstance(left, Tensor))
+        )
+        if isinstance(operator, (cst.FloorDivide, cst.Modulo)):
+            saves = False
+        return self.op_result([left, right], saves=saves, site=site, st=st)
+
+    def eval_UnaryOperation(self, node: cst.UnaryOperation, st: State) -> Value:
+        value = self.eval(node.expression, st)
+        if isinstance(node.operator, cst.Not):
+            return NONTENSOR
+        if isinstance(value, Tensor):
+            return self.op_result([value], saves=False, site=id(node), st=st)
+        return value if isinstance(value, Const) else UNKNOWN
+
+    def eval_Comparison(self, node: cst.Comparison, st: State) -> Value:
+        values = [self.eval(node.left, st)] + [self.eval(c.comparator, st) for c in node.comparisons]
+        if any(isinstance(v, Tensor) for v in values):
+            return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
+                          is_int=True)
+        return NONTENSOR
+
+    def eval_BooleanOperation(self, node, st):
+        self.eval(node.left, st)
+        self.eval(node.right, st)
+        return UNKNOWN
+
+    def eval_IfExp(self, node: cst.IfExp, st: State) -> Value:
+        from gradlint.analysis.values import join_values
+
+        self.eval(node.test, st)
+        return join_values(self.eval(node.body, st), self.eval(node.orelse, st))
+
+    def eval_Subscript(self, node: cst.Subscript, st: State) -> Value:
+        base = self.eval(node.value, st)
+        indices = []
+        for element in node.slice:
+            if isinstance(element.slice, cst.Index):
+                indices.append(self.eval(element.slice.value, st))
+            else:
+                self.eval_children(element.slice, st)
+        if isinstance(base, Tensor):
+            saves = any(isinstance(i, Tensor) for i in indices)  # index tensors are saved
+            return self.op_result([base], saves=saves, site=id(node), st=st)
+        return UNKNOWN
+
+    def eval_Await(self, node, st):
+        self.eval(node.expression, st)
+        return UNKNOWN
+
+    def eval_NamedExpr(self, node: cst.NamedExpr, st: State) -> Value:
+        value = self.eval(node.value, st)
+        if isinstance(node.target, cst.Name):
+            st.bind(node.target.value, value)
+        return value
+
+    def eval_Lambda(self, node, st):
+        return UNKNOWN
+
+    # comprehensions run code we do not follow; effects on known objects are unknown
+    def eval_ListComp(self, node, st):
+        self.escape_names_in(node, st)
+        return UNKNOWN
+
+    eval_SetComp = eval_DictComp = eval_GeneratorExp = eval_ListComp
+
+    # -- the autograd model ---------------------------------------------------------
+    def op_result(self, inputs: List[Value], saves: Optional[bool], site: int, st: State) -> Value:
+        """The result of a differentiable operation on `inputs`."""
+        tensors = [v for v in inputs if isinstance(v, Tensor)]
+        unknown = any(isinstance(v, (Unknown, NNModule, Params)) for v in inputs)
+        any_rg = any(t.requires_grad is True for t in tensors)
+        all_false = not unknown and all(t.requires_grad is False for t in tensors)
+        cuts = frozenset().union(*(t.cuts for t in tensors)) if tensors else frozenset()
+        is_int = True if tensors and all(t.is_int is True for t in tensors) and not unknown else (
+            False if tensors and all(t.is_int is False for t in tensors) and not unknown else None)
+        mode = st.grad_mode
+        if mode is False:
+            if any_rg:
+                lost = frozenset().union(*(t.sources or frozenset() for t in tensors
+                                           if t.requires_grad is True))
+                cuts = cuts | {Cut(site=self.stmt_id, lost=lost, var=self.stmt_var)}
+            return Tensor(ident=site, requires_grad=False, leaf=True, cuts=cuts,
+                          origin=self.stmt_id, is_int=is_int)
+        if any_rg and mode is True:
+            rg, leaf = True, False
+        elif all_false:
+            rg, leaf = False, True
+        else:
+            rg, leaf = None, None
+        graph = frozenset()
+        sources: Optional[frozenset] = frozenset()
+        for t in tensors:
+            if t.requires_grad is True:
+                graph |= t.graph
+            if t.sources is None:
+                sources = None
+            elif sources is not None:
+                sources |= t.sources
+        if unknown:
+            sources = None
+        if rg is True and saves:
+            graph |= {self.new_node(site, st)}
+        return Tensor(ident=site, requires_grad=rg, leaf=leaf, graph=graph,
+                      sources=sources if rg is not False else frozenset(),
+                      cuts=cuts, origin=self.stmt_id, is_int=is_int)
+
+    def module_call(self, module: NNModule, args: List[Value], site: int, st: State) -> Value:
+        root = module.root or module.ident
+        param = Tensor(ident=root, requires_grad=module.trainable, leaf=True,
+                       sources=frozenset([root]) if module.trainable is not False else frozenset())
+        return self.op_result([param] + args, saves=module.saves, site=site, st=st)
+
+    def new_node(self, site: int, st: State):
+        node = (site, 0)
+        if site in self.seen_sites:
+            self.age_site(site, st)
+        self.seen_sites.add(site)
+        return node
+
+    def age_site(self, site: int, st: State) -> None:
+        """A site runs again: its previous node becomes 'an older instance'."""
+        young, old = (site, 0), (site, 1)
+        live_old = any(isinstance(v, Tensor) and old in v.graph for v in st.env.values())
+        was_freed = young in st.freed
+        old_freed = old in st.freed or not live_old
+        site_of = st.freed.get(young) or st.freed.get(old)
+        st.freed.pop(young, None)
+        st.freed.pop(old, None)
+        if was_freed and old_freed and site_of is not None:
+            st.freed[old] = site_of
+        for key, value in list(st.env.items()):
+            if isinstance(value, Tensor) and young in value.graph:
+                graph = (value.graph - {young}) | {old}
+                st.env[key] = _with(value, graph=graph)
+
+    def escape_names_in(self, node: cst.CSTNode, st: State) -> None:
+        """Known objects named inside code we do not follow may be changed by it."""
+        for name in _names_in(node):
+            value = st.env.get(name) if name in st.env else None
+            if value is not None:
+                self.escape(value, st)
+
+
+def _with(value: Tensor, **kw) -> Tensor:
+    from dataclasses import replace
+
+    return replace(value, **kw)
+
+
+def _names_in(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current.value
+        stack.extend(current.children)
+
+
+__all__ = ["ExprEvaluator", "dotted", "kwarg", "positional", "literal_bool", "NONTENSOR",
+           "GradContext"]

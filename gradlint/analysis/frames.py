@@ -1,0 +1,340 @@
+"""Functions and classes: definitions, calls followed with their arguments, and the
+functions nobody in the file calls (analysed with unknown arguments)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradlint.analysis.exprs import dotted
+from gradlint.analysis.values import (
+    UNKNOWN, Function, GradContext, ModuleClass, NNModule, Ref, State, Tensor, Value,
+    join_all, join_values,
+)
+
+MAX_CALL_DEPTH = 3
+_MODULE_BASES = ("torch.nn.Module", "torch.nn.modules.module.Module",
+                 "pytorch_lightning.LightningModule", "lightning.LightningModule",
+                 "lightning.pytorch.LightningModule", "pytorch_lightning.core.LightningModule")
+_HARMLESS_DECORATORS = ("staticmethod", "classmethod", "property", "torch.compile",
+                        "functools.wraps", "functools.lru_cache", "functools.cache",
+                        "abc.abstractmethod", "abstractmethod", "torch.jit.script",
+                        "typing.overload", "overload")
+
+
+@dataclass
+class Frame:
+    node: Optional[cst.FunctionDef]
+    locals: Set[str]
+    cls: Optional[cst.ClassDef] = None
+    returns: List[Tuple[State, Value]] = field(default_factory=list)
+
+
+@dataclass
+class FunctionInfo:
+    node: cst.FunctionDef
+    cls: Optional[cst.ClassDef]
+    nested: bool
+    grad_mode: Optional[bool]  # forced by a decorator; None: the caller's mode
+    opaque: bool  # decorated by something we do not know
+
+
+class FrameMixin:
+    def init_frames(self) -> None:
+        self.frames: List[Frame] = [Frame(node=None, locals=set())]
+        self.functions: Dict[int, FunctionInfo] = {}
+        self.classes: Dict[int, cst.ClassDef] = {}
+        self.class_attrs: Dict[int, Dict[str, Value]] = {}
+        self.class_self: Dict[int, Value] = {}
+        self.inlined: Set[int] = set()
+        self.active: List[int] = []
+        self.depth = 0
+        self.module_env: Dict[str, Value] = {}
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    def lookup(self, st: State, name: str) -> Value:
+        if name in st.env:
+            return st.env[name]
+        if self.frame.node is not None and name not in self.frame.locals:
+            return self.module_env.get(name, UNKNOWN)
+        return UNKNOWN
+
+    # -- definitions -----------------------------------------------------------------------
+    def exec_FunctionDef(self, node: cst.FunctionDef, st: State) -> State:
+        grad_mode, opaque = None, False
+        for deco in node.decorators:
+            value = self.eval(deco.decorator, st)
+            text = self.qualify(dotted(deco.decorator) or dotted(getattr(deco.decorator, "func", None)) or "")
+            if isinstance(value, GradContext):
+                grad_mode = value.enabled
+            elif isinstance(value, Ref) and value.qualname in ("torch.no_grad", "torch.inference_mode"):
+                grad_mode = False
+            elif isinstance(value, Ref) and value.qualname == "torch.enable_grad":
+                grad_mode = True
+            elif text in _HARMLESS_DECORATORS or text.endswith(".setter"):
+                continue
+            else:
+                opaque = True
+        info = FunctionInfo(node, self.frame.cls, nested=self.frame.node is not None,
+                            grad_mode=grad_mode, opaque=opaque)
+        self.functions[id(node)] = info
+        self.register(node)
+        st.bind(node.name.value, Function(node_id=id(node), grad_mode=grad_mode))
+        return st
+
+    exec_AsyncFunctionDef = exec_FunctionDef
+
+    def exec_ClassDef(self, node: cst.ClassDef, st: State) -> State:
+        self.classes[id(node)] = node
+        is_module = False
+        for base in node.bases:
+            value = self.eval(base.value, st)
+            if isinstance(value, Ref) and (value.qualname in _MODULE_BASES
+                                           or value.qualname.startswith("torch.nn.")):
+                is_module = True
+            elif isinstance(value, ModuleClass):
+                is_module = True
+        self_value: Value = NNModule(ident=id(node), trainable=None, saves=True) if is_module else UNKNOWN
+        self.class_self[id(node)] = self_value
+        # methods are defined in the class frame, not the module's
+        self.frames.append(Frame(node=None, locals=set(), cls=node))
+        inner = State(env={}, grad_mode=True)
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                self.exec_FunctionDef(stmt, inner)
+        self.frames.pop()
+        attrs = self.analyse_init(node, self_value)
+        self.class_attrs[id(node)] = attrs
+        if is_module:
+            has_params = True if any(
+                (isinstance(v, NNModule) and v.trainable is True)
+                or (isinstance(v, Tensor) and v.leaf is True and v.requires_grad is True)
+                for v in attrs.values()) else None
+            self.class_self[id(node)] = replace(self_value, trainable=has_params)
+            st.bind(node.name.value, ModuleClass(node_id=id(node), has_params=has_params))
+        else:
+            st.bind(node.name.value, UNKNOWN)
+        return st
+
+    def analyse_init(self, cls: cst.ClassDef, self_value: Value) -> Dict[str, Value]:
+        init = _method(cls, "__init__")
+        if init is None:
+            return {}
+        out = self.run_function(self.functions[id(init)], {}, self_value, State(), standalone=True)
+        if out is None:
+            return {}
+        exit_state, _ = out
+        self.inlined.add(id(init))
+        return {k: v for k, v in exit_state.env.items() if k.startswith("self.")}
+
+    # -- calls -----------------------------------------------------------------------------
+    def call_local(self, fn: Function, node: cst.Call, args, st: State, receiver) -> Value:
+        info = self.functions.get(fn.node_id)
+        if (info is None or info.opaque or fn.node_id in self.active
+                or self.depth >= MAX_CALL_DEPTH or self.steps > self.step_limit):
+            return self.unknown_call(node, args, st)
+        bound = self.bind_arguments(info, node, args, st)
+        if bound is None:
+            return self.unknown_call(node, args, st)
+        self_value = None
+        if info.cls is not None and _is_method(info.node) and isinstance(node.func, cst.Attribute):
+            base = dotted(node.func.value)
+            if base == "self":
+                self_value = st.env.get("self", self.class_self.get(id(info.cls), UNKNOWN))
+        start = State(**{**st.flow_facts(), "env": {}})
+        if info.nested:
+            start.env.update({k: v for k, v in st.env.items()
+                              if k.split(".")[0] not in _locals_of(info.node)})
+        if self_value is not None:
+            start.env.update({k: v for k, v in st.env.items() if k == "self" or k.startswith("self.")})
+        self.call_chain.append(node)
+        try:
+            result = self.run_function(info, bound, self_value, start)
+        finally:
+            self.call_chain.pop()
+        if result is None:
+            return self.unknown_call(node, args, st)
+        exit_state, value = result
+        self.inlined.add(fn.node_id)
+        if not exit_state.dead:
+            mode = st.grad_mode
+            for key, fact in exit_state.flow_facts().items():
+                setattr(st, key, fact)
+            st.grad_mode = mode
+            if self_value is not None:
+                for key, v in exit_state.env.items():
+                    if key.startswith("self."):
+                        st.env[key] = v
+        return value
+
+    def bind_arguments(self, info: FunctionInfo, node: cst.Call, args, st) -> Optional[Dict[str, Value]]:
+        params = info.node.params
+        names = [p.name.value for p in list(params.posonly_params) + list(params.params)]
+        if info.cls is not None and _is_method(info.node) and names:
+            names = names[1:]
+        bound: Dict[str, Value] = {}
+        positional = []
+        for arg, value in zip(node.args, args):
+            if arg.star:
+                return None
+            if arg.keyword is None:
+                positional.append(value)
+            else:
+                bound[arg.keyword.value] = value
+        for name, value in zip(names, positional):
+            bound[name] = value
+        return bound
+
+    def run_function(self, info: FunctionInfo, bound, self_value, start: State,
+                     standalone: bool = False):
+        node = info.node
+        self.active.append(id(node))
+        self.frames.append(Frame(node=node, locals=_locals_of(node), cls=info.cls))
+        self.depth += 1
+        saved = (self.cur, self.stmt_id, self.stmt_var)
+        try:
+            st = start
+            if info.grad_mode is not None:
+                st.grad_mode = info.grad_mode
+            params = node.params
+            every = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
+            for i, p in enumerate(every):
+                st.env.setdefault(p.name.value, UNKNOWN)
+            for star in (params.star_arg, params.star_kwarg):
+                if isinstance(star, cst.Param):
+                    st.env[star.name.value] = UNKNOWN
+            if info.cls is not None and _is_method(node) and every:
+                first = every[0].name.value
+                st.env[first] = self_value if self_value is not None else UNKNOWN
+            for name, value in bound.items():
+                st.env[name] = value
+            out = self.exec_block(node.body, st)
+            frame = self.frame
+            states = [s for s, _ in frame.returns] + ([out] if not out.dead else [])
+            value = UNKNOWN
+            returned = [v for _, v in frame.returns]
+            if returned:
+                value = returned[0]
+                for v in returned[1:]:
+                    value = join_values(value, v)
+                if not out.dead:
+                    value = UNKNOWN if value != UNKNOWN else value
+            return join_all(states), value
+        finally:
+            self.cur, self.stmt_id, self.stmt_var = saved
+            self.depth -= 1
+            self.frames.pop()
+            self.active.pop()
+
+    def analyse_uncalled(self) -> None:
+        """Functions and methods that no analysed code called: unknown arguments."""
+        done: Set[int] = set()
+        while True:
+            pending = [i for i in self.functions if i not in self.inlined and i not in done]
+            if not pending:
+                return
+            for fid in pending:
+                done.add(fid)
+                info = self.functions[fid]
+                if info.nested:
+                    continue
+                self_value = None
+                env: Dict[str, Value] = {}
+                if info.cls is not None:
+                    self_value = self.class_self.get(id(info.cls), UNKNOWN)
+                    assigned_elsewhere = _self_attrs_assigned(info.cls, exclude=info.node)
+                    for key, v in self.class_attrs.get(id(info.cls), {}).items():
+                        if key.split(".")[1] not in assigned_elsewhere:
+                            env[key] = v
+                start = State(env=env, grad_mode=True)
+                self.cur = start
+                self.run_function(info, {}, self_value, start, standalone=True)
+
+
+def _method(cls: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            return stmt
+    return None
+
+
+def _is_method(node: cst.FunctionDef) -> bool:
+    for deco in node.decorators:
+        if isinstance(deco.decorator, cst.Name) and deco.decorator.value == "staticmethod":
+            return False
+    return True
+
+
+_LOCALS_CACHE: Dict[int, Set[str]] = {}
+
+
+def _locals_of(node: cst.FunctionDef) -> Set[str]:
+    """Names a function binds (Python makes them local for the whole body)."""
+    found: Set[str] = set()
+    params = node.params
+    for p in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
+        found.add(p.name.value)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            found.add(star.name.value)
+    declared_global: Set[str] = set()
+    stack = list(node.body.children)
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            found.add(current.name.value)
+            continue
+        if isinstance(current, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+            continue
+        if isinstance(current, (cst.Global, cst.Nonlocal)):
+            declared_global.update(n.name.value for n in current.names)
+        if isinstance(current, cst.AssignTarget):
+            found.update(_bound_names(current.target))
+        elif isinstance(current, (cst.AugAssign, cst.AnnAssign)):
+            found.update(_bound_names(current.target))
+        elif isinstance(current, (cst.For, cst.CompFor)):
+            found.update(_bound_names(current.target))
+        elif isinstance(current, cst.AsName):
+            found.update(_bound_names(current.name))
+        elif isinstance(current, cst.NamedExpr):
+            found.update(_bound_names(current.target))
+        elif isinstance(current, cst.ImportAlias):
+            if current.asname is None:
+                found.add((dotted(current.name) or "").split(".")[0])
+        stack.extend(current.children)
+    return found - declared_global
+
+
+def _bound_names(target) -> Set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: Set[str] = set()
+        for element in target.elements:
+            out |= _bound_names(element.value)
+        return out
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    return set()
+
+
+def _self_attrs_assigned(cls: cst.ClassDef, exclude) -> Set[str]:
+    out: Set[str] = set()
+    for stmt in cls.body.body:
+        if not isinstance(stmt, cst.FunctionDef) or stmt is exclude or stmt.name.value == "__init__":
+            continue
+        stack = [stmt.body]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
+                target = current.target
+                if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                        and target.value.value == "self":
+                    out.add(target.attr.value)
+            stack.extend(current.children)
+    return out

@@ -1,0 +1,569 @@
+"""The flow-sensitive walk: statements, control flow, frames and training-loop events.
+
+One walk of the module body (functions called from it are followed, with the
+arguments they get), then every function and method nobody called, with unknown
+arguments. Loops run to a fixpoint with a cap; `if`/`else` branches are joined.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradlint.analysis import torchapi as api
+from gradlint.analysis.calls import CallEvaluator
+from gradlint.analysis.exprs import ExprEvaluator, dotted
+from gradlint.analysis.frames import FrameMixin
+from gradlint.analysis.observations import (
+    CutHit, DoubleBackward, LoopEvents, NonLeafGradRead, Observations,
+)
+from gradlint.analysis.values import (
+    UNKNOWN, Function, GradContext, NNModule, Optimizer, Params, Ref, State, Tensor,
+    join_all, join_states, same_state,
+)
+
+MAX_LOOP_PASSES = 4
+
+
+class AnalysisTimeout(Exception):
+    """The per-file time budget ran out."""
+
+
+@dataclass
+class LoopCtx:
+    breaks: List[State] = field(default_factory=list)
+    continues: List[State] = field(default_factory=list)
+
+
+class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
+    def __init__(self, module: cst.Module, extra_backward=(), extra_clear=(), deadline=None):
+        self.module = module
+        self.obs = Observations()
+        self.nodes: Dict[int, cst.CSTNode] = {}
+        self.seen_sites: Set[int] = set()
+        self.stmt_id = 0
+        self.stmt_var = ""
+        self.loop_stack: List[Tuple[LoopEvents, int]] = []
+        self.loop_ctx: List[LoopCtx] = []
+        self.call_chain: List[cst.Call] = []
+        self.extra_backward = set(extra_backward)
+        self.extra_clear = set(extra_clear)
+        self.deadline = deadline
+        self.steps = 0
+        self.step_limit = 20000 + 40 * len(module.code) // 40
+        self.cur: State = State()
+        self.bw_seq: Dict[int, int] = {}
+        self.init_frames()
+
+    # -- entry point ------------------------------------------------------------------
+    def run(self) -> Observations:
+        st = State()
+        self.module_env = st.env
+        self.cur = st
+        st = self.exec_block(self.module.body, st, top=True)
+        self.module_env = st.env if not st.dead else self.module_env
+        self.analyse_uncalled()
+        return self.obs
+
+    def register(self, node: cst.CSTNode) -> int:
+        self.nodes[id(node)] = node
+        return id(node)
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node).strip()
+
+    def qualify(self, text: str) -> str:
+        if not text:
+            return ""
+        head, _, rest = text.partition(".")
+        value = self.module_env.get(head)
+        if isinstance(value, Ref):
+            return value.qualname + ("." + rest if rest else "")
+        return text
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.deadline is not None and self.steps % 256 == 0 and time.monotonic() > self.deadline:
+            raise AnalysisTimeout()
+
+    # -- statements ---------------------------------------------------------------------
+    def exec_block(self, body, st: State, top: bool = False) -> State:
+        if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            body = body.body
+        for stmt in body:
+            if st.dead:
+                break
+            st = self.exec_stmt(stmt, st)
+            if top and not st.dead:
+                self.module_env = st.env
+        return st
+
+    def exec_stmt(self, stmt: cst.CSTNode, st: State) -> State:
+        self.tick()
+        self.cur = st
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in stmt.body:
+                if st.dead:
+                    break
+                st = self.exec_small(small, st)
+            return st
+        handler = getattr(self, "exec_" + type(stmt).__name__, None)
+        if handler is None:
+            return st
+        return handler(stmt, st)
+
+    def exec_small(self, small: cst.BaseSmallStatement, st: State) -> State:
+        self.stmt_id = self.register(small)
+        self.stmt_var = _target_text(self, small)
+        self.cur = st
+        if isinstance(small, cst.Assign):
+            value = self.eval(small.value, st)
+            for target in small.targets:
+                self.bind_target(target.target, value, st)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.bind_target(small.target, self.eval(small.value, st), st)
+        elif isinstance(small, cst.AugAssign):
+            self.exec_augassign(small, st)
+        elif isinstance(small, cst.Expr):
+            value = self.eval(small.value, st)
+            if isinstance(value, GradContext) and value.applies_now:
+                st.grad_mode = value.enabled
+            self.on_expression_statement(small, value, st)
+        elif isinstance(small, cst.Return):
+            value = self.eval(small.value, st) if small.value is not None else UNKNOWN
+            self.frame.returns.append((st.copy(), value))
+            st.dead = True
+        elif isinstance(small, (cst.Break, cst.Continue)):
+            if self.loop_ctx:
+                ctx = self.loop_ctx[-1]
+                (ctx.breaks if isinstance(small, cst.Break) else ctx.continues).append(st.copy())
+            st.dead = True
+        elif isinstance(small, cst.Raise):
+            if small.exc is not None:
+                self.eval(small.exc, st)
+            st.dead = True
+        elif isinstance(small, cst.Import):
+            for alias in small.names:
+                name = dotted(alias.name)
+                if alias.asname is not None:
+                    st.bind(alias.asname.name.value, Ref(name))
+                else:
+                    head = name.split(".")[0]
+                    st.bind(head, Ref(head))
+        elif isinstance(small, cst.ImportFrom):
+            self.exec_importfrom(small, st)
+        elif isinstance(small, cst.Del):
+            for target in _flatten_targets(small.target):
+                path = dotted(target)
+                if path:
+                    if path.endswith(".grad"):
+                        self.on_clear(small)
+                    st.bind(path, UNKNOWN)
+        elif isinstance(small, cst.Assert):
+            self.eval(small.test, st)
+        return st
+
+    def exec_importfrom(self, small: cst.ImportFrom, st: State) -> None:
+        if small.relative or small.module is None:
+            base = None
+        else:
+            base = dotted(small.module)
+        if isinstance(small.names, cst.ImportStar):
+            return
+        for alias in small.names:
+            name = alias.name.value if isinstance(alias.name, cst.Name) else dotted(alias.name)
+            local = alias.asname.name.value if alias.asname is not None else name
+            st.bind(local, Ref(f"{base}.{name}") if base else UNKNOWN)
+
+    def exec_augassign(self, small: cst.AugAssign, st: State) -> None:
+        current = self.eval(small.target, st)
+        rhs = self.eval(small.value, st)
+        op = small.operator
+        if isinstance(current, Tensor):
+            self.on_inplace(small, "augassign", current, st)
+            result = self.binop(_plain_operator(op), current, rhs, id(small), st)
+            if isinstance(result, Tensor):
+                leaf = current.leaf if result.requires_grad == current.requires_grad else False
+                if st.grad_mode is False:
+                    result = replace(current, cuts=current.cuts | result.cuts)
+                else:
+                    result = replace(result, ident=current.ident, leaf=leaf,
+                                     retains_grad=current.retains_grad)
+                st.replace_everywhere(current, result)
+                self.bind_target(small.target, result, st)
+            return
+        result = self.binop(_plain_operator(op), current, rhs, id(small), st)
+        self.bind_target(small.target, result, st)
+
+    def bind_target(self, target: cst.BaseExpression, value, st: State) -> None:
+        if isinstance(target, cst.Name):
+            st.bind(target.value, value)
+        elif isinstance(target, cst.Attribute):
+            attr = target.attr.value
+            if attr == "grad":
+                self.eval(target.value, st)
+                self.on_clear(target)
+                return
+            if attr == "requires_grad":
+                base = self.eval(target.value, st)
+                self.on_requires_grad_change(target, target.value, base, st)
+                if isinstance(base, Tensor):
+                    self.set_module_trainable(base.ident, None, st)
+                    if base.leaf is True and value in _BOOLS:
+                        flag = value.value
+                        st.replace_everywhere(base, replace(
+                            base, requires_grad=flag,
+                            sources=frozenset([base.ident]) if flag else frozenset()))
+                    return
+                if isinstance(base, NNModule):
+                    self.set_module_trainable(base.root or base.ident, None, st)
+                return
+            path = dotted(target)
+            if path is not None:
+                st.bind(path, value)
+            else:
+                self.eval(target.value, st)
+                self.escape(value, st)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for i, element in enumerate(target.elements):
+                if isinstance(element, cst.StarredElement):
+                    self.bind_target(element.value, UNKNOWN, st)
+                elif isinstance(value, Tensor):
+                    self.bind_target(element.value, replace(value, ident=hash((value.ident, i))), st)
+                else:
+                    self.bind_target(element.value, UNKNOWN, st)
+        elif isinstance(target, cst.Subscript):
+            base = self.eval(target.value, st)
+            for element in target.slice:
+                self.eval_children(element, st)
+            if isinstance(base, Tensor):
+                self.on_inplace(target, "setitem", base, st)
+            else:
+                self.escape(value, st)
+        elif isinstance(target, cst.StarredElement):
+            self.bind_target(target.value, UNKNOWN, st)
+
+    # -- compound statements --------------------------------------------------------------
+    def exec_If(self, node: cst.If, st: State) -> State:
+        self.cur = st
+        self.eval(node.test, st)
+        yes = self.exec_block(node.body, st.copy())
+        if node.orelse is None:
+            no = st
+        elif isinstance(node.orelse, cst.If):
+            no = self.exec_If(node.orelse, st.copy())
+        else:
+            no = self.exec_block(node.orelse.body, st.copy())
+        return join_states(yes, no)
+
+    def exec_Match(self, node, st: State) -> State:
+        self.eval(node.subject, st)
+        outs = [self.exec_block(case.body, st.copy()) for case in node.cases]
+        return join_all(outs + [st])
+
+    def exec_Try(self, node, st: State) -> State:
+        body = self.exec_block(node.body, st.copy())
+        outs = []
+        if node.orelse is not None and not body.dead:
+            body = self.exec_block(node.orelse.body, body)
+        outs.append(body)
+        for handler in node.handlers:
+            start = join_states(st, body) if not body.dead else st.copy()
+            if handler.name is not None:
+                self.bind_target(handler.name.name, UNKNOWN, start)
+            outs.append(self.exec_block(handler.body, start))
+        out = join_all(outs)
+        if node.finalbody is not None:
+            if out.dead:
+                self.exec_block(node.finalbody.body, join_states(st, body).copy())
+            else:
+                out = self.exec_block(node.finalbody.body, out)
+        return out
+
+    exec_TryStar = exec_Try
+
+    def exec_With(self, node: cst.With, st: State) -> State:
+        self.cur = st
+        previous = st.grad_mode
+        mode = previous
+        for item in node.items:
+            value = self.eval(item.item, st)
+            if isinstance(value, GradContext):
+                mode = value.enabled
+            elif isinstance(value, Ref) and value.qualname in api.GRAD_CONTEXTS:
+                mode = api.GRAD_CONTEXTS[value.qualname]  # `with torch.no_grad:` (GL009)
+                self.on_grad_context_not_called(item, value, st)
+            elif _mentions_grad(self.code(item.item)):
+                mode = None
+            if item.asname is not None:
+                self.bind_target(item.asname.name, UNKNOWN, st)
+        st.grad_mode = mode
+        out = self.exec_block(node.body, st)
+        if not out.dead:
+            out.grad_mode = previous
+        return out
+
+    def exec_For(self, node: cst.For, st: State) -> State:
+        self.cur = st
+        iterable = self.eval(node.iter, st)
+        element = UNKNOWN
+        if isinstance(iterable, Params):
+            element = Tensor(ident=iterable.root, requires_grad=iterable.trainable, leaf=True,
+                             sources=frozenset([iterable.root]))
+        elif isinstance(iterable, Tensor):
+            element = self.op_result([iterable], saves=False, site=id(node.iter), st=st)
+        return self.run_loop(node, st, lambda s: self.bind_target(node.target, element, s))
+
+    def exec_While(self, node: cst.While, st: State) -> State:
+        self.cur = st
+        self.eval(node.test, st)
+        infinite = isinstance(node.test, cst.Name) and node.test.value == "True"
+        return self.run_loop(node, st, lambda s: self.eval(node.test, s), infinite=infinite)
+
+    def run_loop(self, node, st: State, enter, infinite: bool = False) -> State:
+        events = self.obs.loops.get(id(node))
+        if events is None:
+            events = LoopEvents(loop=self.register(node))
+            self.obs.loops[id(node)] = events
+            self.obs.loop_order.append(id(node))
+        for outer, _ in self.loop_stack:
+            outer.nested.add(id(node))
+        self.loop_stack.append((events, self.depth))
+        ctx = LoopCtx()
+        self.loop_ctx.append(ctx)
+        head = st.copy()
+        passes = MAX_LOOP_PASSES if self.steps < self.step_limit else 2
+        try:
+            for n in range(passes):
+                start = head.copy()
+                self.cur = start
+                enter(start)
+                out = self.exec_block(node.body, start)
+                back = join_all([out] + ctx.continues)
+                ctx.continues.clear()
+                new_head = back if n == 0 else join_states(head, back)
+                if n > 0 and same_state(new_head, head):
+                    break
+                head = new_head
+                if head.dead:
+                    break
+        finally:
+            self.loop_stack.pop()
+            self.loop_ctx.pop()
+        exits = list(ctx.breaks)
+        if not infinite:
+            exits += [st, head]
+        out = join_all(exits)
+        orelse = getattr(node, "orelse", None)
+        if orelse is not None and not infinite:
+            out = self.exec_block(orelse.body, out)
+        self.cur = out
+        return out
+
+    # -- events ---------------------------------------------------------------------------
+    def record(self, kind: str, node: cst.CSTNode, text: str = "") -> None:
+        nid = self.register(node)
+        for events, depth in self.loop_stack:
+            site = nid if depth >= self.depth else self.register(self.call_chain[depth])
+            if kind == "backward":
+                events.backwards.setdefault(site, nid)
+            elif kind == "step":
+                events.steps.setdefault(site, text)
+            elif kind == "clear":
+                events.clears.add(site)
+            elif kind == "maybe_clear":
+                events.maybe_clears.add(site)
+
+    def on_clear(self, node, st: Optional[State] = None) -> None:
+        st = st or self.cur
+        self.record("clear", node)
+        st.sc_sources = frozenset()
+        st.sc_open = False
+        st.sc_cuts = frozenset()
+        st.sc_backwards = frozenset()
+
+    def on_maybe_clear(self, node) -> None:
+        self.record("maybe_clear", node)
+
+    def escape(self, value, st: State) -> None:
+        if isinstance(value, Tensor):
+            if value.sources:
+                st.escaped |= value.sources
+        elif isinstance(value, NNModule):
+            st.escaped |= {value.root or value.ident}
+        elif isinstance(value, Params):
+            st.escaped |= {value.root}
+        elif isinstance(value, Optimizer):
+            st.escaped |= value.coverage
+
+    def on_backward(self, node: cst.Call, target, retain, st: State) -> None:
+        self.record("backward", node)
+        nid = id(node)
+        self.bw_seq.setdefault(nid, len(self.bw_seq))
+        if isinstance(target, Tensor):
+            hit = sorted(n for n in target.graph if n in st.freed)
+            if hit:
+                earlier = st.freed[hit[0]]
+                self.obs.double_backwards.setdefault(nid, DoubleBackward(
+                    later=nid, earlier=earlier, var=_backward_subject(self, node),
+                    in_loop=earlier == nid))
+            if target.requires_grad is False and target.cuts:
+                for cut in target.cuts:
+                    self.add_cut_hit("no-grad-backward", cut, nid, (), cut.var)
+            if target.sources is None:
+                st.reached_open = st.sc_open = True
+            else:
+                st.reached |= target.sources
+                st.sc_sources |= target.sources
+            st.bw_cuts |= target.cuts
+            st.sc_cuts |= target.cuts
+            if retain is False:
+                for n in target.graph:
+                    st.freed[n] = nid
+        else:
+            st.reached_open = st.sc_open = True
+        st.backward_sites |= {nid}
+        st.sc_backwards |= {nid}
+
+    def on_autograd_grad(self, node: cst.Call, target, retain, st: State) -> None:
+        self.register(node)
+        if isinstance(target, Tensor):
+            hit = sorted(n for n in target.graph if n in st.freed)
+            if hit:
+                self.obs.double_backwards.setdefault(id(node), DoubleBackward(
+                    later=id(node), earlier=st.freed[hit[0]], var=_backward_subject(self, node),
+                    in_loop=st.freed[hit[0]] == id(node)))
+            if retain is False:
+                for n in target.graph:
+                    st.freed[n] = id(node)
+
+    def on_step(self, node: cst.Call, text: str, opt, pos, st: State) -> None:
+        if pos and isinstance(pos[0], Function):
+            self.call_local(pos[0], node, [], st, None)
+        self.record("step", node, text or "optimizer")
+        if not isinstance(opt, Optimizer):
+            return
+        for cut in st.sc_cuts:
+            for source in cut.lost & opt.coverage:
+                if source in st.sc_sources or (st.sc_open and source in st.escaped):
+                    continue
+                backward = (max(st.sc_backwards, key=lambda b: self.bw_seq.get(b, 0))
+                            if st.sc_backwards else None)
+                self.add_cut_hit("optimizer-param", cut, backward,
+                                 ((self.register(node), f"`{text}` steps here"),),
+                                 self.source_name(source, st))
+
+    def on_grad_read(self, node: cst.Attribute, base: Tensor, st: State) -> None:
+        if not isinstance(node.value, cst.Name):
+            return
+        name = node.value.value
+        if base.requires_grad is True and base.leaf is False and not base.retains_grad:
+            self.obs.nonleaf_reads.setdefault(id(node), NonLeafGradRead(
+                read=self.register(node), var=name, origin=base.origin))
+            return
+        if base.requires_grad is True and base.leaf is True and st.backward_sites:
+            leaf = base.ident
+            if leaf in st.reached or (st.reached_open and leaf in st.escaped):
+                return
+            for cut in st.bw_cuts:
+                if leaf in cut.lost:
+                    backward = max(st.backward_sites, key=lambda b: self.bw_seq.get(b, 0))
+                    self.add_cut_hit("grad-read", cut, backward,
+                                     ((self.register(node), f"`{name}.grad` is read here"),), name)
+
+    def add_cut_hit(self, kind, cut, backward, related, subject) -> None:
+        key = (kind, cut.site, subject)
+        if key not in self.obs.cut_hits:
+            self.obs.cut_hits[key] = CutHit(kind=kind, cut_site=cut.site, cut_var=cut.var,
+                                            backward=backward, related=tuple(related),
+                                            subject=subject)
+
+    def source_name(self, source: int, st: State) -> str:
+        for key, value in st.env.items():
+            if isinstance(value, NNModule) and value.ident == source and value.root is None:
+                return key
+            if isinstance(value, Tensor) and value.ident == source and value.leaf:
+                return key
+        return "the module"
+
+    # -- hooks for the later rules (in-place ops, numpy, requires_grad flags) -------------
+    def on_inplace(self, node, method, tensor, st) -> None:
+        pass
+
+    def on_tensor_method(self, node, method, tensor, st) -> None:
+        pass
+
+    def on_requires_grad_change(self, node, base_expr, base, st) -> None:
+        pass
+
+    def on_grad_context_not_called(self, item, value, st) -> None:
+        pass
+
+    def on_expression_statement(self, small, value, st) -> None:
+        pass
+
+
+_BOOLS = ()
+
+
+def _init_bools():
+    from gradlint.analysis.values import Const
+
+    global _BOOLS
+    _BOOLS = (Const(True), Const(False))
+
+
+_init_bools()
+
+
+def _mentions_grad(text: str) -> bool:
+    return "no_grad" in text or "inference_mode" in text or "grad_enabled" in text
+
+
+def _plain_operator(op):
+    mapping = {
+        cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract,
+        cst.MultiplyAssign: cst.Multiply, cst.DivideAssign: cst.Divide,
+        cst.MatrixMultiplyAssign: cst.MatrixMultiply, cst.PowerAssign: cst.Power,
+        cst.FloorDivideAssign: cst.FloorDivide, cst.ModuloAssign: cst.Modulo,
+    }
+    return mapping.get(type(op), cst.Add)()
+
+
+def _flatten_targets(node):
+    if isinstance(node, (cst.Tuple, cst.List)):
+        for element in node.elements:
+            yield from _flatten_targets(element.value)
+    else:
+        yield node
+
+
+def _target_text(interp, small) -> str:
+    if isinstance(small, cst.Assign) and small.targets:
+        return interp.code(small.targets[0].target)
+    if isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+        return interp.code(small.target)
+    if isinstance(small, cst.Return):
+        return "the returned value"
+    return ""
+
+
+def _backward_subject(interp, node: cst.Call) -> str:
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+        inner = func.value
+        if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.args:
+            if inner.func.attr.value == "scale":
+                return interp.code(inner.args[0].value)
+        if not (isinstance(inner, cst.Name) and inner.value in ("accelerator", "fabric")):
+            if node.args and dotted(inner) and any(
+                    w in (dotted(inner) or "").lower() for w in api.BACKWARD_WRAPPERS):
+                return interp.code(node.args[0].value)
+            return interp.code(inner)
+    if node.args:
+        return interp.code(node.args[0].value)
+    return "the loss"

@@ -1,0 +1,57 @@
+"""What the flow analysis saw: the shared results every rule reads.
+
+The analysis records raw facts (nodes, names); the rules decide what is a finding
+and how to word it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
+
+
+@dataclass
+class LoopEvents:
+    """Training-loop events seen in one iteration of a loop (nested code included)."""
+
+    loop: int  # node id of the For / While
+    backwards: Dict[int, int] = field(default_factory=dict)  # report site -> backward call
+    steps: Dict[int, str] = field(default_factory=dict)  # step call -> optimizer text
+    clears: Set[int] = field(default_factory=set)
+    maybe_clears: Set[int] = field(default_factory=set)  # unknown code given the optimizer/model
+    nested: Set[int] = field(default_factory=set)  # loops directly or indirectly inside
+
+
+@dataclass(frozen=True)
+class NonLeafGradRead:
+    read: int  # the `x.grad` attribute node
+    var: str
+    origin: int  # the statement that computed x
+
+
+@dataclass(frozen=True)
+class DoubleBackward:
+    later: int  # the second backward call
+    earlier: int  # the backward that freed the graph
+    var: str
+    in_loop: bool  # the first backward is the same call, one iteration earlier
+
+
+@dataclass(frozen=True)
+class CutHit:
+    kind: str  # "no-grad-backward" | "grad-read" | "optimizer-param"
+    cut_site: int  # the statement inside the no_grad block
+    cut_var: str
+    backward: Optional[int]  # a backward that the cut matters to
+    related: Tuple[Tuple[int, str], ...]  # (node id, note)
+    subject: str  # the leaf or module that gets no gradient
+
+
+@dataclass
+class Observations:
+    loops: Dict[int, LoopEvents] = field(default_factory=dict)
+    loop_order: List[int] = field(default_factory=list)
+    nonleaf_reads: Dict[int, NonLeafGradRead] = field(default_factory=dict)
+    double_backwards: Dict[int, DoubleBackward] = field(default_factory=dict)
+    cut_hits: Dict[Tuple[str, int, str], CutHit] = field(default_factory=dict)
+    # loop events attributed through a call: (loop, backward site) -> backward inside callee

@@ -1,0 +1,225 @@
+"""Abstract values of the autograd model and the flow state that carries them.
+
+Tri-state facts use True / False / None, where None means *unknown*: the analysis
+never reports on an unknown fact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Dict, FrozenSet, Optional, Tuple
+
+Tri = Optional[bool]
+
+
+def join_tri(a: Tri, b: Tri) -> Tri:
+    return a if a == b else None
+
+
+class Value:
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class Unknown(Value):
+    pass
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True)
+class Const(Value):
+    """A plain Python value that is known not to be a tensor (number, string, None)."""
+
+    value: object = None
+
+
+@dataclass(frozen=True)
+class Ref(Value):
+    """A reference to an imported API object, by qualified name (`torch.no_grad`)."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A value computed with grad mode off from inputs that required grad."""
+
+    site: int  # id of the statement inside the no_grad block
+    lost: FrozenSet[int]  # sources whose gradient path was cut there
+    var: str
+
+
+@dataclass(frozen=True)
+class Tensor(Value):
+    ident: int  # allocation site
+    requires_grad: Tri
+    leaf: Tri
+    retains_grad: bool = False
+    graph: FrozenSet[Tuple[int, int]] = frozenset()  # nodes that saved tensors (must)
+    sources: Optional[FrozenSet[int]] = frozenset()  # None: unknown sources may reach it
+    cuts: FrozenSet[Cut] = frozenset()
+    origin: int = 0  # id of the node that computed it
+    numel: Optional[int] = None  # known element count (literal shapes)
+    is_int: Tri = False
+
+
+@dataclass(frozen=True)
+class NNModule(Value):
+    ident: int
+    trainable: Tri = True  # its parameters require grad
+    saves: bool = True  # its forward saves tensors for backward (layers with weights)
+    root: Optional[int] = None  # for a sub-module: the module it belongs to
+    origin: int = 0
+
+
+@dataclass(frozen=True)
+class Params(Value):
+    """`module.parameters()` and friends."""
+
+    root: int
+    trainable: Tri = True
+
+
+@dataclass(frozen=True)
+class Optimizer(Value):
+    ident: int
+    coverage: FrozenSet[int] = frozenset()  # modules / leaves known to be in it
+    origin: int = 0
+
+
+@dataclass(frozen=True)
+class Scheduler(Value):
+    pass
+
+
+@dataclass(frozen=True)
+class Function(Value):
+    node_id: int
+    grad_mode: Tri = True  # None: not decorated; False: no_grad decorated
+
+
+@dataclass(frozen=True)
+class ModuleClass(Value):
+    node_id: int
+    has_params: Tri = None
+
+
+@dataclass(frozen=True)
+class GradContext(Value):
+    """A grad-mode context manager object (`torch.no_grad()`).
+
+    `applies_now`: `torch.set_grad_enabled(flag)` also switches the mode when it is
+    called as a plain statement; `torch.no_grad()` does not.
+    """
+
+    enabled: Tri
+    applies_now: bool = False
+
+
+def join_values(a: Value, b: Value) -> Value:
+    if a == b:
+        return a
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return Tensor(
+            ident=a.ident if a.ident == b.ident else min(a.ident, b.ident),
+            requires_grad=join_tri(a.requires_grad, b.requires_grad),
+            leaf=join_tri(a.leaf, b.leaf),
+            retains_grad=a.retains_grad and b.retains_grad,
+            graph=a.graph & b.graph,
+            sources=None if a.sources is None or b.sources is None else a.sources | b.sources,
+            cuts=a.cuts | b.cuts,
+            origin=a.origin if a.origin == b.origin else 0,
+            numel=a.numel if a.numel == b.numel else None,
+            is_int=join_tri(a.is_int, b.is_int),
+        )
+    if isinstance(a, NNModule) and isinstance(b, NNModule) and a.ident == b.ident:
+        return replace(a, trainable=join_tri(a.trainable, b.trainable), saves=a.saves and b.saves)
+    if isinstance(a, Optimizer) and isinstance(b, Optimizer) and a.ident == b.ident:
+        return replace(a, coverage=a.coverage & b.coverage)
+    return UNKNOWN
+
+
+@dataclass
+class State:
+    """Facts that hold at one program point of one flow path."""
+
+    env: Dict[str, Value] = field(default_factory=dict)
+    grad_mode: Tri = True
+    freed: Dict[Tuple[int, int], int] = field(default_factory=dict)  # node -> backward site
+    reached: FrozenSet[int] = frozenset()  # sources some backward reached (may)
+    reached_open: bool = False  # a backward of unknown provenance ran
+    escaped: FrozenSet[int] = frozenset()  # sources handed to code we do not follow
+    bw_cuts: FrozenSet[Cut] = frozenset()  # cuts on the paths of backwards so far
+    backward_sites: FrozenSet[int] = frozenset()
+    sc_sources: FrozenSet[int] = frozenset()  # reached since gradients were last cleared
+    sc_open: bool = False
+    sc_cuts: FrozenSet[Cut] = frozenset()
+    sc_backwards: FrozenSet[int] = frozenset()
+    dead: bool = False
+
+    def copy(self) -> "State":
+        return replace(self, env=dict(self.env), freed=dict(self.freed))
+
+    def get(self, key: str) -> Value:
+        return self.env.get(key, UNKNOWN)
+
+    def bind(self, key: str, value: Value) -> None:
+        prefix = key + "."
+        for other in [k for k in self.env if k.startswith(prefix)]:
+            del self.env[other]
+        self.env[key] = value
+
+    def replace_everywhere(self, old: Value, new: Value) -> None:
+        """An object changed in place: every name bound to it sees the change."""
+        for k, v in self.env.items():
+            if v is old or v == old:
+                self.env[k] = new
+
+    def flow_facts(self) -> dict:
+        return {f: getattr(self, f) for f in _FLOW_FIELDS}
+
+
+_FLOW_FIELDS = ("grad_mode", "freed", "reached", "reached_open", "escaped", "bw_cuts",
+                "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards")
+
+
+def join_states(a: State, b: State) -> State:
+    if a.dead:
+        return b.copy()
+    if b.dead:
+        return a.copy()
+    env = {}
+    for key in a.env.keys() & b.env.keys():
+        env[key] = join_values(a.env[key], b.env[key])
+    # a name bound on one path only is unknown afterwards (precision first)
+    return State(
+        env=env,
+        grad_mode=join_tri(a.grad_mode, b.grad_mode),
+        freed={n: s for n, s in a.freed.items() if n in b.freed},
+        reached=a.reached | b.reached,
+        reached_open=a.reached_open or b.reached_open,
+        escaped=a.escaped | b.escaped,
+        bw_cuts=a.bw_cuts | b.bw_cuts,
+        backward_sites=a.backward_sites | b.backward_sites,
+        sc_sources=a.sc_sources | b.sc_sources,
+        sc_open=a.sc_open or b.sc_open,
+        sc_cuts=a.sc_cuts | b.sc_cuts,
+        sc_backwards=a.sc_backwards | b.sc_backwards,
+        dead=False,
+    )
+
+
+def join_all(states) -> State:
+    live = [s for s in states if s is not None]
+    if not live:
+        return State(dead=True)
+    out = live[0].copy()
+    for s in live[1:]:
+        out = join_states(out, s)
+    return out
+
+
+def same_state(a: State, b: State) -> bool:
+    return a.dead == b.dead and a.env == b.env and a.flow_facts() == b.flow_facts()

@@ -1,0 +1,117 @@
+"""The command line: thin; parses options, calls the runner, renders."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional, Tuple
+
+import click
+
+from gradlint import __version__
+from gradlint.config import ConfigError, Settings, load_settings, validate_codes
+from gradlint.output import FORMATS, render
+
+
+def _split(values: Tuple[str, ...]) -> Tuple[str, ...]:
+    out = []
+    for value in values:
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return tuple(out)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"gradlint: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gradlint")
+def main() -> None:
+    """gradlint: find PyTorch autograd pitfalls before you train."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma separated); replaces the default set. ALL enables every rule.")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--statistics", is_flag=True, help="Show the number of findings per rule.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
+@click.option("--color/--no-color", default=None, help="Colour the output (default: when writing to a terminal).")
+@click.option("--config", "config_path", type=click.Path(), help="Read settings from this file instead of the nearest pyproject.toml.")
+@click.option("--no-prefilter", is_flag=True, help="Parse every file, even those that cannot match any rule (for debugging).")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
+def check(paths, select, extend_select, ignore, output_format, exit_zero, statistics, quiet,
+          color, config_path, no_prefilter, verbose) -> None:
+    """Lint PATHS (files or folders; default: the current folder)."""
+    from gradlint.runner import lint_paths
+
+    try:
+        settings = load_settings(config_path)
+        overrides = {}
+        if select:
+            overrides["select"] = validate_codes(_split(select), "--select")
+        if extend_select:
+            overrides["extend_select"] = settings.extend_select + validate_codes(
+                _split(extend_select), "--extend-select")
+        if ignore:
+            overrides["ignore"] = settings.ignore + validate_codes(_split(ignore), "--ignore")
+        settings = settings.with_overrides(**overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
+                        verbose=verbose)
+    for error in result.errors:
+        click.echo(f"gradlint: error: {error}", err=True)
+    if color is None:
+        color = sys.stdout.isatty()
+    text = render(output_format, result.diagnostics, result.files, color=color,
+                  statistics=statistics, quiet=quiet)
+    click.echo(text, nl=False)
+    if result.errors or any(d.code == "GL999" for d in result.diagnostics):
+        sys.exit(2)
+    if result.diagnostics and not exit_zero:
+        sys.exit(1)
+    sys.exit(0)
+
+
+@main.command("rules")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text")
+def rules_cmd(output_format) -> None:
+    """List every rule: code, name, default on/off, fixable, summary."""
+    import json
+
+    from gradlint.rules import REGISTRY
+
+    rules = [r for r in REGISTRY.values()]
+    if output_format == "json":
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "default": r.default_on,
+                                "fixable": r.fixable, "summary": r.summary} for r in rules],
+                              indent=2))
+        return
+    click.echo(f"{'code':<7}{'name':<22}{'default':<9}{'fix':<5}summary")
+    for r in rules:
+        click.echo(f"{r.code:<7}{r.name:<22}{'on' if r.default_on else 'off':<9}"
+                   f"{'yes' if r.fixable else '-':<5}{r.summary}")
+
+
+@main.command("rule")
+@click.argument("code_or_name")
+def rule_cmd(code_or_name: str) -> None:
+    """Show the full documentation of one rule."""
+    from gradlint.rules import closest, find_rule
+
+    rule = find_rule(code_or_name)
+    if rule is None:
+        near = closest(code_or_name)
+        hint = f"; the closest is {near}" if near else ""
+        _fail(f"unknown rule {code_or_name!r}{hint} (see `gradlint rules`)")
+        return
+    click.echo(rule.render_docs(), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,214 @@
+"""Settings, and reading them from `[tool.gradlint]` in pyproject.toml."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.9/3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the file and the option."""
+
+
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", ".eggs", "__pycache__",
+    "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+    ".gradlint_cache", "site-packages",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    select: Optional[Tuple[str, ...]] = None  # None: the default rule set
+    extend_select: Tuple[str, ...] = ()
+    ignore: Tuple[str, ...] = ()
+    exclude: Tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: Tuple[str, ...] = ()
+    per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    clear_grad_functions: Tuple[str, ...] = ()
+    backward_functions: Tuple[str, ...] = ()
+    root: str = "."
+    config_path: Optional[str] = None
+
+    def with_overrides(self, **kw) -> "Settings":
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+    def enabled_codes(self, path: Optional[str] = None) -> frozenset:
+        from gradlint.rules import REGISTRY
+
+        base = self.select
+        chosen = set()
+        for rule in REGISTRY.values():
+            if base is None:
+                on = rule.default_on
+            else:
+                on = any(matches(sel, rule) for sel in base)
+            if any(matches(sel, rule) for sel in self.extend_select):
+                on = True
+            if any(matches(ig, rule) for ig in self.ignore):
+                on = False
+            if on:
+                chosen.add(rule.code)
+        if path is not None:
+            chosen -= self.ignored_for(path)
+        return frozenset(chosen)
+
+    def ignored_for(self, path: str) -> set:
+        from gradlint.rules import REGISTRY
+
+        out = set()
+        rel = _relative(path, self.root)
+        for pattern, codes in self.per_file_ignores:
+            if _glob_match(rel, pattern) or _glob_match(path, pattern):
+                for rule in REGISTRY.values():
+                    if any(matches(c, rule) for c in codes):
+                        out.add(rule.code)
+        return out
+
+    def is_excluded(self, path: str) -> bool:
+        parts = Path(_relative(path, self.root)).parts
+        rel = _relative(path, self.root)
+        for pattern in self.exclude + self.extend_exclude:
+            if "/" in pattern.rstrip("/") or "*" in pattern and "/" in pattern:
+                if _glob_match(rel, pattern) or _glob_match(rel, pattern.rstrip("/") + "/*"):
+                    return True
+            elif any(fnmatch.fnmatchcase(part, pattern.rstrip("/")) for part in parts):
+                return True
+        return False
+
+
+def matches(selector: str, rule) -> bool:
+    selector = selector.strip()
+    if selector.upper() == "ALL":
+        return True
+    return rule.code.startswith(selector.upper()) or selector == rule.name
+
+
+def _relative(path: str, root: str) -> str:
+    try:
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    except ValueError:
+        return path.replace(os.sep, "/")
+    return rel.replace(os.sep, "/")
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    path = path.replace(os.sep, "/")
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    # a bare file-name pattern ("test_*.py") matches in any folder, as in flake8
+    return "/" not in pattern and fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
+
+
+def validate_codes(codes: Iterable[str], where: str) -> Tuple[str, ...]:
+    """Every selector must name a rule, a code prefix, or ALL."""
+    from gradlint.rules import REGISTRY
+
+    out = []
+    for raw in codes:
+        code = raw.strip()
+        if not code:
+            continue
+        if code.upper() == "ALL" or any(matches(code, r) for r in REGISTRY.values()):
+            out.append(code)
+            continue
+        known = sorted(REGISTRY) + sorted(r.name for r in REGISTRY.values())
+        close = difflib.get_close_matches(code.upper(), [k.upper() for k in known], n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"{where}: unknown rule code or prefix {code!r}{hint}")
+    return tuple(out)
+
+
+_LIST_KEYS = {
+    "select": "select",
+    "extend-select": "extend_select",
+    "ignore": "ignore",
+    "exclude": "exclude",
+    "extend-exclude": "extend_exclude",
+    "clear-grad-functions": "clear_grad_functions",
+    "backward-functions": "backward_functions",
+}
+_KNOWN_KEYS = sorted(list(_LIST_KEYS) + ["per-file-ignores"])
+
+
+def find_pyproject(start: str) -> Optional[Path]:
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(config: Optional[str] = None, cwd: str = ".") -> Settings:
+    """Settings from `--config PATH`, else the nearest pyproject.toml above `cwd`."""
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"{config}: configuration file not found")
+        data = _read_toml(path)
+        section = data.get("tool", {}).get("gradlint", data if path.name != "pyproject.toml" else {})
+        return parse_section(section, path)
+    path = find_pyproject(cwd)
+    if path is None:
+        return Settings(root=os.path.abspath(cwd))
+    data = _read_toml(path)
+    return parse_section(data.get("tool", {}).get("gradlint", {}), path)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def parse_section(section: dict, path: Path) -> Settings:
+    where = f"{path}: [tool.gradlint]"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be a table")
+    values: Dict[str, object] = {}
+    for key, value in section.items():
+        if key == "per-file-ignores":
+            values["per_file_ignores"] = _per_file_ignores(value, where)
+            continue
+        if key not in _LIST_KEYS:
+            close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{where}: unknown option {key!r}{hint}; allowed: {', '.join(_KNOWN_KEYS)}"
+            )
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: option {key!r} must be a list of strings, got {value!r}")
+        if key in ("select", "extend-select", "ignore"):
+            value = validate_codes(value, f"{where} option {key!r}")
+        values[_LIST_KEYS[key]] = tuple(value)
+    if "exclude" in values:
+        values["exclude"] = tuple(values["exclude"])  # replaces the defaults, as in Ruff
+    return Settings(root=str(path.parent.resolve()), config_path=str(path), **values)
+
+
+def _per_file_ignores(value, where) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: option 'per-file-ignores' must be a table of glob = [codes]")
+    out: List[Tuple[str, Tuple[str, ...]]] = []
+    for pattern, codes in value.items():
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise ConfigError(
+                f"{where}: per-file-ignores entry {pattern!r} must be a list of codes, got {codes!r}"
+            )
+        out.append((pattern, validate_codes(codes, f"{where} per-file-ignores {pattern!r}")))
+    return tuple(out)

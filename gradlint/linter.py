@@ -1,0 +1,114 @@
+"""One source text -> diagnostics: prefilter, parse, analyse, run rules, suppress."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import FrozenSet, List, Optional
+
+from gradlint import suppression
+from gradlint.config import Settings
+from gradlint.diagnostics import Diagnostic
+
+DEFAULT_TIME_BUDGET = 20.0  # seconds of analysis per file
+
+
+def _prefilter_words(rule, settings: Settings):
+    groups = []
+    for group in rule.needs:
+        group = (group,) if isinstance(group, str) else tuple(group)
+        if any("backward" in w for w in group):
+            group = group + tuple(settings.backward_functions)
+        groups.append(group)
+    return groups
+
+
+def could_match(source: str, rules, settings: Settings) -> bool:
+    """Is there any selected rule whose required words all occur in the text?"""
+    for rule in rules:
+        if rule.check is None:
+            continue
+        if all(any(word in source for word in group) for group in _prefilter_words(rule, settings)):
+            return True
+    return False
+
+
+def lint_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,
+                enabled: Optional[FrozenSet[str]] = None, prefilter: bool = True,
+                verbose: bool = False) -> List[Diagnostic]:
+    from gradlint.rules import REGISTRY
+
+    settings = settings or Settings()
+    if enabled is None:
+        enabled = settings.enabled_codes(path)
+    rules = [REGISTRY[c] for c in sorted(enabled) if c in REGISTRY]
+    if prefilter and not could_match(source, rules, settings):
+        return []
+    diagnostics = _lint_parsed(source, path, settings, rules, enabled, verbose)
+    if not diagnostics:
+        return diagnostics
+    sup = suppression.parse(source)
+    kept = [d for d in diagnostics if not sup.suppressed(d.code, d.line)]
+    return sorted(set(kept), key=Diagnostic.sort_key)
+
+
+def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagnostic]:
+    import libcst as cst
+
+    from gradlint.analysis.interp import AnalysisTimeout, Interpreter
+    from gradlint.rules.context import RuleContext
+
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        if "GL000" not in enabled:
+            return []
+        line = max(exc.raw_line, 1)
+        col = max(exc.raw_column, 0) + 1
+        return [Diagnostic("GL000", "syntax-error", f"cannot parse: {exc.message}", path,
+                           line, col, line, col)]
+    except (RecursionError, MemoryError) as exc:
+        if "GL000" not in enabled:
+            return []
+        return [Diagnostic("GL000", "syntax-error",
+                           f"cannot parse: the parser gave up ({type(exc).__name__}: "
+                           f"the code is nested too deeply)", path, 1, 1, 1, 1)]
+    except Exception as exc:  # the native parser reports some errors with other types
+        if "GL000" not in enabled:
+            return []
+        return [Diagnostic("GL000", "syntax-error", f"cannot parse: {exc}".splitlines()[0],
+                           path, 1, 1, 1, 1)]
+    deadline = time.monotonic() + DEFAULT_TIME_BUDGET
+    interp = Interpreter(module, settings.backward_functions, settings.clear_grad_functions,
+                         deadline=deadline)
+    try:
+        interp.run()
+    except AnalysisTimeout:
+        return [_internal(path, "analysis", f"the analysis took longer than "
+                          f"{DEFAULT_TIME_BUDGET:.0f} s and was stopped; the file was skipped")]
+    except RecursionError:
+        return [_internal(path, "analysis", "the code is nested too deeply to analyse; "
+                          "the file was skipped")]
+    except Exception:
+        return [_internal(path, "analysis", _bug_text(verbose))]
+    ctx = RuleContext(path, module, interp)
+    out: List[Diagnostic] = []
+    for rule in rules:
+        if rule.check is None:
+            continue
+        try:
+            out.extend(rule.check(ctx))
+        except Exception:
+            out.append(_internal(path, rule.code, _bug_text(verbose)))
+    return out
+
+
+def _bug_text(verbose: bool) -> str:
+    text = "internal error; please report it at the gradlint issue tracker"
+    if verbose:
+        return text + "\n" + traceback.format_exc()
+    return text + " (run with --verbose for the traceback)"
+
+
+def _internal(path: str, where: str, message: str) -> Diagnostic:
+    return Diagnostic("GL999", "internal-error", f"{where}: {message}", path, 1, 1, 1, 1)

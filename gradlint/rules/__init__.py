@@ -1,0 +1,40 @@
+"""The rule registry, built from the rule modules."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Dict, Optional
+
+from gradlint.rules import (
+    gl000_syntax_error,
+    gl001_missing_zero_grad,
+    gl002_non_leaf_grad,
+    gl003_backward_twice,
+    gl004_no_grad_cuts_graph,
+    gl999_internal_error,
+)
+from gradlint.rules.base import Rule
+
+_MODULES = (
+    gl000_syntax_error, gl001_missing_zero_grad, gl002_non_leaf_grad, gl003_backward_twice,
+    gl004_no_grad_cuts_graph, gl999_internal_error,
+)
+REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
+BY_NAME: Dict[str, Rule] = {r.name: r for r in REGISTRY.values()}
+
+
+def find_rule(code_or_name: str) -> Optional[Rule]:
+    key = code_or_name.strip()
+    return REGISTRY.get(key.upper()) or BY_NAME.get(key.lower())
+
+
+def closest(code_or_name: str) -> Optional[str]:
+    candidates = list(REGISTRY) + list(BY_NAME)
+    match = difflib.get_close_matches(code_or_name.upper(), [c.upper() for c in candidates], n=1,
+                                      cutoff=0.5)
+    if not match:
+        return None
+    for c in candidates:
+        if c.upper() == match[0]:
+            return c
+    return None

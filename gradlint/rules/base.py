@@ -1,0 +1,41 @@
+"""A rule is data plus one function: code, name, docs, and a check over observations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
+
+
+@dataclass(frozen=True)
+class RuleDocs:
+    what: str
+    why: str
+    example: str
+    use_instead: str
+    fix_safety: str = "No automatic fix."
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    docs: RuleDocs
+    check: Optional[Callable[["object"], Iterable]] = None
+    default_on: bool = True
+    fixable: bool = False
+    needs: tuple = ()  # words the source must contain for this rule to matter (prefilter)
+
+    def render_docs(self) -> str:
+        d = self.docs
+        return (
+            f"# {self.name} ({self.code})\n\n"
+            f"{self.summary}\n\n"
+            f"Default: {'on' if self.default_on else 'off'}    "
+            f"Fix: {'available' if self.fixable else 'none'}\n\n"
+            f"## What it does\n\n{d.what.strip()}\n\n"
+            f"## Why is this bad?\n\n{d.why.strip()}\n\n"
+            f"## Example\n\n```python\n{d.example.strip()}\n```\n\n"
+            f"## Use instead\n\n```python\n{d.use_instead.strip()}\n```\n\n"
+            f"## Fix safety\n\n{d.fix_safety.strip()}\n"
+        )

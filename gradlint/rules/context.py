@@ -1,0 +1,54 @@
+"""What a rule's check gets: the observations, and a way to turn node ids into places."""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Tuple
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from gradlint.diagnostics import Diagnostic, Related
+
+
+class RuleContext:
+    def __init__(self, path: str, module: cst.Module, interp):
+        self.path = path
+        self.module = module
+        self.interp = interp
+        self.obs = interp.obs
+        self._positions = None
+
+    def node(self, nid: int) -> cst.CSTNode:
+        return self.interp.nodes[nid]
+
+    def code(self, nid: int) -> str:
+        return self.interp.code(self.node(nid))
+
+    def span(self, nid: int) -> Tuple[int, int, int, int]:
+        # positions are resolved only for files that have findings: it costs a full walk
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        node = self.node(nid)
+        rng = self._positions.get(node)
+        if rng is None:
+            return (1, 1, 1, 1)
+        return (rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+
+    def line(self, nid: int) -> int:
+        return self.span(nid)[0]
+
+    def diagnostic(self, rule, nid: int, message: str,
+                   related: Iterable[Tuple[int, str]] = ()) -> Diagnostic:
+        line, col, end_line, end_col = self.span(nid)
+        notes = []
+        for rid, note in related:
+            if rid is None or rid not in self.interp.nodes:
+                continue
+            rl, rc, _, _ = self.span(rid)
+            notes.append(Related(self.path, rl, rc, note))
+        return Diagnostic(rule.code, rule.name, message, self.path, line, col, end_line, end_col,
+                          tuple(notes))
+
+    def enclosing_loop_line(self, nid: Optional[int]) -> Optional[int]:
+        return None if nid is None else self.line(nid)

@@ -1,0 +1,59 @@
+"""GL002: `.grad` read on a tensor that is not a leaf: it is None."""
+
+from gradlint.rules.base import Rule, RuleDocs
+
+
+def check(ctx):
+    for read in ctx.obs.nonleaf_reads.values():
+        var = read.var
+        origin_line = ctx.line(read.origin) if read.origin in ctx.interp.nodes else None
+        where = f" at line {origin_line}" if origin_line else ""
+        message = (
+            f"`{var}.grad` is None: `{var}` is not a leaf tensor (it is computed{where} from "
+            f"tensors that require grad), so backward() does not store its gradient, and PyTorch "
+            f"warns on this read. Call `{var}.retain_grad()` before the backward pass if you need "
+            f"it, or read the .grad of the leaf tensors it was computed from."
+        )
+        yield ctx.diagnostic(RULE, read.read, message, [(read.origin, f"`{var}` is computed here")])
+
+
+RULE = Rule(
+    code="GL002",
+    name="non-leaf-grad",
+    summary="`.grad` is read on a non-leaf tensor, where it is always None.",
+    check=check,
+    needs=(".grad",),
+    docs=RuleDocs(
+        what="""
+Finds reads of `x.grad` where `x` is the result of an operation on tensors that require
+grad (so `x` is not a leaf) and `x.retain_grad()` was not called. Leaves (tensors made
+by factory functions with `requires_grad=True`, `nn.Parameter`, `.detach()`), module
+parameters such as `model.fc.weight.grad`, and tensors of unknown origin are not
+reported; neither are writes such as `x.grad = None`.
+""",
+        why="""
+Autograd stores gradients only in leaf tensors. On a non-leaf, `.grad` is `None` after
+`backward()` and PyTorch warns: "The .grad attribute of a Tensor that is not a leaf
+Tensor is being accessed". Code that uses it gets `None` (or an AttributeError on it).
+""",
+        example="""
+import torch
+
+a = torch.tensor([1.1], requires_grad=True)
+b = a * 2
+c = b + 3
+c.backward()
+print(b.grad)
+""",
+        use_instead="""
+import torch
+
+a = torch.tensor([1.1], requires_grad=True)
+b = a * 2
+b.retain_grad()
+c = b + 3
+c.backward()
+print(b.grad)
+""",
+    ),
+)
