@@ -45,6 +45,13 @@ def _retain(call: cst.Call, retain_pos: int) -> Optional[bool]:
     return False
 
 
+def _is_grad_expr(node) -> bool:
+    """`p.grad`, `p.grad.data`, `self.w.grad`: the gradient buffer of something."""
+    while isinstance(node, cst.Attribute) and node.attr.value == "data":
+        node = node.value
+    return isinstance(node, cst.Attribute) and node.attr.value == "grad"
+
+
 class CallEvaluator:
     """Mixin of the interpreter: evaluates calls."""
 
@@ -222,6 +229,9 @@ class CallEvaluator:
     # -- methods --------------------------------------------------------------------
     def call_method(self, node, func, method, receiver: Value, args, pos, st: State) -> Value:
         rtext = dotted(func.value)
+        if method in ("zero_", "detach_") and _is_grad_expr(func.value):
+            self.on_clear(node)
+            return NONTENSOR
         if isinstance(receiver, Tensor):
             return self.tensor_method(node, func, method, receiver, pos, st)
         if isinstance(receiver, NNModule):

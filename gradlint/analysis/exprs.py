@@ -8,7 +8,7 @@ import libcst as cst
 
 from gradlint.analysis import torchapi as api
 from gradlint.analysis.values import (
-    UNKNOWN, Const, Cut, GradContext, NNModule, Params, Ref, State, Tensor, Unknown, Value,
+    UNKNOWN, Const, Cut, GradContext, NNModule, Params, Ref, Seq, State, Tensor, Unknown, Value,
 )
 
 NONTENSOR = Const("<non-tensor>")
@@ -189,6 +189,17 @@ class ExprEvaluator:
             st.bind(node.target.value, value)
         return value
 
+    def eval_Tuple(self, node, st: State) -> Value:
+        items = []
+        for element in node.elements:
+            value = self.eval(element.value, st)
+            if isinstance(element, cst.StarredElement):
+                return UNKNOWN
+            items.append(value)
+        return Seq(tuple(items))
+
+    eval_List = eval_Tuple
+
     def eval_Lambda(self, node, st):
         return UNKNOWN
 
@@ -202,8 +213,13 @@ class ExprEvaluator:
     # -- the autograd model ---------------------------------------------------------
     def op_result(self, inputs: List[Value], saves: Optional[bool], site: int, st: State) -> Value:
         """The result of a differentiable operation on `inputs`."""
+        if any(isinstance(v, Seq) for v in inputs):
+            flat: List[Value] = []
+            for v in inputs:
+                flat.extend(v.items if isinstance(v, Seq) else (v,))
+            inputs = flat
         tensors = [v for v in inputs if isinstance(v, Tensor)]
-        unknown = any(isinstance(v, (Unknown, NNModule, Params)) for v in inputs)
+        unknown = any(isinstance(v, (Unknown, NNModule, Params, Seq)) for v in inputs)
         any_rg = any(t.requires_grad is True for t in tensors)
         all_false = not unknown and all(t.requires_grad is False for t in tensors)
         cuts = frozenset().union(*(t.cuts for t in tensors)) if tensors else frozenset()
@@ -212,7 +228,7 @@ class ExprEvaluator:
         mode = st.grad_mode
         if mode is False:
             if any_rg:
-                lost = frozenset().union(*(t.sources or frozenset() for t in tensors
+                lost = frozenset().union(*(t.sources for t in tensors
                                            if t.requires_grad is True))
                 cuts = cuts | {Cut(site=self.stmt_id, lost=lost, var=self.stmt_var)}
             return Tensor(ident=site, requires_grad=False, leaf=True, cuts=cuts,
@@ -224,20 +240,21 @@ class ExprEvaluator:
         else:
             rg, leaf = None, None
         graph = frozenset()
-        sources: Optional[frozenset] = frozenset()
+        sources = frozenset()
+        is_open = unknown
         for t in tensors:
             if t.requires_grad is True:
                 graph |= t.graph
-            if t.sources is None:
-                sources = None
-            elif sources is not None:
-                sources |= t.sources
-        if unknown:
-            sources = None
+            sources |= t.sources
+            is_open = is_open or t.open
         if rg is True and saves:
-            graph |= {self.new_node(site, st)}
+            node = self.new_node(site, st)
+            if node in graph:  # the inputs hold this site's previous instance
+                graph = (graph - {node}) | {(site, 1)}
+            graph |= {node}
         return Tensor(ident=site, requires_grad=rg, leaf=leaf, graph=graph,
                       sources=sources if rg is not False else frozenset(),
+                      open=is_open and rg is not False,
                       cuts=cuts, origin=self.stmt_id, is_int=is_int)
 
     def module_call(self, module: NNModule, args: List[Value], site: int, st: State) -> Value:

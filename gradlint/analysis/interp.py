@@ -21,7 +21,7 @@ from gradlint.analysis.observations import (
     CutHit, DoubleBackward, LoopEvents, NonLeafGradRead, Observations,
 )
 from gradlint.analysis.values import (
-    UNKNOWN, Function, GradContext, NNModule, Optimizer, Params, Ref, State, Tensor,
+    UNKNOWN, Function, GradContext, NNModule, Optimizer, Params, Ref, Seq, State, Tensor,
     join_all, join_states, same_state,
 )
 
@@ -234,6 +234,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
                     self.bind_target(element.value, UNKNOWN, st)
                 elif isinstance(value, Tensor):
                     self.bind_target(element.value, replace(value, ident=hash((value.ident, i))), st)
+                elif isinstance(value, Seq) and len(value.items) == len(target.elements):
+                    self.bind_target(element.value, value.items[i], st)
                 else:
                     self.bind_target(element.value, UNKNOWN, st)
         elif isinstance(target, cst.Subscript):
@@ -390,7 +392,10 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         self.record("maybe_clear", node)
 
     def escape(self, value, st: State) -> None:
-        if isinstance(value, Tensor):
+        if isinstance(value, Seq):
+            for item in value.items:
+                self.escape(item, st)
+        elif isinstance(value, Tensor):
             if value.sources:
                 st.escaped |= value.sources
         elif isinstance(value, NNModule):
@@ -414,11 +419,10 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
             if target.requires_grad is False and target.cuts:
                 for cut in target.cuts:
                     self.add_cut_hit("no-grad-backward", cut, nid, (), cut.var)
-            if target.sources is None:
+            if target.open:
                 st.reached_open = st.sc_open = True
-            else:
-                st.reached |= target.sources
-                st.sc_sources |= target.sources
+            st.reached |= target.sources
+            st.sc_sources |= target.sources
             st.bw_cuts |= target.cuts
             st.sc_cuts |= target.cuts
             if retain is False:

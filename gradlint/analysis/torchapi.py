@@ -122,8 +122,9 @@ def torch_short(qualname: str, namespace: str = "torch.") -> str:
 
 def nn_class(qualname: str) -> str:
     for prefix in ("torch.nn.modules.", "torch.nn."):
-        if qualname.startswith(prefix):
-            return qualname.rsplit(".", 1)[-1]
+        if qualname.startswith(prefix) and not qualname.startswith("torch.nn.functional."):
+            name = qualname.rsplit(".", 1)[-1]
+            return name if name[:1].isupper() else ""
     return ""
 
 

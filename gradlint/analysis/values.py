@@ -58,11 +58,19 @@ class Tensor(Value):
     leaf: Tri
     retains_grad: bool = False
     graph: FrozenSet[Tuple[int, int]] = frozenset()  # nodes that saved tensors (must)
-    sources: Optional[FrozenSet[int]] = frozenset()  # None: unknown sources may reach it
+    sources: FrozenSet[int] = frozenset()  # leaves / modules whose gradient flows through it
+    open: bool = False  # values we do not know also flowed in (they carry escaped sources)
     cuts: FrozenSet[Cut] = frozenset()
     origin: int = 0  # id of the node that computed it
     numel: Optional[int] = None  # known element count (literal shapes)
     is_int: Tri = False
+
+
+@dataclass(frozen=True)
+class Seq(Value):
+    """A tuple or list literal, element by element."""
+
+    items: Tuple[Value, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,12 +136,15 @@ def join_values(a: Value, b: Value) -> Value:
             leaf=join_tri(a.leaf, b.leaf),
             retains_grad=a.retains_grad and b.retains_grad,
             graph=a.graph & b.graph,
-            sources=None if a.sources is None or b.sources is None else a.sources | b.sources,
+            sources=a.sources | b.sources,
+            open=a.open or b.open,
             cuts=a.cuts | b.cuts,
             origin=a.origin if a.origin == b.origin else 0,
             numel=a.numel if a.numel == b.numel else None,
             is_int=join_tri(a.is_int, b.is_int),
         )
+    if isinstance(a, Seq) and isinstance(b, Seq) and len(a.items) == len(b.items):
+        return Seq(tuple(join_values(x, y) for x, y in zip(a.items, b.items)))
     if isinstance(a, NNModule) and isinstance(b, NNModule) and a.ident == b.ident:
         return replace(a, trainable=join_tri(a.trainable, b.trainable), saves=a.saves and b.saves)
     if isinstance(a, Optimizer) and isinstance(b, Optimizer) and a.ident == b.ident:

@@ -1,0 +1,50 @@
+"""The rule docs and the README are checked against the code."""
+
+import re
+
+import pytest
+
+from conftest import ROOT
+from gradlint.config import Settings
+from gradlint.linter import lint_source
+from gradlint.rules import REGISTRY
+
+CHECKED = [r for r in REGISTRY.values() if r.check is not None]
+
+
+@pytest.mark.parametrize("rule", CHECKED, ids=lambda r: r.code)
+def test_docs_example_is_flagged(rule):
+    found = lint_source(rule.docs.example, "example.py", Settings(select=("ALL",)))
+    assert rule.code in {d.code for d in found}
+
+
+@pytest.mark.parametrize("rule", CHECKED, ids=lambda r: r.code)
+def test_docs_use_instead_is_clean(rule):
+    found = lint_source(rule.docs.use_instead, "use_instead.py", Settings(select=("ALL",)))
+    assert found == []
+
+
+@pytest.mark.parametrize("rule", list(REGISTRY.values()), ids=lambda r: r.code)
+def test_docs_have_every_section(rule):
+    text = rule.render_docs()
+    for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead",
+                    "## Fix safety"):
+        assert heading in text
+    assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
+
+
+def test_readme_rules_table_matches_registry():
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `?(GL\d{3})`? \| `([a-z-]+)` \| (.+?) \| (yes|no) \| (on|off) \|$",
+                      readme, re.M)
+    table = {code: (name, fixable, default) for code, name, _, fixable, default in rows}
+    expected = {r.code: (r.name, "yes" if r.fixable else "no", "on" if r.default_on else "off")
+                for r in REGISTRY.values()}
+    assert table == expected
+
+
+def test_readme_states_the_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -e '.[test]' && pytest" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pytest" in ci

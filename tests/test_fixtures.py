@@ -1,0 +1,52 @@
+"""Every fixture gets exactly the findings marked in its source: none missing, none extra."""
+
+from collections import Counter
+
+import pytest
+
+from conftest import FIXTURES, expected_findings, fixture_files
+from gradlint.config import Settings
+from gradlint.linter import lint_source
+from gradlint.rules import REGISTRY
+
+
+@pytest.mark.parametrize("path", fixture_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fixture_findings_match_markers(path):
+    text = path.read_text()
+    expected = expected_findings(text)
+    found = {(d.line, d.code) for d in lint_source(text, str(path), Settings(select=("ALL",)))}
+    assert found == expected
+    if path.name.startswith("flagged_"):
+        assert expected, "a flagged fixture must mark at least one finding"
+    else:
+        assert path.name.startswith("clean_") and not expected
+
+
+@pytest.mark.parametrize("path", fixture_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_prefilter_does_not_change_results(path):
+    text = path.read_text()
+    settings = Settings(select=("ALL",))
+    with_filter = lint_source(text, str(path), settings, prefilter=True)
+    without = lint_source(text, str(path), settings, prefilter=False)
+    assert with_filter == without
+
+
+def test_every_rule_has_ten_flagged_and_ten_clean_fixtures():
+    counts = Counter()
+    for path in fixture_files():
+        counts[(path.parent.name, path.name.split("_")[0])] += 1
+    for code, rule in REGISTRY.items():
+        if rule.check is None:
+            continue
+        folder = code.lower()
+        assert (FIXTURES / folder).is_dir(), f"no fixtures for {code}"
+        assert counts[(folder, "flagged")] >= 10, code
+        assert counts[(folder, "clean")] >= 10, code
+
+
+def test_findings_name_variables_and_related_locations():
+    path = FIXTURES / "gl004" / "flagged_article_example.py"
+    [diag] = lint_source(path.read_text(), str(path))
+    assert "`c`" in diag.message and "`a.grad`" in diag.message
+    lines = {r.line for r in diag.related}
+    assert lines == {9, 11}  # the backward and the .grad read
