@@ -51,13 +51,14 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     try:
         settings = load_settings(config_path)
         overrides = {}
+        base_extend, base_ignore = settings.extend_select, settings.ignore
         if select:
+            # as in Ruff: a selection on the command line starts afresh
             overrides["select"] = validate_codes(_split(select), "--select")
-        if extend_select:
-            overrides["extend_select"] = settings.extend_select + validate_codes(
-                _split(extend_select), "--extend-select")
-        if ignore:
-            overrides["ignore"] = settings.ignore + validate_codes(_split(ignore), "--ignore")
+            base_extend, base_ignore = (), ()
+        overrides["extend_select"] = base_extend + validate_codes(
+            _split(extend_select), "--extend-select")
+        overrides["ignore"] = base_ignore + validate_codes(_split(ignore), "--ignore")
         settings = settings.with_overrides(**overrides)
     except ConfigError as exc:
         _fail(str(exc))
@@ -70,7 +71,7 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
         color = sys.stdout.isatty()
     text = render(output_format, result.diagnostics, result.files, color=color,
                   statistics=statistics, quiet=quiet)
-    click.echo(text, nl=False)
+    click.echo(text, nl=False, color=color)
     if result.errors or any(d.code == "GL999" for d in result.diagnostics):
         sys.exit(2)
     if result.diagnostics and not exit_zero:

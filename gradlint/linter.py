@@ -63,9 +63,11 @@ def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagno
     except cst.ParserSyntaxError as exc:
         if "GL000" not in enabled:
             return []
-        line = max(exc.raw_line, 1)
-        col = max(exc.raw_column, 0) + 1
-        return [Diagnostic("GL000", "syntax-error", f"cannot parse: {exc.message}", path,
+        line, col, message = max(exc.raw_line, 1), max(exc.raw_column, 0) + 1, exc.message
+        located = _python_syntax_error(source)
+        if located is not None:  # CPython's message and position are the ones users know
+            line, col, message = located
+        return [Diagnostic("GL000", "syntax-error", f"cannot parse: {message}", path,
                            line, col, line, col)]
     except (RecursionError, MemoryError) as exc:
         if "GL000" not in enabled:
@@ -101,6 +103,21 @@ def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagno
         except Exception:
             out.append(_internal(path, rule.code, _bug_text(verbose)))
     return out
+
+
+def _python_syntax_error(source: str):
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except SyntaxError as exc:
+        return max(exc.lineno or 1, 1), max(exc.offset or 1, 1), exc.msg
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
 
 
 def _bug_text(verbose: bool) -> str:

@@ -74,6 +74,10 @@ class CallEvaluator:
         extra = self.extra_call(node, fname, pos, st)
         if extra is not None:
             return extra
+        if (isinstance(func, cst.Name) and func.value in api.HARMLESS_BUILTINS
+                and func.value not in st.env and func.value not in self.module_env):
+            return NONTENSOR if func.value in ("len", "float", "int", "str", "bool", "print",
+                                              "isinstance", "round", "repr", "format") else UNKNOWN
         if isinstance(callee, Ref):
             return self.call_api(node, callee.qualname, args, pos, st)
         if isinstance(callee, NNModule):

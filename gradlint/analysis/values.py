@@ -202,9 +202,14 @@ def join_states(a: State, b: State) -> State:
     if b.dead:
         return a.copy()
     env = {}
-    for key in a.env.keys() & b.env.keys():
-        env[key] = join_values(a.env[key], b.env[key])
-    # a name bound on one path only is unknown afterwards (precision first)
+    for key in a.env.keys() | b.env.keys():
+        if key in a.env and key in b.env:
+            env[key] = join_values(a.env[key], b.env[key])
+        elif "." not in key:
+            # a plain name bound on one path only: on the other path it is unbound, and
+            # any later use that does not raise NameError sees the bound value
+            env[key] = a.env[key] if key in a.env else b.env[key]
+        # an attribute path set on one path only is unknown afterwards: dropped
     return State(
         env=env,
         grad_mode=join_tri(a.grad_mode, b.grad_mode),

@@ -1,0 +1,222 @@
+"""The command line, through click's runner and through a real subprocess."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from gradlint.cli import main
+
+BUGGY = FIXTURES / "gl002" / "flagged_article_example.py"
+CLEAN = FIXTURES / "gl002" / "clean_leaf_grad.py"
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_findings_exit_1_and_text_format(project):
+    result = run("check", "--no-color", str(BUGGY))
+    assert result.exit_code == 1
+    first = result.output.splitlines()[0]
+    assert first.startswith(f"{BUGGY}:8:7: GL002 [non-leaf-grad] `b.grad` is None")
+    assert "    note: " in result.output
+    assert result.output.rstrip().endswith("Found 1 problem in 1 file.")
+
+
+def test_clean_exit_0(project):
+    result = run("check", str(CLEAN))
+    assert result.exit_code == 0
+    assert "All checks passed" in result.output
+
+
+def test_exit_zero(project):
+    assert run("check", "--exit-zero", str(BUGGY)).exit_code == 0
+
+
+def test_json_format_is_stable(project):
+    result = run("check", "--output-format", "json", str(BUGGY))
+    data = json.loads(result.output)
+    assert [sorted(d) for d in data] == [sorted([
+        "code", "name", "message", "path", "line", "column", "end_line", "end_column",
+        "related", "fix"])]
+    d = data[0]
+    assert (d["code"], d["line"], d["column"], d["end_line"], d["end_column"]) == (
+        "GL002", 8, 7, 8, 13)
+    assert d["related"] == [{"path": str(BUGGY), "line": 4, "column": 1,
+                             "message": "`b` is computed here"}]
+    assert d["fix"] is None
+
+
+def test_json_sorted_by_path_line_column(project):
+    result = run("check", "--output-format", "json", str(FIXTURES / "gl001"),
+                 str(FIXTURES / "gl002"))
+    data = json.loads(result.output)
+    keys = [(d["path"], d["line"], d["column"]) for d in data]
+    assert keys == sorted(keys) and len(keys) >= 20
+
+
+def test_select_and_ignore(project):
+    folder = str(FIXTURES / "gl004")
+    only = json.loads(run("check", "--output-format", "json", "--select", "GL002", folder).output)
+    assert only == []
+    ignored = json.loads(run("check", "--output-format", "json", "--ignore", "GL004", folder).output)
+    assert ignored == []
+    prefix = json.loads(run("check", "--output-format", "json", "--select", "GL0", folder).output)
+    assert {d["code"] for d in prefix} == {"GL004"}
+    extended = json.loads(run("check", "--output-format", "json", "--select", "GL001",
+                              "--extend-select", "GL004", folder).output)
+    assert {d["code"] for d in extended} == {"GL004"}
+
+
+def test_unknown_code_is_a_usage_error(project):
+    result = CliRunner().invoke(main, ["check", "--select", "GL0042", str(BUGGY)])
+    assert result.exit_code == 2
+    assert "unknown rule code or prefix 'GL0042'" in result.output
+
+
+def test_statistics_and_quiet(project):
+    result = run("check", "--statistics", "--quiet", str(FIXTURES / "gl003"))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["10", "GL003", "backward-twice"]
+    assert lines[-1].startswith("Found 10 problems in 10 files.")
+
+
+def test_missing_path_is_reported_and_others_linted(project):
+    result = CliRunner().invoke(main, ["check", "nope.py", str(BUGGY)])
+    assert result.exit_code == 2
+    assert "nope.py: no such file or directory" in result.output
+    assert "GL002" in result.output
+
+
+def test_folder_discovery_skips_hidden_venv_and_build(project):
+    bug = BUGGY.read_text()
+    for rel in ("pkg/train.py", ".hidden/a.py", "build/b.py", "venv/lib/c.py", "pkg/__pycache__/d.py",
+                "dist/e.py"):
+        path = project / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(bug)
+    (project / "venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    result = run("check", "--output-format", "json", ".")
+    paths = {d["path"] for d in json.loads(result.output)}
+    assert paths == {"pkg/train.py"}
+    explicit = run("check", "--output-format", "json", "build/b.py")
+    assert {d["path"] for d in json.loads(explicit.output)} == {"build/b.py"}
+
+
+def test_syntax_error_reported_and_run_goes_on(project):
+    (project / "broken.py").write_text("def train(:\n    loss.backward()\n")
+    (project / "bug.py").write_text(BUGGY.read_text())
+    (project / "plain.py").write_text("print('hello'\n")
+    result = run("check", "--output-format", "json", ".")
+    data = json.loads(result.output)
+    assert [(d["path"], d["code"]) for d in data] == [("broken.py", "GL000"), ("bug.py", "GL002")]
+    assert data[0]["line"] == 1 and "cannot parse" in data[0]["message"]
+    assert result.exit_code == 1
+    # a file that mentions no autograd API is not parsed unless asked to
+    result = run("check", "--output-format", "json", "--no-prefilter", "plain.py")
+    assert [d["code"] for d in json.loads(result.output)] == ["GL000"]
+
+
+def test_noqa_comments(project):
+    src = BUGGY.read_text().replace("print(b.grad)  # error: GL002", "print(b.grad)  # noqa: GL002")
+    (project / "a.py").write_text(src)
+    (project / "b.py").write_text(src.replace("# noqa: GL002", "# noqa"))
+    (project / "c.py").write_text(src.replace("# noqa: GL002", "# noqa: GL001"))
+    (project / "d.py").write_text("# gradlint: noqa\n" + BUGGY.read_text())
+    (project / "e.py").write_text("# gradlint: noqa: GL001\n" + BUGGY.read_text())
+    data = json.loads(run("check", "--output-format", "json", ".").output)
+    assert sorted(d["path"] for d in data) == ["c.py", "e.py"]
+
+
+def test_rules_and_rule_commands():
+    out = run("rules").output
+    assert "GL001  missing-zero-grad" in out
+    doc = run("rule", "GL003").output
+    assert doc.startswith("# backward-twice (GL003)") and "## Fix safety" in doc
+    assert run("rule", "non-leaf-grad").output.startswith("# non-leaf-grad (GL002)")
+    bad = CliRunner().invoke(main, ["rule", "GL03"])
+    assert bad.exit_code == 2 and "closest is GL003" in bad.output
+
+
+def test_real_subprocess_and_module_entry(project):
+    (project / "bug.py").write_text(BUGGY.read_text())
+    proc = subprocess.run([sys.executable, "-m", "gradlint", "check", "bug.py"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.startswith("bug.py:8:7: GL002")
+    assert "\x1b[" not in proc.stdout  # no colour when piped
+    assert proc.stderr == ""
+    proc = subprocess.run(["gradlint", "check", "--output-format", "json", "bug.py"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and json.loads(proc.stdout)[0]["code"] == "GL002"
+    proc = subprocess.run(["gradlint", "check", "--color", "bug.py"], capture_output=True, text=True)
+    assert "\x1b[" in proc.stdout
+
+
+def test_config_from_pyproject(project):
+    (project / "pyproject.toml").write_text(textwrap.dedent("""
+        [tool.gradlint]
+        ignore = ["GL002"]
+        extend-exclude = ["legacy"]
+        per-file-ignores = { "tests/*" = ["GL004"] }
+    """))
+    (project / "legacy").mkdir()
+    (project / "legacy" / "old.py").write_text(BUGGY.read_text())
+    (project / "tests").mkdir()
+    (project / "tests" / "t.py").write_text((FIXTURES / "gl004" / "flagged_article_example.py").read_text())
+    (project / "main.py").write_text(BUGGY.read_text() + (FIXTURES / "gl004" / "flagged_article_example.py").read_text())
+    data = json.loads(run("check", "--output-format", "json", ".").output)
+    assert [(d["path"], d["code"]) for d in data] == [("main.py", "GL004")]
+    # the command line overrides the file
+    data = json.loads(run("check", "--output-format", "json", "--select", "GL002", "main.py").output)
+    assert {d["code"] for d in data} == {"GL002"}
+
+
+def test_config_errors_name_key_and_file(project):
+    (project / "pyproject.toml").write_text("[tool.gradlint]\nselct = ['GL001']\n")
+    result = CliRunner().invoke(main, ["check", "."])
+    assert result.exit_code == 2
+    assert "pyproject.toml" in result.output and "unknown option 'selct'" in result.output
+    assert "did you mean 'select'" in result.output
+    (project / "pyproject.toml").write_text("[tool.gradlint]\nignore = 'GL001'\n")
+    result = CliRunner().invoke(main, ["check", "."])
+    assert result.exit_code == 2 and "'ignore' must be a list of strings" in result.output
+    (project / "pyproject.toml").write_text("[tool.gradlint]\nselect = ['GL01x']\n")
+    result = CliRunner().invoke(main, ["check", "."])
+    assert result.exit_code == 2 and "unknown rule code or prefix 'GL01x'" in result.output
+    (project / "pyproject.toml").write_text("[tool.gradlint\n")
+    result = CliRunner().invoke(main, ["check", "."])
+    assert result.exit_code == 2 and "invalid TOML" in result.output
+
+
+def test_explicit_config_option(project):
+    (project / "lint.toml").write_text("[tool.gradlint]\nselect = ['GL001']\n")
+    (project / "bug.py").write_text(BUGGY.read_text())
+    assert run("check", "--config", "lint.toml", "bug.py").exit_code == 0
+    result = CliRunner().invoke(main, ["check", "--config", "missing.toml", "bug.py"])
+    assert result.exit_code == 2 and "missing.toml: configuration file not found" in result.output
+
+
+def test_extra_clear_and_backward_functions(project):
+    src = textwrap.dedent("""
+        import torch
+        model = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for i in range(3):
+            loss = model(torch.randn(4, 2)).sum()
+            loss.backward()
+            opt.step()
+            reset_all(model)
+    """)
+    (project / "a.py").write_text(src)
+    # reset_all receives the model: gradlint cannot see into it, so it stays silent
+    assert run("check", "a.py").exit_code == 0
+    (project / "b.py").write_text(src.replace("reset_all(model)", "log_metrics(i)"))
+    assert run("check", "b.py").exit_code == 1
+    (project / "pyproject.toml").write_text("[tool.gradlint]\nclear-grad-functions = ['log_metrics']\n")
+    assert run("check", "b.py").exit_code == 0
