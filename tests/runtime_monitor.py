@@ -1,0 +1,194 @@
+"""Run one program under real PyTorch and record the autograd symptoms gradlint predicts.
+
+    python tests/runtime_monitor.py PROGRAM.py OUT.json
+
+Each symptom is recorded with the lines of PROGRAM.py that were on the stack when it
+happened (innermost first), so that a test can check that a finding's line (or one of
+its related lines) is where PyTorch misbehaved. Kinds:
+
+- accumulated:       an optimizer step uses a .grad to which a backward added while it
+                     still held the gradient of the previous step (nothing cleared it);
+                     the lines are those of that backward
+- nonleaf-grad:      PyTorch's "not a leaf Tensor" warning on a .grad read
+- backward-twice:    RuntimeError "Trying to backward through the graph a second time"
+- no-grad-backward:  RuntimeError "element 0 of tensors does not require grad"
+- grad-none:         .grad of a leaf that requires grad read as None after a backward,
+                     although nothing set it to None
+- param-no-grad:     an optimizer steps after a backward while one of its parameters got
+                     no gradient since it was last cleared (it silently does not train)
+- error:             any other exception that ended the program
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+import traceback
+import warnings
+
+import torch
+import torch.optim.optimizer as _optim_module
+
+PROGRAM = os.path.realpath(sys.argv[1]) if __name__ == "__main__" else None
+symptoms = []
+_state = {"backwards": 0}
+# keyed by id(); the tensors are kept alive so that an id is never reused (short runs)
+_cleared = {}  # tensors whose .grad the program (or zero_grad) set to None
+_snapshots = {}  # id(param) -> (param, the gradient the last step used)
+_hooked = {}
+
+
+def _program_lines(stack=None):
+    frames = stack if stack is not None else traceback.extract_stack()
+    lines = [f.lineno for f in frames if os.path.realpath(f.filename) == PROGRAM]
+    return list(reversed(lines))
+
+
+def record(kind, lines=None, detail=""):
+    symptoms.append({"kind": kind, "lines": lines if lines is not None else _program_lines(),
+                     "detail": detail[:300]})
+
+
+# -- .grad reads and writes -------------------------------------------------------------
+_base_grad = torch._C.TensorBase.grad
+
+
+def _get_grad(self):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = _base_grad.__get__(self)
+    for w in caught:
+        if "is not a leaf Tensor" in str(w.message):
+            record("nonleaf-grad", detail=str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if (value is None and self.is_leaf and self.requires_grad and _state["backwards"]
+            and id(self) not in _cleared and _program_lines()[:1]
+            and sys._getframe(1).f_code.co_filename == PROGRAM):
+        record("grad-none")
+    return value
+
+
+def _set_grad(self, value):
+    if value is None:
+        _cleared[id(self)] = self
+        _pending.pop(id(self), None)
+    _base_grad.__set__(self, value)
+
+
+def _del_grad(self):
+    _cleared[id(self)] = self
+    _base_grad.__delete__(self)
+
+
+torch.Tensor.grad = property(_get_grad, _set_grad, _del_grad)
+
+
+# -- backward and autograd.grad -----------------------------------------------------------
+def _classify(err):
+    text = str(err)
+    if "backward through the graph a second time" in text:
+        return "backward-twice"
+    if "does not require grad and does not have a grad_fn" in text:
+        return "no-grad-backward"
+    return None
+
+
+def _wrap(fn):
+    def wrapper(*args, **kwargs):
+        _state["backwards"] += 1
+        try:
+            return fn(*args, **kwargs)
+        except RuntimeError as err:
+            kind = _classify(err)
+            if kind:
+                record(kind, detail=str(err))
+                err._gradlint_recorded = True
+            raise
+
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+torch.autograd.backward = _wrap(torch.autograd.backward)
+torch.autograd.grad = _wrap(torch.autograd.grad)
+
+
+# -- optimizer steps ------------------------------------------------------------------------
+_pending = {}  # id(param) -> (stack lines, grad object id, grad version) of a stale add
+
+
+def _make_param_hook(param):
+    def hook(grad):
+        before = _snapshots.get(id(param), (None, None))[1]
+        current = _base_grad.__get__(param)
+        pending = _pending.get(id(param))
+        if pending and current is not None and id(current) == pending[1] \
+                and current._version == pending[2] + 1:
+            # one more backward added onto the same stale gradient, nothing else touched it
+            _pending[id(param)] = (pending[0], id(current), current._version)
+        elif before is not None and current is not None and current.abs().sum() > 0 \
+                and torch.equal(current, before):
+            _pending[id(param)] = (_program_lines(), id(current), current._version)
+        else:
+            _pending.pop(id(param), None)
+        return grad
+
+    return hook
+
+
+def _pre_step(optimizer, args, kwargs):
+    if not _state["backwards"]:
+        return
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            stale = _pending.pop(id(p), None)
+            grad = _base_grad.__get__(p)
+            # the gradient this step uses still holds the previous step's: it was added
+            # to (version + 1) and never cleared or zeroed since
+            if stale and grad is not None and id(grad) == stale[1] and grad._version == stale[2] + 1:
+                record("accumulated", stale[0], "the step uses gradients of earlier steps too")
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    got = [p for p in params if _base_grad.__get__(p) is not None]
+    missing = [p for p in params if _base_grad.__get__(p) is None and id(p) not in _cleared]
+    if got and missing:
+        record("param-no-grad", detail=f"{len(missing)} of {len(params)} parameters")
+
+
+def _post_step(optimizer, args, kwargs):
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            grad = _base_grad.__get__(p)
+            _cleared.pop(id(p), None)
+            if grad is None:
+                continue
+            _snapshots[id(p)] = (p, grad.detach().clone())
+            if id(p) not in _hooked and p.requires_grad:
+                p.register_hook(_make_param_hook(p))
+                _hooked[id(p)] = p
+
+
+_optim_module.register_optimizer_step_pre_hook(_pre_step)
+_optim_module.register_optimizer_step_post_hook(_post_step)
+
+
+def main(out_path):
+    status = "ok"
+    try:
+        runpy.run_path(PROGRAM, run_name="__main__")
+    except SystemExit:
+        pass
+    except BaseException as err:  # the program's own failure is data, not a crash here
+        status = "raised"
+        if not getattr(err, "_gradlint_recorded", False):
+            kind = _classify(err) if isinstance(err, RuntimeError) else None
+            lines = _program_lines(traceback.extract_tb(err.__traceback__))
+            record(kind or "error", lines, f"{type(err).__name__}: {err}")
+    with open(out_path, "w") as handle:
+        json.dump({"status": status, "symptoms": symptoms}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[2])

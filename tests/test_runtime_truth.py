@@ -1,0 +1,72 @@
+"""Ground truth: every fixture runs under real PyTorch, watched by runtime_monitor.py.
+
+Every finding must match a symptom PyTorch really shows (of the rule's kind, at the
+finding's line or one of its related lines); clean fixtures show no symptom at all;
+and in flagged fixtures every symptom is explained by a finding.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, fixture_files
+from gradlint.config import Settings
+from gradlint.linter import lint_source
+
+torch_spec = pytest.importorskip("torch", reason="torch==2.13.0 is not installed; .ci/run installs it")
+
+pytestmark = pytest.mark.torch
+
+MONITOR = ROOT / "tests" / "runtime_monitor.py"
+KINDS = {
+    "GL001": {"accumulated"},
+    "GL002": {"nonleaf-grad"},
+    "GL003": {"backward-twice"},
+    "GL004": {"no-grad-backward", "grad-none", "param-no-grad"},
+}
+PROGRAMS = fixture_files() + sorted((ROOT / "examples").glob("*.py"))
+
+
+def _run(path: Path, out_dir: Path) -> dict:
+    out = out_dir / (path.parent.name + "__" + path.name + ".json")
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(MONITOR), str(path), str(out)], cwd=path.parent,
+                          capture_output=True, text=True, timeout=300, env=env)
+    if not out.exists():
+        raise AssertionError(f"monitor failed on {path}:\n{proc.stderr[-2000:]}")
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="session")
+def observed(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("runtime")
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        results = pool.map(lambda p: (p, _run(p, out_dir)), PROGRAMS)
+        return dict(results)
+
+
+def _matches(diag, symptom) -> bool:
+    lines = {diag.line} | {r.line for r in diag.related}
+    return symptom["kind"] in KINDS.get(diag.code, ()) and bool(lines & set(symptom["lines"]))
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_findings_agree_with_pytorch(path, observed):
+    result = observed[path]
+    symptoms = result["symptoms"]
+    errors = [s for s in symptoms if s["kind"] == "error"]
+    assert not errors, f"the program failed for another reason: {errors}"
+    findings = lint_source(path.read_text(), str(path), Settings(select=("ALL",)))
+    for diag in findings:
+        assert any(_matches(diag, s) for s in symptoms), (
+            f"{diag.code} at line {diag.line} has no matching runtime symptom; saw {symptoms}")
+    for symptom in symptoms:
+        assert any(_matches(d, symptom) for d in findings), (
+            f"PyTorch showed {symptom} but gradlint reported nothing for it")
+    if path.name.startswith("clean_"):
+        assert symptoms == []
