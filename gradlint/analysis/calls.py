@@ -9,6 +9,7 @@ from typing import List, Optional
 import libcst as cst
 
 from gradlint.analysis import torchapi as api
+from gradlint.analysis.walk import iter_children
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
     UNKNOWN, Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref,
@@ -223,11 +224,11 @@ class CallEvaluator:
             if isinstance(e, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
                 stack.append(e.for_in.iter)
                 continue
-            for child in e.children:
+            for child in iter_children(e):
                 if isinstance(child, cst.BaseExpression):
                     stack.append(child)
                 elif isinstance(child, (cst.Element, cst.Arg, cst.DictElement, cst.StarredElement)):
-                    stack.extend(c for c in child.children if isinstance(c, cst.BaseExpression))
+                    stack.extend(c for c in iter_children(child) if isinstance(c, cst.BaseExpression))
         return frozenset(out)
 
     # -- methods --------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import List, Optional
 import libcst as cst
 
 from gradlint.analysis import torchapi as api
+from gradlint.analysis.walk import iter_children, iter_tree
 from gradlint.analysis.values import (
     UNKNOWN, Const, Cut, GradContext, NNModule, Params, Ref, Seq, State, Tensor, Unknown, Value,
 )
@@ -59,7 +60,7 @@ class ExprEvaluator:
 
     def eval_children(self, node: cst.CSTNode, st: State) -> None:
         """Evaluate sub-expressions for their effects (calls inside containers...)."""
-        for child in node.children:
+        for child in iter_children(node):
             if isinstance(child, cst.BaseExpression):
                 if isinstance(child, (cst.Lambda,)):
                     continue
@@ -301,12 +302,9 @@ def _with(value: Tensor, **kw) -> Tensor:
 
 
 def _names_in(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        current = stack.pop()
+    for current in iter_tree(node):
         if isinstance(current, cst.Name):
             yield current.value
-        stack.extend(current.children)
 
 
 __all__ = ["ExprEvaluator", "dotted", "kwarg", "positional", "literal_bool", "NONTENSOR",

@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from gradlint.analysis.exprs import dotted
+from gradlint.analysis.walk import iter_children, iter_tree
 from gradlint.analysis.values import (
     UNKNOWN, Function, GradContext, ModuleClass, NNModule, Ref, State, Tensor, Value,
     join_all, join_values,
@@ -52,6 +53,8 @@ class FrameMixin:
         self.active: List[int] = []
         self.depth = 0
         self.module_env: Dict[str, Value] = {}
+        self.locals_cache: Dict[int, Set[str]] = {}
+        self.self_attrs_cache: Dict[int, Dict[int, Set[str]]] = {}
 
     @property
     def frame(self) -> Frame:
@@ -125,7 +128,12 @@ class FrameMixin:
         init = _method(cls, "__init__")
         if init is None:
             return {}
-        out = self.run_function(self.functions[id(init)], {}, self_value, State(), standalone=True)
+        outer_loops, self.loop_stack = self.loop_stack, []
+        try:
+            out = self.run_function(self.functions[id(init)], {}, self_value, State(),
+                                    standalone=True)
+        finally:
+            self.loop_stack = outer_loops
         if out is None:
             return {}
         exit_state, _ = out
@@ -149,7 +157,7 @@ class FrameMixin:
         start = State(**{**st.flow_facts(), "env": {}})
         if info.nested:
             start.env.update({k: v for k, v in st.env.items()
-                              if k.split(".")[0] not in _locals_of(info.node)})
+                              if k.split(".")[0] not in _locals_of(info.node, self.locals_cache)})
         if self_value is not None:
             start.env.update({k: v for k, v in st.env.items() if k == "self" or k.startswith("self.")})
         self.call_chain.append(node)
@@ -194,7 +202,7 @@ class FrameMixin:
                      standalone: bool = False):
         node = info.node
         self.active.append(id(node))
-        self.frames.append(Frame(node=node, locals=_locals_of(node), cls=info.cls))
+        self.frames.append(Frame(node=node, locals=_locals_of(node, self.locals_cache), cls=info.cls))
         self.depth += 1
         saved = (self.cur, self.stmt_id, self.stmt_var)
         try:
@@ -247,7 +255,7 @@ class FrameMixin:
                 env: Dict[str, Value] = {}
                 if info.cls is not None:
                     self_value = self.class_self.get(id(info.cls), UNKNOWN)
-                    assigned_elsewhere = _self_attrs_assigned(info.cls, exclude=info.node)
+                    assigned_elsewhere = _self_attrs_assigned(info.cls, info.node, self.self_attrs_cache)
                     for key, v in self.class_attrs.get(id(info.cls), {}).items():
                         if key.split(".")[1] not in assigned_elsewhere:
                             env[key] = v
@@ -270,11 +278,15 @@ def _is_method(node: cst.FunctionDef) -> bool:
     return True
 
 
-_LOCALS_CACHE: Dict[int, Set[str]] = {}
-
-
-def _locals_of(node: cst.FunctionDef) -> Set[str]:
+def _locals_of(node: cst.FunctionDef, cache: Dict[int, Set[str]]) -> Set[str]:
     """Names a function binds (Python makes them local for the whole body)."""
+    cached = cache.get(id(node))
+    if cached is None:
+        cached = cache[id(node)] = _compute_locals(node)
+    return cached
+
+
+def _compute_locals(node: cst.FunctionDef) -> Set[str]:
     found: Set[str] = set()
     params = node.params
     for p in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
@@ -283,7 +295,7 @@ def _locals_of(node: cst.FunctionDef) -> Set[str]:
         if isinstance(star, cst.Param):
             found.add(star.name.value)
     declared_global: Set[str] = set()
-    stack = list(node.body.children)
+    stack = list(iter_children(node.body))
     while stack:
         current = stack.pop()
         if isinstance(current, (cst.FunctionDef, cst.ClassDef)):
@@ -306,7 +318,7 @@ def _locals_of(node: cst.FunctionDef) -> Set[str]:
         elif isinstance(current, cst.ImportAlias):
             if current.asname is None:
                 found.add((dotted(current.name) or "").split(".")[0])
-        stack.extend(current.children)
+        stack.extend(iter_children(current))
     return found - declared_global
 
 
@@ -323,18 +335,25 @@ def _bound_names(target) -> Set[str]:
     return set()
 
 
-def _self_attrs_assigned(cls: cst.ClassDef, exclude) -> Set[str]:
+def _self_attrs_assigned(cls: cst.ClassDef, exclude, cache) -> Set[str]:
+    """Attributes of `self` that methods other than `exclude` and `__init__` assign."""
+    per_method = cache.get(id(cls))
+    if per_method is None:
+        per_method = {}
+        for stmt in cls.body.body:
+            if not isinstance(stmt, cst.FunctionDef) or stmt.name.value == "__init__":
+                continue
+            names: Set[str] = set()
+            for current in iter_tree(stmt.body):
+                if isinstance(current, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
+                    target = current.target
+                    if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                            and target.value.value == "self":
+                        names.add(target.attr.value)
+            per_method[id(stmt)] = names
+        cache[id(cls)] = per_method
     out: Set[str] = set()
-    for stmt in cls.body.body:
-        if not isinstance(stmt, cst.FunctionDef) or stmt is exclude or stmt.name.value == "__init__":
-            continue
-        stack = [stmt.body]
-        while stack:
-            current = stack.pop()
-            if isinstance(current, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
-                target = current.target
-                if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
-                        and target.value.value == "self":
-                    out.add(target.attr.value)
-            stack.extend(current.children)
+    for key, names in per_method.items():
+        if key != id(exclude):
+            out |= names
     return out

@@ -17,6 +17,7 @@ from gradlint.analysis import torchapi as api
 from gradlint.analysis.calls import CallEvaluator
 from gradlint.analysis.exprs import ExprEvaluator, dotted
 from gradlint.analysis.frames import FrameMixin
+from gradlint.analysis.walk import iter_tree
 from gradlint.analysis.observations import (
     CutHit, DoubleBackward, LoopEvents, NonLeafGradRead, Observations,
 )
@@ -56,6 +57,7 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         self.step_limit = 20000 + 40 * len(module.code) // 40
         self.cur: State = State()
         self.bw_seq: Dict[int, int] = {}
+        self.loop_subtrees: Dict[int, set] = {}
         self.init_frames()
 
     # -- entry point ------------------------------------------------------------------
@@ -334,7 +336,7 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
             self.obs.loop_order.append(id(node))
         for outer, _ in self.loop_stack:
             outer.nested.add(id(node))
-        self.loop_stack.append((events, self.depth))
+        self.loop_stack.append((events, len(self.call_chain)))
         ctx = LoopCtx()
         self.loop_ctx.append(ctx)
         head = st.copy()
@@ -367,10 +369,13 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         return out
 
     # -- events ---------------------------------------------------------------------------
-    def record(self, kind: str, node: cst.CSTNode, text: str = "") -> None:
+    def record(self, kind: str, node: cst.CSTNode, text: str = "", opt=None) -> None:
         nid = self.register(node)
-        for events, depth in self.loop_stack:
-            site = nid if depth >= self.depth else self.register(self.call_chain[depth])
+        for events, calls in self.loop_stack:
+            if kind == "step" and isinstance(opt, Optimizer) and self.fresh_in_loop(opt, events.loop):
+                continue
+            # an event inside a called function is attributed to the call made in the loop
+            site = nid if calls >= len(self.call_chain) else self.register(self.call_chain[calls])
             if kind == "backward":
                 events.backwards.setdefault(site, nid)
             elif kind == "step":
@@ -379,6 +384,14 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
                 events.clears.add(site)
             elif kind == "maybe_clear":
                 events.maybe_clears.add(site)
+
+    def fresh_in_loop(self, opt: Optimizer, loop: int) -> bool:
+        """The optimizer and every parameter it is known to hold are made in the loop body:
+        each iteration steps new tensors, so nothing can accumulate across iterations."""
+        inside = self.loop_subtrees.get(loop)
+        if inside is None:
+            inside = self.loop_subtrees[loop] = {id(n) for n in iter_tree(self.nodes[loop])}
+        return opt.origin in inside and all(source in inside for source in opt.coverage)
 
     def on_clear(self, node, st: Optional[State] = None) -> None:
         st = st or self.cur
@@ -448,7 +461,7 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
     def on_step(self, node: cst.Call, text: str, opt, pos, st: State) -> None:
         if pos and isinstance(pos[0], Function):
             self.call_local(pos[0], node, [], st, None)
-        self.record("step", node, text or "optimizer")
+        self.record("step", node, text or "optimizer", opt)
         if not isinstance(opt, Optimizer):
             return
         for cut in st.sc_cuts:
