@@ -42,9 +42,12 @@ def main() -> None:
 @click.option("--color/--no-color", default=None, help="Colour the output (default: when writing to a terminal).")
 @click.option("--config", "config_path", type=click.Path(), help="Read settings from this file instead of the nearest pyproject.toml.")
 @click.option("--no-prefilter", is_flag=True, help="Parse every file, even those that cannot match any rule (for debugging).")
+@click.option("--fix/--no-fix", default=None, help="Apply safe fixes; report what is left.")
+@click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour (with --fix or --diff).")
+@click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing. Exit 1 if anything would change.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths, select, extend_select, ignore, output_format, exit_zero, statistics, quiet,
-          color, config_path, no_prefilter, verbose) -> None:
+          color, config_path, no_prefilter, fix, unsafe_fixes, diff, verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     from gradlint.runner import lint_paths
 
@@ -63,16 +66,29 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     except ConfigError as exc:
         _fail(str(exc))
         return
+    from gradlint.runner import FixMode
+
+    unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
+    mode = FixMode(fix=(settings.fix if fix is None else fix) and not diff, unsafe=unsafe,
+                   diff=diff)
     result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
-                        verbose=verbose)
+                        verbose=verbose, mode=mode)
     for error in result.errors:
         click.echo(f"gradlint: error: {error}", err=True)
     if color is None:
         color = sys.stdout.isatty()
+    failed = bool(result.errors) or any(d.code == "GL999" for d in result.diagnostics)
+    if diff:
+        click.echo("".join(result.diffs), nl=False)
+        n = result.fixed
+        click.echo(f"Would fix {n} problem{'s' if n != 1 else ''}." if n else "No fixes available.",
+                   err=True)
+        sys.exit(2 if failed else (1 if result.diffs else 0))
     text = render(output_format, result.diagnostics, result.files, color=color,
-                  statistics=statistics, quiet=quiet)
+                  statistics=statistics, quiet=quiet, fixed=result.fixed if mode.fix else None,
+                  unsafe=unsafe)
     click.echo(text, nl=False, color=color)
-    if result.errors or any(d.code == "GL999" for d in result.diagnostics):
+    if failed:
         sys.exit(2)
     if result.diagnostics and not exit_zero:
         sys.exit(1)

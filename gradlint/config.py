@@ -35,6 +35,8 @@ class Settings:
     exclude: Tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: Tuple[str, ...] = ()
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    fix: bool = False
+    unsafe_fixes: bool = False
     clear_grad_functions: Tuple[str, ...] = ()
     backward_functions: Tuple[str, ...] = ()
     root: str = "."
@@ -138,7 +140,8 @@ _LIST_KEYS = {
     "clear-grad-functions": "clear_grad_functions",
     "backward-functions": "backward_functions",
 }
-_KNOWN_KEYS = sorted(list(_LIST_KEYS) + ["per-file-ignores"])
+_BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes"}
+_KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores"])
 
 
 def find_pyproject(start: str) -> Optional[Path]:
@@ -184,6 +187,11 @@ def parse_section(section: dict, path: Path) -> Settings:
     for key, value in section.items():
         if key == "per-file-ignores":
             values["per_file_ignores"] = _per_file_ignores(value, where)
+            continue
+        if key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: option {key!r} must be true or false, got {value!r}")
+            values[_BOOL_KEYS[key]] = value
             continue
         if key not in _LIST_KEYS:
             close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)

@@ -17,6 +17,32 @@ class Related:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """Replace the text from (line, column) to (end_line, end_column), 1-based, end exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    content: str
+
+    def to_json(self) -> dict:
+        return {"line": self.line, "column": self.column, "end_line": self.end_line,
+                "end_column": self.end_column, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: str  # "safe" | "unsafe"
+    message: str
+    edits: Tuple[Edit, ...]
+
+    def to_json(self) -> dict:
+        return {"applicability": self.applicability, "message": self.message,
+                "edits": [e.to_json() for e in self.edits]}
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     name: str
@@ -27,7 +53,7 @@ class Diagnostic:
     end_line: int
     end_column: int
     related: Tuple[Related, ...] = field(default=())
-    fix: Optional[object] = None
+    fix: Optional[Fix] = None
 
     def sort_key(self):
         return (self.path, self.line, self.column, self.code)
@@ -46,5 +72,5 @@ class Diagnostic:
                 {"path": r.path, "line": r.line, "column": r.column, "message": r.message}
                 for r in self.related
             ],
-            "fix": None,
+            "fix": self.fix.to_json() if self.fix is not None else None,
         }

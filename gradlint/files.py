@@ -16,6 +16,7 @@ class Source:
     path: str
     text: Optional[str]
     error: Optional[str] = None  # why it could not be read or decoded
+    encoding: str = "utf-8"  # to write a fixed file back the way it was read
 
 
 def discover(paths: List[str], settings: Settings) -> Tuple[List[str], List[str]]:
@@ -85,7 +86,52 @@ def decode(path: str, data: bytes) -> Source:
     except (UnicodeDecodeError, LookupError) as exc:
         return Source(path, None, f"cannot decode as {encoding}: {exc.reason if hasattr(exc, 'reason') else exc}")
     if text.startswith("\ufeff"):
-        text = text[1:]
+        text, encoding = text[1:], "utf-8-sig"
     if "\x00" in text:
         return Source(path, None, "cannot parse: the file contains NUL bytes (binary?)")
-    return Source(path, text)
+    return Source(path, text, encoding=encoding)
+
+
+class WriteError(Exception):
+    """A fixed file could not be written; the original is unchanged."""
+
+
+def write_atomic(path: str, text: str, encoding: str) -> None:
+    """Write via a temporary file in the same folder, then rename over the original.
+
+    Keeps the file's permission bits; leaves no temporary file behind on failure.
+    """
+    import stat
+    import tempfile
+
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot write the fixed file: {exc.strerror}") from None
+    folder = os.path.dirname(os.path.abspath(path))
+    # root can write anything: respect the permission bits a user set on purpose
+    if not info.st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise WriteError(f"{path}: cannot write the fixed file: the file is read-only")
+    if not os.stat(folder).st_mode & 0o222 or not os.access(folder, os.W_OK):
+        raise WriteError(f"{path}: cannot write the fixed file: its folder is read-only")
+    try:
+        data = text.encode(encoding)
+    except (UnicodeEncodeError, LookupError) as exc:
+        raise WriteError(f"{path}: the fixed text cannot be encoded as {encoding}: {exc}") from None
+    tmp = None
+    try:
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".gradlint-", suffix=".tmp",
+                                             delete=False)
+        tmp = handle.name
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, stat.S_IMODE(info.st_mode))
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot write the fixed file: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)

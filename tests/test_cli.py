@@ -22,9 +22,9 @@ def test_findings_exit_1_and_text_format(project):
     result = run("check", "--no-color", str(BUGGY))
     assert result.exit_code == 1
     first = result.output.splitlines()[0]
-    assert first.startswith(f"{BUGGY}:8:7: GL002 [non-leaf-grad] `b.grad` is None")
+    assert first.startswith(f"{BUGGY}:8:7: GL002 [non-leaf-grad] [*] `b.grad` is None")
     assert "    note: " in result.output
-    assert result.output.rstrip().endswith("Found 1 problem in 1 file.")
+    assert result.output.splitlines()[-2] == "Found 1 problem in 1 file."
 
 
 def test_clean_exit_0(project):
@@ -48,7 +48,7 @@ def test_json_format_is_stable(project):
         "GL002", 8, 7, 8, 13)
     assert d["related"] == [{"path": str(BUGGY), "line": 4, "column": 1,
                              "message": "`b` is computed here"}]
-    assert d["fix"] is None
+    assert d["fix"]["applicability"] == "safe"
 
 
 def test_json_sorted_by_path_line_column(project):
@@ -83,7 +83,8 @@ def test_statistics_and_quiet(project):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[0].split() == ["10", "GL003", "backward-twice"]
-    assert lines[-1].startswith("Found 10 problems in 10 files.")
+    assert lines[-2].startswith("Found 10 problems in 10 files.")
+    assert lines[-1] == "[*] 7 fixable with the `--fix` option."
 
 
 def test_missing_path_is_reported_and_others_linted(project):

@@ -29,7 +29,8 @@ KINDS = {
     "GL003": {"backward-twice"},
     "GL004": {"no-grad-backward", "grad-none", "param-no-grad"},
 }
-PROGRAMS = fixture_files() + sorted((ROOT / "examples").glob("*.py"))
+FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))
+PROGRAMS = fixture_files() + FIXED + sorted((ROOT / "examples").glob("*.py"))
 
 
 def _run(path: Path, out_dir: Path) -> dict:
@@ -70,3 +71,7 @@ def test_findings_agree_with_pytorch(path, observed):
             f"PyTorch showed {symptom} but gradlint reported nothing for it")
     if path.name.startswith("clean_"):
         assert symptoms == []
+    if path.name.endswith(".fixed.py"):
+        # what the fix was for is gone at run time too
+        rule = path.parent.name.upper()
+        assert not [s for s in symptoms if s["kind"] in KINDS[rule]]

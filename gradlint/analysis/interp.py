@@ -379,7 +379,7 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
             if kind == "backward":
                 events.backwards.setdefault(site, nid)
             elif kind == "step":
-                events.steps.setdefault(site, text)
+                events.steps.setdefault(site, (text, nid))
             elif kind == "clear":
                 events.clears.add(site)
             elif kind == "maybe_clear":
@@ -428,7 +428,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
                 earlier = st.freed[hit[0]]
                 self.obs.double_backwards.setdefault(nid, DoubleBackward(
                     later=nid, earlier=earlier, var=_backward_subject(self, node),
-                    in_loop=earlier == nid))
+                    in_loop=earlier == nid,
+                    loop=self.loop_stack[-1][0].loop if self.loop_stack else None))
             if target.requires_grad is False and target.cuts:
                 for cut in target.cuts:
                     self.add_cut_hit("no-grad-backward", cut, nid, (), cut.var)
@@ -565,7 +566,7 @@ def _target_text(interp, small) -> str:
     if isinstance(small, (cst.AnnAssign, cst.AugAssign)):
         return interp.code(small.target)
     if isinstance(small, cst.Return):
-        return "the returned value"
+        return "the value returned"
     return ""
 
 

@@ -16,7 +16,7 @@ class LoopEvents:
 
     loop: int  # node id of the For / While
     backwards: Dict[int, int] = field(default_factory=dict)  # report site -> backward call
-    steps: Dict[int, str] = field(default_factory=dict)  # step call -> optimizer text
+    steps: Dict[int, tuple] = field(default_factory=dict)  # site -> (optimizer text, step call)
     clears: Set[int] = field(default_factory=set)
     maybe_clears: Set[int] = field(default_factory=set)  # unknown code given the optimizer/model
     nested: Set[int] = field(default_factory=set)  # loops directly or indirectly inside
@@ -35,6 +35,7 @@ class DoubleBackward:
     earlier: int  # the backward that freed the graph
     var: str
     in_loop: bool  # the first backward is the same call, one iteration earlier
+    loop: Optional[int] = None  # the innermost loop around the later backward
 
 
 @dataclass(frozen=True)

@@ -5,27 +5,49 @@ from collections import Counter
 import click
 
 
-def render(diagnostics, files: int, color: bool, statistics: bool, quiet: bool) -> str:
+def render(diagnostics, files: int, color: bool, statistics: bool, quiet: bool,
+           fixed=None, unsafe: bool = False) -> str:
     def style(text, **kw):
         return click.style(text, **kw) if color else text
+
+    def applicable(d):
+        return d.fix is not None and (d.fix.applicability == "safe" or unsafe)
 
     lines = []
     if not quiet:
         for d in diagnostics:
             where = style(f"{d.path}:{d.line}:{d.column}:", bold=True)
             code = style(d.code, fg="red", bold=True)
-            lines.append(f"{where} {code} [{d.name}] {d.message}")
+            mark = style("[*] ", fg="cyan") if applicable(d) else ""
+            lines.append(f"{where} {code} [{d.name}] {mark}{d.message}")
             for r in d.related:
                 lines.append(f"    {style('note:', fg='cyan')} {r.path}:{r.line}:{r.column}: {r.message}")
+            if d.fix is not None and not applicable(d):
+                lines.append(f"    {style('help:', fg='cyan')} {d.fix.message} "
+                             f"(unsafe fix: apply with --fix --unsafe-fixes)")
     if statistics and diagnostics:
         counts = Counter((d.code, d.name) for d in diagnostics)
         for (code, name), n in sorted(counts.items()):
             lines.append(f"{n:>5}  {code}  {name}")
     n = len(diagnostics)
-    if n:
+    if fixed:
+        lines.append(style(f"Found {n + fixed} problem{'s' if n + fixed != 1 else ''} "
+                           f"({fixed} fixed, {n} remaining).", bold=True))
+    elif n:
         nfiles = len({d.path for d in diagnostics})
         lines.append(style(f"Found {n} problem{'s' if n != 1 else ''} in {nfiles} "
                            f"file{'s' if nfiles != 1 else ''}.", bold=True))
     elif not quiet:
         lines.append(f"All checks passed ({files} file{'s' if files != 1 else ''} checked).")
+    if fixed is None and n:
+        safe = sum(1 for d in diagnostics if applicable(d))
+        hidden = sum(1 for d in diagnostics if d.fix is not None and not applicable(d))
+        if safe or hidden:
+            parts = []
+            if safe:
+                parts.append(f"[*] {safe} fixable with the `--fix` option")
+            if hidden:
+                parts.append(f"{hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled "
+                             f"with the `--unsafe-fixes` option")
+            lines.append(" (".join(parts) + (")" if len(parts) == 2 else "") + ".")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -7,7 +7,8 @@ from typing import Iterable, Optional, Tuple
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from gradlint.diagnostics import Diagnostic, Related
+from gradlint.diagnostics import Diagnostic, Fix, Related
+from gradlint.rules.edits import SourceText
 
 
 class RuleContext:
@@ -17,6 +18,7 @@ class RuleContext:
         self.interp = interp
         self.obs = interp.obs
         self._positions = None
+        self.src = SourceText(module.code)
 
     def node(self, nid: int) -> cst.CSTNode:
         return self.interp.nodes[nid]
@@ -39,7 +41,7 @@ class RuleContext:
         return self.span(nid)[0]
 
     def diagnostic(self, rule, nid: int, message: str,
-                   related: Iterable[Tuple[int, str]] = ()) -> Diagnostic:
+                   related: Iterable[Tuple[int, str]] = (), fix: Optional[Fix] = None) -> Diagnostic:
         line, col, end_line, end_col = self.span(nid)
         notes = []
         for rid, note in related:
@@ -48,7 +50,22 @@ class RuleContext:
             rl, rc, _, _ = self.span(rid)
             notes.append(Related(self.path, rl, rc, note))
         return Diagnostic(rule.code, rule.name, message, self.path, line, col, end_line, end_col,
-                          tuple(notes))
+                          tuple(notes), fix)
+
+    def span_of(self, node: cst.CSTNode) -> Tuple[int, int, int, int]:
+        self.interp.register(node)
+        return self.span(id(node))
+
+    def parent_map(self):
+        """Child node id -> parent node, built on demand (only for fixes that need it)."""
+        if getattr(self, "_parents", None) is None:
+            from gradlint.analysis.walk import iter_children, iter_tree
+
+            self._parents = {}
+            for node in iter_tree(self.module):
+                for child in iter_children(node):
+                    self._parents[id(child)] = node
+        return self._parents
 
     def enclosing_loop_line(self, nid: Optional[int]) -> Optional[int]:
         return None if nid is None else self.line(nid)

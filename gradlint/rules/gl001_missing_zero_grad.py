@@ -1,6 +1,29 @@
 """GL001: backward and an optimizer step run every iteration, nothing clears gradients."""
 
+import libcst as cst
+
+from gradlint.diagnostics import Fix
 from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.edits import assigned_names, insert_statement_before, is_plain_name
+
+
+def make_fix(ctx, ev):
+    """`opt.zero_grad()` as the first statement of the loop body, for each optimizer
+    stepped directly in the loop (a name that exists before the iteration starts)."""
+    loop = ctx.node(ev.loop)
+    names = []
+    for site, (text, step) in ev.steps.items():
+        if site != step or not is_plain_name(text) or text in names:
+            return None
+        names.append(text)
+    bound_inside = assigned_names(loop)
+    if not names or any(n.split(".")[0] in bound_inside for n in names):
+        return None
+    body = loop.body
+    first = body.body[0]
+    calls = [f"{n}.zero_grad()" for n in names]
+    edit = insert_statement_before(ctx.src, ctx.span_of(first), calls)
+    return Fix("safe", f"Call {' and '.join(calls)} at the start of each iteration", (edit,))
 
 
 def check(ctx):
@@ -11,15 +34,17 @@ def check(ctx):
         if ev.backwards and ev.steps and not ev.clears and not ev.maybe_clears:
             candidates.append(ev)
     # innermost loops first, so that a backward is reported once, with its own loop
-    candidates.sort(key=lambda ev: sum(1 for other in candidates if other.loop in ev.nested))
+    depth = {ev.loop: sum(1 for other in candidates if other.loop in ev.nested)
+             for ev in candidates}  # (list.sort empties the list while it sorts)
+    candidates.sort(key=lambda ev: depth[ev.loop])
     reported = set()
     for ev in candidates:
         for site, backward in ev.backwards.items():
             if backward in reported:
                 continue
             reported.add(backward)
-            step_site, opt = next(iter(ev.steps.items()))
-            opts = sorted(set(ev.steps.values()))
+            step_site, (opt, _) = next(iter(ev.steps.items()))
+            opts = sorted({text for text, _ in ev.steps.values()})
             clear = " and ".join(f"`{o}.zero_grad()`" for o in opts)
             loop_line = ctx.line(ev.loop)
             what = ctx.code(site) if site == backward else f"`{ctx.code(site)}` (which calls backward)"
@@ -34,7 +59,7 @@ def check(ctx):
                        (step_site, f"`{opt}.step()` applies the accumulated gradients")]
             if site != backward:
                 related.append((backward, "backward() runs here"))
-            yield ctx.diagnostic(RULE, site, message, related)
+            yield ctx.diagnostic(RULE, site, message, related, make_fix(ctx, ev))
 
 
 RULE = Rule(
@@ -43,6 +68,7 @@ RULE = Rule(
     summary="A training loop runs backward() and an optimizer step but never clears gradients.",
     check=check,
     needs=("backward", "step"),
+    fixable=True,
     docs=RuleDocs(
         what="""
 Finds loops where each iteration calls `backward()` (`loss.backward()`,
@@ -72,6 +98,13 @@ for step in range(10):
     loss = torch.nn.functional.mse_loss(model(x), y)
     loss.backward()
     optimizer.step()
+""",
+        fix_safety="""
+The fix inserts `<optimizer>.zero_grad()` (one per optimizer the loop steps) as the
+first statement of the loop body, with the body's indentation. It is safe: a loop that
+steps every iteration evidently means each step to use that iteration's gradients. No
+fix is offered when the step happens inside a helper function or the optimizer's name
+is bound inside the loop.
 """,
         use_instead="""
 import torch

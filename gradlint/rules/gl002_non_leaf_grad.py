@@ -14,7 +14,8 @@ def check(ctx):
             f"warns on this read. Call `{var}.retain_grad()` before the backward pass if you need "
             f"it, or read the .grad of the leaf tensors it was computed from."
         )
-        yield ctx.diagnostic(RULE, read.read, message, [(read.origin, f"`{var}` is computed here")])
+        yield ctx.diagnostic(RULE, read.read, message, [(read.origin, f"`{var}` is computed here")],
+                             make_fix(ctx, read))
 
 
 RULE = Rule(
@@ -23,6 +24,7 @@ RULE = Rule(
     summary="`.grad` is read on a non-leaf tensor, where it is always None.",
     check=check,
     needs=(".grad",),
+    fixable=True,
     docs=RuleDocs(
         what="""
 Finds reads of `x.grad` where `x` is the result of an operation on tensors that require
@@ -45,6 +47,12 @@ c = b + 3
 c.backward()
 print(b.grad)
 """,
+        fix_safety="""
+The fix inserts `x.retain_grad()` right after the statement that computes `x`, so that
+backward stores its gradient. It is safe: the code reads `x.grad`, so it evidently
+wants that gradient. It costs the memory of one more gradient tensor. No fix is
+offered when `x` is not assigned by a plain `x = ...` statement.
+""",
         use_instead="""
 import torch
 
@@ -57,3 +65,24 @@ print(b.grad)
 """,
     ),
 )
+
+
+def make_fix(ctx, read):
+    """`x.retain_grad()` right after the statement that computes `x`."""
+    import libcst as cst
+
+    from gradlint.diagnostics import Fix
+    from gradlint.rules.edits import insert_statement_after
+
+    if read.origin not in ctx.interp.nodes:
+        return None
+    stmt = ctx.node(read.origin)
+    targets = []
+    if isinstance(stmt, cst.Assign):
+        targets = [t.target for t in stmt.targets]
+    elif isinstance(stmt, (cst.AnnAssign, cst.AugAssign)):
+        targets = [stmt.target]
+    if not any(isinstance(t, cst.Name) and t.value == read.var for t in targets):
+        return None
+    edit = insert_statement_after(ctx.src, ctx.span(read.origin), f"{read.var}.retain_grad()")
+    return Fix("safe", f"Call `{read.var}.retain_grad()` after `{read.var}` is computed", (edit,))

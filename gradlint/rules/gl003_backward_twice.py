@@ -26,7 +26,7 @@ def check(ctx):
                 f"needed, or add the losses and call backward() once."
             )
             related = [(hit.earlier, "the graph is freed by this backward")]
-        yield ctx.diagnostic(RULE, hit.later, message, related)
+        yield ctx.diagnostic(RULE, hit.later, message, related, make_fix(ctx, hit))
 
 
 RULE = Rule(
@@ -35,6 +35,7 @@ RULE = Rule(
     summary="A second backward() runs through a graph that an earlier backward freed.",
     check=check,
     needs=("backward",),
+    fixable=True,
     docs=RuleDocs(
         what="""
 Finds a `backward()` (or `torch.autograd.grad`) whose graph shares nodes with the graph
@@ -64,6 +65,18 @@ loss2 = (y * y).mean()
 loss1.backward()
 loss2.backward()
 """,
+        fix_safety="""
+The fix adds `retain_graph=True` to the earlier backward (or turns its
+`retain_graph=False` into `True`), keeping its other arguments and formatting. It is
+safe when two backwards share part of a graph: both were evidently meant to run, and
+the graph is freed after the last one. When the same backward runs in every iteration
+of a loop over a graph built once before the loop, the fix is unsafe: it keeps that
+graph alive for the whole loop, and recomputing the forward pass (or detaching the
+carried state) inside the loop is usually what was meant. If that loop also steps an
+optimizer there is no fix: the step changes parameters in place, and the kept graph
+would then fail with "one of the variables needed for gradient computation has been
+modified by an inplace operation".
+""",
         use_instead="""
 import torch
 
@@ -76,3 +89,46 @@ loss2 = (y * y).mean()
 """,
     ),
 )
+
+
+def make_fix(ctx, hit):
+    """`retain_graph=True` on the earlier backward (unsafe when it is the same call in a loop)."""
+    import libcst as cst
+
+    from gradlint.analysis.exprs import kwarg, literal_bool, positional
+    from gradlint.diagnostics import Fix
+    from gradlint.rules.edits import insert, replace
+
+    call = ctx.node(hit.earlier)
+    if not isinstance(call, cst.Call):
+        return None
+    if hit.in_loop and (hit.loop is None or ctx.obs.loops[hit.loop].steps):
+        # the optimizer changes the parameters in place between iterations: a kept graph
+        # would then fail with "modified by an inplace operation"
+        return None
+    existing = kwarg(call, "retain_graph")
+    if existing is not None:
+        if literal_bool(existing.value) is not False:
+            return None
+        edit = replace(ctx.src, ctx.span_of(existing.value), "True")
+    else:
+        is_method = isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward"
+        limit = 1 if is_method else 2  # retain_graph is the 2nd / 3rd positional parameter
+        if len(positional(call)) > limit:
+            return None
+        if call.args:
+            _, _, end_line, end_col = ctx.span_of(call.args[-1].value)
+            edit = insert(end_line, end_col, ", retain_graph=True")
+        else:
+            _, _, line, col = ctx.span_of(call.func)
+            start = ctx.src.offset(line, col)
+            paren = ctx.src.code.find("(", start)
+            if paren < 0:
+                return None
+            line, col = ctx.src.position(paren + 1)
+            edit = insert(line, col, "retain_graph=True")
+    if hit.in_loop:
+        return Fix("unsafe", "Pass `retain_graph=True` (keeps the graph built before the loop "
+                   "alive for every iteration; recomputing it per iteration is usually better)",
+                   (edit,))
+    return Fix("safe", "Pass `retain_graph=True` to the first backward", (edit,))

@@ -1,0 +1,122 @@
+"""Helpers the rules use to build fixes as text edits."""
+
+from __future__ import annotations
+
+import re
+from typing import List, Optional
+
+import libcst as cst
+
+from gradlint.diagnostics import Edit
+
+_INDENT = re.compile(r"[ \t]*")
+
+
+class SourceText:
+    def __init__(self, code: str):
+        self.code = code
+        self.lines: List[str] = code.splitlines(keepends=True)
+
+    def offset(self, line: int, column: int) -> int:
+        """Character offset of a 1-based (line, column); the line after the last is the end."""
+        if line > len(self.lines):
+            return len(self.code)
+        return sum(len(x) for x in self.lines[:line - 1]) + column - 1
+
+    def position(self, offset: int):
+        total = 0
+        for number, text in enumerate(self.lines, start=1):
+            if offset < total + len(text):
+                return number, offset - total + 1
+            total += len(text)
+        return len(self.lines) + 1, 1
+
+    def line(self, number: int) -> str:
+        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+
+    def indent(self, number: int) -> str:
+        return _INDENT.match(self.line(number)).group(0)
+
+    def rest_of_line_is_blank(self, line: int, column: int) -> bool:
+        """Only whitespace or a comment after (line, column)?"""
+        rest = self.line(line)[column - 1:].strip()
+        return rest == "" or rest.startswith("#")
+
+    def starts_line(self, line: int, column: int) -> bool:
+        return self.line(line)[:column - 1].strip() == ""
+
+
+def insert(line: int, column: int, text: str) -> Edit:
+    return Edit(line, column, line, column, text)
+
+
+def insert_statement_after(src: SourceText, span, statement: str) -> Optional[Edit]:
+    """A new statement right after the small statement at `span`."""
+    line, col, end_line, end_col = span
+    if src.starts_line(line, col) and src.rest_of_line_is_blank(end_line, end_col):
+        indent = src.indent(line)
+        last = src.line(end_line)
+        if last.endswith(("\n", "\r")):
+            return insert(end_line + 1, 1, f"{indent}{statement}\n")
+        return insert(end_line, len(last) + 1, f"\n{indent}{statement}")
+    return insert(end_line, end_col, f"; {statement}")
+
+
+def insert_statement_before(src: SourceText, span, statements) -> Edit:
+    """New statements right before the statement at `span`, one per line, with its indentation."""
+    if isinstance(statements, str):
+        statements = [statements]
+    line, col, _, _ = span
+    if src.starts_line(line, col):
+        indent = src.indent(line)
+        return insert(line, col, "".join(f"{s}\n{indent}" for s in statements))
+    return insert(line, col, "".join(f"{s}; " for s in statements))
+
+
+def replace(src: SourceText, span, text: str) -> Edit:
+    line, col, end_line, end_col = span
+    return Edit(line, col, end_line, end_col, text)
+
+
+def whole_lines(first: int, last: int) -> tuple:
+    """The span of lines first..last, newlines included."""
+    return (first, 1, last + 1, 1)
+
+
+def dedent_lines(src: SourceText, first: int, last: int, old: str, new: str) -> Optional[str]:
+    out = []
+    for number in range(first, last + 1):
+        text = src.line(number)
+        if text.strip() == "":
+            out.append(text)
+        elif text.startswith(old):
+            out.append(new + text[len(old):])
+        else:
+            return None
+    return "".join(out)
+
+
+def is_plain_name(text: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*", text))
+
+
+def assigned_names(node: cst.CSTNode) -> set:
+    """Root names bound anywhere inside `node` (assignment targets, loop targets, ...)."""
+    from gradlint.analysis.walk import iter_tree
+
+    out = set()
+    for current in iter_tree(node):
+        target = None
+        if isinstance(current, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
+            target = current.target
+        elif isinstance(current, (cst.For, cst.CompFor)):
+            target = current.target
+        elif isinstance(current, cst.AsName):
+            target = current.name
+        elif isinstance(current, cst.NamedExpr):
+            target = current.target
+        if target is not None:
+            for sub in iter_tree(target):
+                if isinstance(sub, cst.Name):
+                    out.add(sub.value)
+    return out

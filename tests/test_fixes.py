@@ -1,0 +1,215 @@
+"""Fixes: expected outputs byte for byte, idempotence, encodings, --diff, safe writes."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES, fixture_files
+from gradlint.cli import main
+from gradlint.config import Settings
+from gradlint.fixes import apply_edits, fix_source
+from gradlint.diagnostics import Edit, Fix
+from gradlint.linter import lint_source
+
+SETTINGS = Settings(select=("ALL",))
+FIXABLE = [p for p in fixture_files() if p.with_name(p.stem + ".fixed.py").exists()]
+
+
+def _lint(path):
+    return lambda text: lint_source(text, str(path), SETTINGS)
+
+
+def test_fixed_outputs_exist_for_every_fixture_with_a_fix():
+    for path in fixture_files():
+        has_fix = any(d.fix for d in _lint(path)(path.read_text()))
+        assert has_fix == (path in FIXABLE), path
+
+
+@pytest.mark.parametrize("path", FIXABLE, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fix_gives_expected_output(path):
+    expected = path.with_name(path.stem + ".fixed.py").read_text()
+    out = fix_source(path.read_text(), _lint(path), unsafe=True)
+    assert out.error is None
+    assert out.source == expected
+    rule = path.parent.name.upper()
+    assert [d for d in _lint(path)(out.source) if d.code == rule] == []
+    again = fix_source(out.source, _lint(path), unsafe=True)
+    assert again.source == out.source and again.fixed == 0
+
+
+def test_safe_only_leaves_unsafe_fixes(project):
+    src = (FIXTURES / "gl004" / "flagged_article_example.py").read_text()
+    out = fix_source(src, _lint("a.py"), unsafe=False)
+    assert out.source == src and out.fixed == 0 and [d.code for d in out.remaining] == ["GL004"]
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+BUG = textwrap.dedent("""\
+    import torch
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for i in range(3):
+        loss = model(torch.randn(4, 2)).sum()
+        loss.backward()
+        opt.step()
+""")
+FIXED = BUG.replace("    loss = model", "    opt.zero_grad()\n    loss = model")
+
+
+def test_crlf_is_kept(project):
+    path = _write(project / "a.py", BUG.replace("\n", "\r\n").encode())
+    assert CliRunner().invoke(main, ["check", "--fix", "a.py"]).exit_code == 0
+    assert path.read_bytes() == FIXED.replace("\n", "\r\n").encode()
+
+
+def test_bom_is_kept(project):
+    path = _write(project / "a.py", b"\xef\xbb\xbf" + BUG.encode())
+    assert CliRunner().invoke(main, ["check", "--fix", "a.py"]).exit_code == 0
+    assert path.read_bytes() == b"\xef\xbb\xbf" + FIXED.encode()
+
+
+def test_latin1_with_cookie_is_kept(project):
+    src = "# -*- coding: latin-1 -*-\n# Entraînement: café\n" + BUG
+    path = _write(project / "a.py", src.encode("latin-1"))
+    assert CliRunner().invoke(main, ["check", "--fix", "a.py"]).exit_code == 0
+    assert path.read_bytes() == ("# -*- coding: latin-1 -*-\n# Entraînement: café\n" + FIXED).encode("latin-1")
+
+
+def test_tabs_are_kept(project):
+    path = _write(project / "a.py", BUG.replace("    ", "\t").encode())
+    assert CliRunner().invoke(main, ["check", "--fix", "a.py"]).exit_code == 0
+    assert path.read_text() == FIXED.replace("    ", "\t")
+
+
+def test_no_final_newline(project):
+    src = textwrap.dedent("""\
+        import torch
+        a = torch.tensor([1.1], requires_grad=True)
+        b = a * 2
+        b.sum().backward()
+        print(b.grad)""")
+    path = _write(project / "a.py", src.encode())
+    assert CliRunner().invoke(main, ["check", "--fix", "a.py"]).exit_code == 0
+    assert path.read_text() == src.replace("b = a * 2\n", "b = a * 2\nb.retain_grad()\n")
+
+
+def test_two_fixes_on_one_line(project):
+    src = textwrap.dedent("""\
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        y = (w * w).exp(); z = y.sum()
+        z.backward(); print(y.grad, z.grad)
+    """)
+    path = _write(project / "a.py", src.encode())
+    result = CliRunner().invoke(main, ["check", "--fix", "a.py"])
+    assert result.exit_code == 0, result.output
+    assert path.read_text() == src.replace(
+        "y = (w * w).exp(); z = y.sum()", "y = (w * w).exp(); y.retain_grad(); z = y.sum(); z.retain_grad()")
+
+
+def test_two_optimizers_in_one_loop():
+    path = FIXTURES / "gl001" / "flagged_two_optimizers.py"
+    out = fix_source(path.read_text(), _lint(path), unsafe=False)
+    assert "    opt_enc.zero_grad()\n    opt_dec.zero_grad()\n    x = torch.randn(32, 8)" in out.source
+
+
+def test_diff_applies_with_patch_and_matches_fix(project):
+    names = []
+    for path in FIXABLE[:12]:
+        target = project / f"{path.parent.name}_{path.name}"
+        target.write_text(path.read_text())
+        names.append(target.name)
+    before = {n: (project / n).read_text() for n in names}
+    result = CliRunner().invoke(main, ["check", "--diff", "--unsafe-fixes", *names])
+    assert result.exit_code == 1
+    diff = result.stdout if hasattr(result, "stdout") else result.output
+    assert {n: (project / n).read_text() for n in names} == before  # nothing written
+    patched = project / "patched"
+    patched.mkdir()
+    for n in names:
+        (patched / n).write_text(before[n])
+    subprocess.run(["patch", "-p0", "--quiet"], input=diff, text=True, cwd=patched, check=True)
+    assert CliRunner().invoke(main, ["check", "--fix", "--unsafe-fixes", *names]).exit_code in (0, 1)
+    for n in names:
+        assert (patched / n).read_text() == (project / n).read_text(), n
+    nothing = CliRunner().invoke(main, ["check", "--diff", *names])
+    assert nothing.exit_code == 0
+
+
+def test_read_only_file_is_reported_and_others_fixed(project):
+    ro = _write(project / "ro.py", BUG.encode())
+    rw = _write(project / "rw.py", BUG.encode())
+    ro.chmod(0o444)
+    try:
+        result = CliRunner().invoke(main, ["check", "--fix", "ro.py", "rw.py"])
+    finally:
+        ro.chmod(0o644)
+    assert result.exit_code == 2
+    assert "ro.py: cannot write the fixed file: the file is read-only" in result.output
+    assert ro.read_text() == BUG and rw.read_text() == FIXED
+    assert sorted(os.listdir(project)) == ["ro.py", "rw.py"]  # no temporary file left
+
+
+def test_permissions_are_kept(project):
+    path = _write(project / "a.py", BUG.encode())
+    path.chmod(0o750)
+    CliRunner().invoke(main, ["check", "--fix", "a.py"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o750 and path.read_text() == FIXED
+
+
+def test_json_fix_field_and_text_hints(project):
+    _write(project / "a.py", BUG.encode())
+    data = json.loads(CliRunner().invoke(main, ["check", "--output-format", "json", "a.py"]).output)
+    assert data[0]["fix"] == {"applicability": "safe",
+                              "message": "Call opt.zero_grad() at the start of each iteration",
+                              "edits": [{"line": 5, "column": 5, "end_line": 5, "end_column": 5,
+                                         "content": "opt.zero_grad()\n    "}]}
+    text = CliRunner().invoke(main, ["check", "--no-color", "a.py"]).output
+    assert "GL001 [missing-zero-grad] [*] " in text
+    assert text.rstrip().endswith("[*] 1 fixable with the `--fix` option.")
+    unsafe = CliRunner().invoke(main, ["check", "--no-color", str(FIXTURES / "gl004" / "flagged_article_example.py")]).output
+    assert "help: Move `c = b + 2` out of the no_grad block (unsafe fix" in unsafe
+    assert "1 hidden fix can be enabled with the `--unsafe-fixes` option." in unsafe
+
+
+def test_fix_summary_and_exit_code_reflect_remaining(project):
+    _write(project / "a.py", BUG.encode())
+    _write(project / "b.py", (FIXTURES / "gl004" / "flagged_forward_under_no_grad.py").read_bytes())
+    result = CliRunner().invoke(main, ["check", "--fix", "--no-color", "a.py", "b.py"])
+    assert result.exit_code == 1
+    assert result.output.rstrip().endswith("Found 2 problems (1 fixed, 1 remaining).")
+    (project / "pyproject.toml").write_text("[tool.gradlint]\nfix = true\nunsafe-fixes = true\n")
+    _write(project / "c.py", (FIXTURES / "gl004" / "flagged_article_example.py").read_bytes())
+    result = CliRunner().invoke(main, ["check", "c.py"])
+    assert result.exit_code == 0 and "with torch.no_grad" not in (project / "c.py").read_text()
+
+
+def test_broken_fix_is_never_written():
+    src = "x = 1\n"
+    bad = Fix("safe", "bad", (Edit(1, 1, 1, 1, "def ("),))
+
+    class Fake:
+        code = "GL999"
+        fix = bad
+
+    out = fix_source(src, lambda text: [Fake()] if text == src else [], unsafe=False)
+    assert out.source == src and "does not parse" in out.error
+
+
+def test_overlapping_edits_wait_for_the_next_pass():
+    a = Fix("safe", "a", (Edit(1, 1, 1, 2, "X"),))
+    b = Fix("safe", "b", (Edit(1, 1, 1, 3, "Y"),))
+    c = Fix("safe", "c", (Edit(1, 4, 1, 4, "Z"),))
+    text, applied = apply_edits("abcd\n", [a, b, c])
+    assert (text, applied) == ("XbcZd\n", 2)
