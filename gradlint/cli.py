@@ -45,9 +45,11 @@ def main() -> None:
 @click.option("--fix/--no-fix", default=None, help="Apply safe fixes; report what is left.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour (with --fix or --diff).")
 @click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing. Exit 1 if anything would change.")
+@click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too (for pre-commit).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths, select, extend_select, ignore, output_format, exit_zero, statistics, quiet,
-          color, config_path, no_prefilter, fix, unsafe_fixes, diff, verbose) -> None:
+          color, config_path, no_prefilter, fix, unsafe_fixes, diff, force_exclude,
+          verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     from gradlint.runner import lint_paths
 
@@ -72,7 +74,7 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     mode = FixMode(fix=(settings.fix if fix is None else fix) and not diff, unsafe=unsafe,
                    diff=diff)
     result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
-                        verbose=verbose, mode=mode)
+                        verbose=verbose, mode=mode, force_exclude=force_exclude)
     for error in result.errors:
         click.echo(f"gradlint: error: {error}", err=True)
     if color is None:

@@ -19,8 +19,13 @@ class Source:
     encoding: str = "utf-8"  # to write a fixed file back the way it was read
 
 
-def discover(paths: List[str], settings: Settings) -> Tuple[List[str], List[str]]:
-    """Files to lint (sorted, unique) and one message for each path that is not usable."""
+def discover(paths: List[str], settings: Settings,
+             force_exclude: bool = False) -> Tuple[List[str], List[str]]:
+    """Files to lint (sorted, unique) and one message for each path that is not usable.
+
+    A file named explicitly is linted even if excluded, unless `force_exclude` (as
+    pre-commit passes every staged file by name).
+    """
     found: List[str] = []
     errors: List[str] = []
     for raw in paths:
@@ -28,7 +33,8 @@ def discover(paths: List[str], settings: Settings) -> Tuple[List[str], List[str]
             errors.append(f"{raw}: no such file or directory")
             continue
         if os.path.isfile(raw):
-            found.append(os.path.normpath(raw))  # a file named explicitly is always linted
+            if not (force_exclude and settings.is_excluded(raw)):
+                found.append(os.path.normpath(raw))
             continue
         if not os.path.isdir(raw):
             errors.append(f"{raw}: not a file or directory (broken link?)")

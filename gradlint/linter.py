@@ -35,7 +35,7 @@ def could_match(source: str, rules, settings: Settings) -> bool:
 
 def lint_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,
                 enabled: Optional[FrozenSet[str]] = None, prefilter: bool = True,
-                verbose: bool = False) -> List[Diagnostic]:
+                verbose: bool = False, apply_noqa: bool = True) -> List[Diagnostic]:
     from gradlint.rules import REGISTRY
 
     settings = settings or Settings()
@@ -45,8 +45,8 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
     if prefilter and not could_match(source, rules, settings):
         return []
     diagnostics = _lint_parsed(source, path, settings, rules, enabled, verbose)
-    if not diagnostics:
-        return diagnostics
+    if not diagnostics or not apply_noqa:
+        return sorted(set(diagnostics), key=Diagnostic.sort_key)
     sup = suppression.parse(source)
     kept = [d for d in diagnostics if not sup.suppressed(d.code, d.line)]
     return sorted(set(kept), key=Diagnostic.sort_key)

@@ -33,9 +33,10 @@ class FixMode:
 
 
 def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter: bool = True,
-               verbose: bool = False, mode: FixMode = FixMode()) -> RunResult:
+               verbose: bool = False, mode: FixMode = FixMode(),
+               force_exclude: bool = False) -> RunResult:
     settings = settings or Settings()
-    files, errors = discover(list(paths), settings)
+    files, errors = discover(list(paths), settings, force_exclude)
     result = RunResult(errors=errors)
     for path in files:
         result.files += 1

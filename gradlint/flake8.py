@@ -1,0 +1,51 @@
+"""flake8 entry point: a thin adapter over linter.lint_source.
+
+flake8 owns selection (`--select`, `--ignore`, `per-file-ignores`) and `# noqa`; the
+plugin reports every rule that is on by default, plus the ones selected explicitly
+with a `GL` code on flake8's command line or in its configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, List, Optional, Tuple
+
+from gradlint import __version__
+
+
+class Plugin:
+    name = "gradlint"
+    version = __version__
+    _explicit: Tuple[str, ...] = ()
+
+    def __init__(self, tree, lines: List[str], filename: str = "stdin"):
+        self.lines = lines
+        self.filename = filename
+
+    @classmethod
+    def parse_options(cls, options) -> None:
+        chosen = []
+        for attr in ("select", "extend_select", "enable_extensions"):
+            value = getattr(options, attr, None) or []
+            if isinstance(value, str):
+                value = value.split(",")
+            chosen.extend(v.strip() for v in value if v.strip().upper().startswith("GL"))
+        cls._explicit = tuple(chosen)
+
+    def _enabled(self) -> frozenset:
+        from gradlint.config import matches
+        from gradlint.rules import REGISTRY
+
+        return frozenset(
+            r.code for r in REGISTRY.values()
+            if r.default_on or any(matches(sel, r) for sel in self._explicit)
+        )
+
+    def run(self) -> Iterator[Tuple[int, int, str, type]]:
+        from gradlint.config import Settings
+        from gradlint.linter import lint_source
+
+        source = "".join(self.lines)
+        diagnostics = lint_source(source, self.filename, Settings(), self._enabled(),
+                                  apply_noqa=False)
+        for d in diagnostics:
+            yield d.line, d.column - 1, f"{d.code} {d.message}", type(self)
