@@ -35,7 +35,7 @@ def main() -> None:
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma separated); replaces the default set. ALL enables every rule.")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-@click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output-format", type=click.Choice(FORMATS), default=None, help="text (default), concise, json, json-lines, sarif, github, gitlab or junit.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Show the number of findings per rule.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
@@ -86,7 +86,8 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
         click.echo(f"Would fix {n} problem{'s' if n != 1 else ''}." if n else "No fixes available.",
                    err=True)
         sys.exit(2 if failed else (1 if result.diffs else 0))
-    text = render(output_format, result.diagnostics, result.files, color=color,
+    output_format = output_format or settings.output_format
+    text = render(output_format, result.diagnostics, result.paths, color=color,
                   statistics=statistics, quiet=quiet, fixed=result.fixed if mode.fix else None,
                   unsafe=unsafe)
     click.echo(text, nl=False, color=color)

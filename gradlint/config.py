@@ -36,6 +36,7 @@ class Settings:
     extend_exclude: Tuple[str, ...] = ()
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     fix: bool = False
+    output_format: str = "text"
     unsafe_fixes: bool = False
     clear_grad_functions: Tuple[str, ...] = ()
     backward_functions: Tuple[str, ...] = ()
@@ -141,7 +142,7 @@ _LIST_KEYS = {
     "backward-functions": "backward_functions",
 }
 _BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes"}
-_KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores"])
+_KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores", "output-format"])
 
 
 def find_pyproject(start: str) -> Optional[Path]:
@@ -187,6 +188,14 @@ def parse_section(section: dict, path: Path) -> Settings:
     for key, value in section.items():
         if key == "per-file-ignores":
             values["per_file_ignores"] = _per_file_ignores(value, where)
+            continue
+        if key == "output-format":
+            from gradlint.output import FORMATS
+
+            if value not in FORMATS:
+                raise ConfigError(f"{where}: option 'output-format' must be one of "
+                                  f"{', '.join(FORMATS)}, got {value!r}")
+            values["output_format"] = value
             continue
         if key in _BOOL_KEYS:
             if not isinstance(value, bool):

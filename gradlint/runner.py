@@ -16,6 +16,7 @@ from gradlint.linter import lint_source
 class RunResult:
     diagnostics: List[Diagnostic] = field(default_factory=list)
     files: int = 0
+    paths: List[str] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)  # paths that could not be used or written
     fixed: int = 0
     diffs: List[str] = field(default_factory=list)
@@ -40,6 +41,7 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
     result = RunResult(errors=errors)
     for path in files:
         result.files += 1
+        result.paths.append(path)
         source = read_source(path)
         enabled = settings.enabled_codes(path)
         if source.text is None:
