@@ -45,11 +45,13 @@ def main() -> None:
 @click.option("--fix/--no-fix", default=None, help="Apply safe fixes; report what is left.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour (with --fix or --diff).")
 @click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing. Exit 1 if anything would change.")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Skip files that .gitignore excludes when searching folders (default: on).")
+@click.option("--stdin-filename", help="The name of the file read from standard input (`-`), for configuration and output.")
 @click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too (for pre-commit).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths, select, extend_select, ignore, output_format, exit_zero, statistics, quiet,
-          color, config_path, no_prefilter, fix, unsafe_fixes, diff, force_exclude,
-          verbose) -> None:
+          color, config_path, no_prefilter, fix, unsafe_fixes, diff, respect_gitignore,
+          stdin_filename, force_exclude, verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     from gradlint.runner import lint_paths
 
@@ -64,6 +66,7 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
         overrides["extend_select"] = base_extend + validate_codes(
             _split(extend_select), "--extend-select")
         overrides["ignore"] = base_ignore + validate_codes(_split(ignore), "--ignore")
+        overrides["respect_gitignore"] = respect_gitignore
         settings = settings.with_overrides(**overrides)
     except ConfigError as exc:
         _fail(str(exc))
@@ -73,8 +76,30 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
     mode = FixMode(fix=(settings.fix if fix is None else fix) and not diff, unsafe=unsafe,
                    diff=diff)
-    result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
-                        verbose=verbose, mode=mode, force_exclude=force_exclude)
+    if list(paths) == ["-"]:
+        from gradlint.runner import lint_stdin
+
+        name = stdin_filename or "-"
+        if force_exclude and stdin_filename and settings.is_excluded(stdin_filename):
+            if mode.fix:
+                click.echo(click.get_binary_stream("stdin").read().decode("utf-8", "replace"), nl=False)
+            sys.exit(0)
+        result, fixed_text = lint_stdin(click.get_binary_stream("stdin").read(), name, settings,
+                                        prefilter=not no_prefilter, verbose=verbose, mode=mode)
+        if fixed_text is not None:
+            # the fixed source is the output; the findings that remain go to stderr
+            click.echo(fixed_text, nl=False)
+            text = render("concise", result.diagnostics, result.paths)
+            click.echo(text, nl=False, err=True)
+            for error in result.errors:
+                click.echo(f"gradlint: error: {error}", err=True)
+            sys.exit(2 if result.errors else (1 if result.diagnostics and not exit_zero else 0))
+    elif "-" in paths:
+        _fail("`-` (standard input) cannot be combined with other paths")
+        return
+    else:
+        result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
+                            verbose=verbose, mode=mode, force_exclude=force_exclude)
     for error in result.errors:
         click.echo(f"gradlint: error: {error}", err=True)
     if color is None:

@@ -36,6 +36,7 @@ class Settings:
     extend_exclude: Tuple[str, ...] = ()
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     fix: bool = False
+    respect_gitignore: bool = True
     output_format: str = "text"
     unsafe_fixes: bool = False
     clear_grad_functions: Tuple[str, ...] = ()
@@ -141,7 +142,7 @@ _LIST_KEYS = {
     "clear-grad-functions": "clear_grad_functions",
     "backward-functions": "backward_functions",
 }
-_BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes"}
+_BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes", "respect-gitignore": "respect_gitignore"}
 _KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores", "output-format"])
 
 

@@ -14,6 +14,11 @@ class Related:
     line: int
     column: int
     message: str
+    cell: Optional[int] = None  # notebooks: the cell, and `line` counts within it
+
+    @property
+    def location(self) -> str:
+        return self.path if self.cell is None else f"{self.path}:cell {self.cell}"
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,18 @@ class Diagnostic:
     end_column: int
     related: Tuple[Related, ...] = field(default=())
     fix: Optional[Fix] = None
+    cell: Optional[int] = None  # notebooks: the cell, and `line` counts within it
 
     def sort_key(self):
-        return (self.path, self.line, self.column, self.code)
+        return (self.path, self.cell or 0, self.line, self.column, self.code)
+
+    @property
+    def location(self) -> str:
+        """`path` or, in a notebook, `path:cell N`."""
+        return self.path if self.cell is None else f"{self.path}:cell {self.cell}"
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "code": self.code,
             "name": self.name,
             "message": self.message,
@@ -68,9 +79,16 @@ class Diagnostic:
             "column": self.column,
             "end_line": self.end_line,
             "end_column": self.end_column,
-            "related": [
-                {"path": r.path, "line": r.line, "column": r.column, "message": r.message}
-                for r in self.related
-            ],
+            "related": [_related_json(r) for r in self.related],
             "fix": self.fix.to_json() if self.fix is not None else None,
         }
+        if self.cell is not None:
+            out["cell"] = self.cell
+        return out
+
+
+def _related_json(r: Related) -> dict:
+    out = {"path": r.path, "line": r.line, "column": r.column, "message": r.message}
+    if r.cell is not None:
+        out["cell"] = r.cell
+    return out

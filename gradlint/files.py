@@ -19,6 +19,30 @@ class Source:
     encoding: str = "utf-8"  # to write a fixed file back the way it was read
 
 
+def git_ignored(root: str) -> Optional[set]:
+    """Absolute paths under `root` that git ignores (folders end with a separator).
+
+    One `git ls-files` call per searched folder; None outside a git work tree or
+    without git (then nothing is treated as ignored).
+    """
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory",
+             "-z", "--", "."], cwd=root, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    out = set()
+    for rel in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if rel:
+            full = os.path.abspath(os.path.join(root, rel))
+            out.add(full + os.sep if rel.endswith("/") else full)
+    return out
+
+
 def discover(paths: List[str], settings: Settings,
              force_exclude: bool = False) -> Tuple[List[str], List[str]]:
     """Files to lint (sorted, unique) and one message for each path that is not usable.
@@ -39,12 +63,16 @@ def discover(paths: List[str], settings: Settings,
         if not os.path.isdir(raw):
             errors.append(f"{raw}: not a file or directory (broken link?)")
             continue
-        found.extend(_walk(raw, settings, errors))
+        ignored = git_ignored(raw) if settings.respect_gitignore else None
+        found.extend(_walk(raw, settings, errors, ignored or set()))
     unique = sorted(dict.fromkeys(found))
     return unique, errors
 
 
-def _walk(root: str, settings: Settings, errors: List[str]) -> Iterator[str]:
+SUFFIXES = (".py", ".ipynb")
+
+
+def _walk(root: str, settings: Settings, errors: List[str], ignored: set) -> Iterator[str]:
     real_root = os.path.realpath(root)
 
     def onerror(exc: OSError) -> None:
@@ -56,15 +84,17 @@ def _walk(root: str, settings: Settings, errors: List[str]) -> Iterator[str]:
             full = os.path.join(folder, d)
             if d.startswith(".") or d == "__pycache__" or settings.is_excluded(full):
                 continue
+            if ignored and os.path.abspath(full) + os.sep in ignored:
+                continue
             if os.path.isfile(os.path.join(full, "pyvenv.cfg")):
                 continue  # a virtual environment
             keep.append(d)
         dirs[:] = keep
         for name in sorted(files):
-            if not name.endswith(".py"):
+            if not name.endswith(SUFFIXES):
                 continue
             full = os.path.join(folder, name)
-            if settings.is_excluded(full):
+            if settings.is_excluded(full) or (ignored and os.path.abspath(full) in ignored):
                 continue
             if os.path.islink(full):
                 target = os.path.realpath(full)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
-from typing import List, Optional
+from dataclasses import dataclass, field, replace
+from typing import List, Optional, Tuple
 
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
@@ -42,8 +42,11 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
     for path in files:
         result.files += 1
         result.paths.append(path)
-        source = read_source(path)
         enabled = settings.enabled_codes(path)
+        if path.endswith(".ipynb"):
+            lint_notebook(path, settings, enabled, prefilter, verbose, mode, result)
+            continue
+        source = read_source(path)
         if source.text is None:
             if "GL000" in enabled:
                 result.diagnostics.append(Diagnostic("GL000", "syntax-error", source.error, path,
@@ -60,6 +63,51 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         fix_one(path, source, lint, mode, result)
     result.diagnostics.sort(key=Diagnostic.sort_key)
     return result
+
+
+def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = True,
+               verbose: bool = False, mode: FixMode = FixMode()) -> Tuple[RunResult, Optional[str]]:
+    """Lint text from standard input named `path`; with --fix also the fixed text."""
+    import os
+    import tempfile
+
+    from gradlint.files import decode
+
+    result = RunResult(files=1, paths=[path])
+    enabled = settings.enabled_codes(path)
+    if path.endswith(".ipynb"):
+        # notebooks go through the same code as files, on a private copy
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, "stdin.ipynb")
+            with open(copy, "wb") as handle:
+                handle.write(data)
+            lint_notebook(copy, settings, enabled, prefilter, verbose,
+                          FixMode(fix=mode.fix, unsafe=mode.unsafe), result)
+            with open(copy, "rb") as handle:
+                fixed = handle.read().decode("utf-8")
+        result.diagnostics = [replace(d, path=path, related=tuple(
+            replace(r, path=path) for r in d.related)) for d in result.diagnostics]
+        result.errors = [e.replace(copy, path) for e in result.errors]
+        return result, fixed if mode.fix else None
+    source = decode(path, data)
+    if source.text is None:
+        result.diagnostics.append(Diagnostic("GL000", "syntax-error", source.error, path, 1, 1, 1, 1))
+        return result, data.decode("utf-8", "replace") if mode.fix else None
+
+    def lint(text):
+        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
+
+    if not mode.fix:
+        result.diagnostics = lint(source.text)
+        return result, None
+    from gradlint.fixes import fix_source
+
+    outcome = fix_source(source.text, lint, mode.unsafe)
+    if outcome.error:
+        result.errors.append(f"{path}: {outcome.error}")
+    result.diagnostics = outcome.remaining
+    result.fixed = outcome.fixed
+    return result, outcome.source
 
 
 def fix_one(path, source, lint, mode: FixMode, result: RunResult) -> None:
@@ -81,6 +129,58 @@ def fix_one(path, source, lint, mode: FixMode, result: RunResult) -> None:
                 return
         result.fixed += outcome.fixed
     result.diagnostics.extend(outcome.remaining)
+
+
+def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
+                  result: RunResult) -> None:
+    from gradlint import notebook
+    from gradlint.fixes import fix_source
+
+    def report(message):
+        if "GL000" in enabled:
+            result.diagnostics.append(Diagnostic("GL000", "syntax-error", message, path, 1, 1, 1, 1))
+
+    source = read_source(path)
+    if source.text is None:
+        report(source.error)
+        return
+    try:
+        nb = notebook.load(source.text)
+    except notebook.NotebookError as exc:
+        report(str(exc))
+        return
+
+    def lint(text):
+        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
+
+    if not mode.active:
+        result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
+        return
+    outcome = fix_source(nb.joined, lint, mode.unsafe)
+    if outcome.error:
+        result.errors.append(f"{path}: {outcome.error}")
+    remaining = [notebook.map_diagnostic(nb, d) for d in outcome.remaining]
+    if outcome.source != nb.joined:
+        if not notebook.layout_kept(nb):
+            result.errors.append(f"{path}: not fixed: its JSON layout cannot be written back "
+                                 f"unchanged (re-save it with Jupyter first)")
+            result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
+            return
+        new_text = notebook.write_back(nb, outcome.source)
+        if mode.diff:
+            result.diffs.append(unified_diff(path, source.text, new_text))
+        else:
+            try:
+                write_atomic(path, new_text, source.encoding)
+            except WriteError as exc:
+                result.errors.append(str(exc))
+                result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
+                return
+        # cells and lines of the remaining findings refer to the fixed notebook
+        remaining = [notebook.map_diagnostic(notebook.load(new_text), d)
+                     for d in outcome.remaining]
+        result.fixed += outcome.fixed
+    result.diagnostics.extend(remaining)
 
 
 def unified_diff(path: str, before: str, after: str) -> str:

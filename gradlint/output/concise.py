@@ -2,4 +2,4 @@
 
 
 def render(diagnostics) -> str:
-    return "".join(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}\n" for d in diagnostics)
+    return "".join(f"{d.location}:{d.line}:{d.column}: {d.code} {d.message}\n" for d in diagnostics)

@@ -16,12 +16,12 @@ def render(diagnostics, files: int, color: bool, statistics: bool, quiet: bool,
     lines = []
     if not quiet:
         for d in diagnostics:
-            where = style(f"{d.path}:{d.line}:{d.column}:", bold=True)
+            where = style(f"{d.location}:{d.line}:{d.column}:", bold=True)
             code = style(d.code, fg="red", bold=True)
             mark = style("[*] ", fg="cyan") if applicable(d) else ""
             lines.append(f"{where} {code} [{d.name}] {mark}{d.message}")
             for r in d.related:
-                lines.append(f"    {style('note:', fg='cyan')} {r.path}:{r.line}:{r.column}: {r.message}")
+                lines.append(f"    {style('note:', fg='cyan')} {r.location}:{r.line}:{r.column}: {r.message}")
             if d.fix is not None and not applicable(d):
                 lines.append(f"    {style('help:', fg='cyan')} {d.fix.message} "
                              f"(unsafe fix: apply with --fix --unsafe-fixes)")
