@@ -123,6 +123,19 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     sys.exit(0)
 
 
+@main.command("server")
+def server_cmd() -> None:
+    """Run the Language Server over stdio (needs `pip install 'gradlint[server]'`)."""
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        _fail("the language server needs pygls: pip install 'gradlint[server]'")
+        return
+    from gradlint.server import main as serve
+
+    serve()
+
+
 @main.command("rules")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text")
 def rules_cmd(output_format) -> None:

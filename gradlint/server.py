@@ -1,0 +1,123 @@
+"""`gradlint server`: a Language Server (pygls) over stdio.
+
+Publishes diagnostics when a document is opened, changed or saved, and offers each fix
+as a quick fix plus a "fix all" source action. Needs the `server` extra (pygls).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional
+
+from gradlint import __version__
+
+
+def _settings_for(path: Optional[str]):
+    from gradlint.config import ConfigError, Settings, load_settings
+
+    try:
+        return load_settings(None, os.path.dirname(path) if path else "."), None
+    except ConfigError as exc:
+        return Settings(), str(exc)
+
+
+def build_server():
+    from lsprotocol import types as t
+    from pygls.lsp.server import LanguageServer
+    from pygls.uris import to_fs_path
+
+    from gradlint.fixes import fix_source
+    from gradlint.linter import lint_source
+
+    server = LanguageServer("gradlint", __version__,
+                            text_document_sync_kind=t.TextDocumentSyncKind.Full)
+    last: Dict[str, List] = {}
+
+    def lint(uri: str, text: str):
+        path = to_fs_path(uri) or uri
+        settings, error = _settings_for(path)
+        if error:
+            server.window_show_message(t.ShowMessageParams(t.MessageType.Error, error))
+        if settings.is_excluded(path) and os.path.isabs(path) and path.startswith(
+                os.path.abspath(settings.root)):
+            return settings, []
+        return settings, lint_source(text, path, settings)
+
+    def to_range(doc, line, col, end_line, end_col) -> "t.Range":
+        # gradlint counts code points from 1; the client may count UTF-16 units from 0
+        return doc.range_to_client_units(t.Range(t.Position(line - 1, col - 1),
+                                                 t.Position(end_line - 1, end_col - 1)))
+
+    def publish(uri: str) -> None:
+        doc = server.workspace.get_text_document(uri)
+        _, found = lint(uri, doc.source)
+        last[uri] = found
+        items = []
+        for d in found:
+            related = [t.DiagnosticRelatedInformation(
+                t.Location(uri, to_range(doc, r.line, r.column, r.line, r.column)), r.message)
+                for r in d.related]
+            items.append(t.Diagnostic(
+                range=to_range(doc, d.line, d.column, d.end_line, d.end_column),
+                message=d.message, severity=t.DiagnosticSeverity.Warning, code=d.code,
+                source="gradlint", related_information=related or None,
+                data={"name": d.name}))
+        server.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri, items, doc.version))
+
+    @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(params: t.DidOpenTextDocumentParams) -> None:
+        publish(params.text_document.uri)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(params: t.DidChangeTextDocumentParams) -> None:
+        publish(params.text_document.uri)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(params: t.DidSaveTextDocumentParams) -> None:
+        publish(params.text_document.uri)
+
+    @server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(params: t.DidCloseTextDocumentParams) -> None:
+        last.pop(params.text_document.uri, None)
+        server.text_document_publish_diagnostics(t.PublishDiagnosticsParams(params.text_document.uri, []))
+
+    @server.feature(t.TEXT_DOCUMENT_CODE_ACTION, t.CodeActionOptions(
+        code_action_kinds=[t.CodeActionKind.QuickFix, t.CodeActionKind.SourceFixAll]))
+    def code_action(params: t.CodeActionParams):
+        uri = params.text_document.uri
+        doc = server.workspace.get_text_document(uri)
+        settings, found = lint(uri, doc.source)
+        actions = []
+        want = params.context.only
+        if not want or t.CodeActionKind.QuickFix in want:
+            first, last_line = params.range.start.line + 1, params.range.end.line + 1
+            for d in found:
+                if d.fix is None or d.end_line < first or d.line > last_line:
+                    continue
+                edits = [t.TextEdit(to_range(doc, e.line, e.column, e.end_line, e.end_column),
+                                    e.content) for e in d.fix.edits]
+                title = f"{d.fix.message} ({d.code}{', unsafe' if d.fix.applicability == 'unsafe' else ''})"
+                actions.append(t.CodeAction(
+                    title=title, kind=t.CodeActionKind.QuickFix,
+                    is_preferred=d.fix.applicability == "safe",
+                    edit=t.WorkspaceEdit(changes={uri: edits})))
+        if not want or any(k.startswith(t.CodeActionKind.SourceFixAll) for k in want) or \
+                t.CodeActionKind.Source in (want or []):
+            path = to_fs_path(uri) or uri
+            outcome = fix_source(doc.source, lambda text: lint_source(text, path, settings),
+                                 unsafe=settings.unsafe_fixes)
+            if outcome.source != doc.source and outcome.error is None:
+                end = doc.client_position_at_offset(len(doc.source)) if hasattr(
+                    doc, "client_position_at_offset") else t.Position(len(doc.lines), 0)
+                whole = t.Range(t.Position(0, 0), end)
+                actions.append(t.CodeAction(
+                    title=f"gradlint: fix all ({outcome.fixed})",
+                    kind=t.CodeActionKind.SourceFixAll + ".gradlint",
+                    edit=t.WorkspaceEdit(changes={uri: [t.TextEdit(whole, outcome.source)]})))
+        return actions
+
+    return server
+
+
+def main() -> None:
+    build_server().start_io()
