@@ -45,13 +45,15 @@ def main() -> None:
 @click.option("--fix/--no-fix", default=None, help="Apply safe fixes; report what is left.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour (with --fix or --diff).")
 @click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing. Exit 1 if anything would change.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write .gradlint_cache.")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Skip files that .gitignore excludes when searching folders (default: on).")
 @click.option("--stdin-filename", help="The name of the file read from standard input (`-`), for configuration and output.")
 @click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too (for pre-commit).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 def check(paths, select, extend_select, ignore, output_format, exit_zero, statistics, quiet,
-          color, config_path, no_prefilter, fix, unsafe_fixes, diff, respect_gitignore,
-          stdin_filename, force_exclude, verbose) -> None:
+          color, config_path, no_prefilter, fix, unsafe_fixes, diff, jobs, no_cache,
+          respect_gitignore, stdin_filename, force_exclude, verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     from gradlint.runner import lint_paths
 
@@ -99,7 +101,8 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
         return
     else:
         result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
-                            verbose=verbose, mode=mode, force_exclude=force_exclude)
+                            verbose=verbose, mode=mode, force_exclude=force_exclude, jobs=jobs,
+                            use_cache=not no_cache)
     for error in result.errors:
         click.echo(f"gradlint: error: {error}", err=True)
     if color is None:
@@ -121,6 +124,21 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     if result.diagnostics and not exit_zero:
         sys.exit(1)
     sys.exit(0)
+
+
+@main.command("clean")
+@click.option("--config", "config_path", type=click.Path(), help="The configuration whose cache-dir to remove.")
+def clean_cmd(config_path) -> None:
+    """Remove the cache folder (.gradlint_cache, or cache-dir)."""
+    from gradlint.cache import clean
+
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    folder = settings.cache_folder()
+    click.echo(f"Removed {folder}" if clean(folder) else f"No cache at {folder}")
 
 
 @main.command("server")

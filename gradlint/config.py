@@ -41,8 +41,18 @@ class Settings:
     unsafe_fixes: bool = False
     clear_grad_functions: Tuple[str, ...] = ()
     backward_functions: Tuple[str, ...] = ()
+    cache_dir: Optional[str] = None  # default: .gradlint_cache in the project root
     root: str = "."
     config_path: Optional[str] = None
+
+    def cache_folder(self) -> str:
+        folder = self.cache_dir or ".gradlint_cache"
+        return folder if os.path.isabs(folder) else os.path.join(self.root, folder)
+
+    def fingerprint(self, path: str, prefilter: bool) -> str:
+        """Everything in the settings that can change the findings for `path`."""
+        return repr((sorted(self.enabled_codes(path)), prefilter, self.backward_functions,
+                     self.clear_grad_functions))
 
     def with_overrides(self, **kw) -> "Settings":
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -143,7 +153,7 @@ _LIST_KEYS = {
     "backward-functions": "backward_functions",
 }
 _BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes", "respect-gitignore": "respect_gitignore"}
-_KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores", "output-format"])
+_KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores", "output-format", "cache-dir"])
 
 
 def find_pyproject(start: str) -> Optional[Path]:
@@ -189,6 +199,11 @@ def parse_section(section: dict, path: Path) -> Settings:
     for key, value in section.items():
         if key == "per-file-ignores":
             values["per_file_ignores"] = _per_file_ignores(value, where)
+            continue
+        if key == "cache-dir":
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: option 'cache-dir' must be a string, got {value!r}")
+            values["cache_dir"] = value
             continue
         if key == "output-format":
             from gradlint.output import FORMATS

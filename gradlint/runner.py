@@ -1,192 +1,67 @@
-"""Many files: discover, read, lint (and fix), collect in path order."""
+"""Many files: discover, then lint each (in worker processes, from the cache when
+nothing changed) and collect the results in path order."""
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field, replace
+import os
+from concurrent.futures import ProcessPoolExecutor
 from typing import List, Optional, Tuple
 
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
-from gradlint.files import WriteError, discover, read_source, write_atomic
-from gradlint.linter import lint_source
+from gradlint.filejob import FixMode, RunResult, lint_file, lint_stdin  # noqa: F401 (API)
+from gradlint.files import decode, discover
+
+PARALLEL_MIN_FILES = 8
 
 
-@dataclass
-class RunResult:
-    diagnostics: List[Diagnostic] = field(default_factory=list)
-    files: int = 0
-    paths: List[str] = field(default_factory=list)
-    errors: List[str] = field(default_factory=list)  # paths that could not be used or written
-    fixed: int = 0
-    diffs: List[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class FixMode:
-    fix: bool = False
-    unsafe: bool = False
-    diff: bool = False
-
-    @property
-    def active(self) -> bool:
-        return self.fix or self.diff
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter: bool = True,
-               verbose: bool = False, mode: FixMode = FixMode(),
-               force_exclude: bool = False) -> RunResult:
+               verbose: bool = False, mode: FixMode = FixMode(), force_exclude: bool = False,
+               jobs: Optional[int] = None, use_cache: bool = False) -> RunResult:
     settings = settings or Settings()
     files, errors = discover(list(paths), settings, force_exclude)
     result = RunResult(errors=errors)
-    for path in files:
-        result.files += 1
-        result.paths.append(path)
-        enabled = settings.enabled_codes(path)
-        if path.endswith(".ipynb"):
-            lint_notebook(path, settings, enabled, prefilter, verbose, mode, result)
-            continue
-        source = read_source(path)
-        if source.text is None:
-            if "GL000" in enabled:
-                result.diagnostics.append(Diagnostic("GL000", "syntax-error", source.error, path,
-                                                     1, 1, 1, 1))
-            continue
-
-        def lint(text, path=path, enabled=enabled):
-            return lint_source(text, path, settings, enabled, prefilter=prefilter,
-                               verbose=verbose)
-
-        if not mode.active:
-            result.diagnostics.extend(lint(source.text))
-            continue
-        fix_one(path, source, lint, mode, result)
+    cache_dir = settings.cache_folder() if use_cache and not mode.active else None
+    jobs = jobs or default_jobs()
+    work = (settings, prefilter, verbose, mode, cache_dir)
+    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
+        chunk = max(1, min(64, len(files) // (jobs * 8)))
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            # map keeps the order of `files`: the output does not depend on the job count
+            for part in pool.map(_job, [(path, work) for path in files], chunksize=chunk):
+                result.merge(part)
+    else:
+        for path in files:
+            result.merge(_job((path, work)))
     result.diagnostics.sort(key=Diagnostic.sort_key)
     return result
 
 
-def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = True,
-               verbose: bool = False, mode: FixMode = FixMode()) -> Tuple[RunResult, Optional[str]]:
-    """Lint text from standard input named `path`; with --fix also the fixed text."""
-    import os
-    import tempfile
+def _job(args: Tuple) -> RunResult:
+    path, (settings, prefilter, verbose, mode, cache_dir) = args
+    if cache_dir is None:
+        return lint_file(path, settings, prefilter, verbose, mode)
+    from gradlint.cache import Cache
 
-    from gradlint.files import decode
-
-    result = RunResult(files=1, paths=[path])
-    enabled = settings.enabled_codes(path)
-    if path.endswith(".ipynb"):
-        # notebooks go through the same code as files, on a private copy
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = os.path.join(tmp, "stdin.ipynb")
-            with open(copy, "wb") as handle:
-                handle.write(data)
-            lint_notebook(copy, settings, enabled, prefilter, verbose,
-                          FixMode(fix=mode.fix, unsafe=mode.unsafe), result)
-            with open(copy, "rb") as handle:
-                fixed = handle.read().decode("utf-8")
-        result.diagnostics = [replace(d, path=path, related=tuple(
-            replace(r, path=path) for r in d.related)) for d in result.diagnostics]
-        result.errors = [e.replace(copy, path) for e in result.errors]
-        return result, fixed if mode.fix else None
-    source = decode(path, data)
-    if source.text is None:
-        result.diagnostics.append(Diagnostic("GL000", "syntax-error", source.error, path, 1, 1, 1, 1))
-        return result, data.decode("utf-8", "replace") if mode.fix else None
-
-    def lint(text):
-        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
-
-    if not mode.fix:
-        result.diagnostics = lint(source.text)
-        return result, None
-    from gradlint.fixes import fix_source
-
-    outcome = fix_source(source.text, lint, mode.unsafe)
-    if outcome.error:
-        result.errors.append(f"{path}: {outcome.error}")
-    result.diagnostics = outcome.remaining
-    result.fixed = outcome.fixed
-    return result, outcome.source
-
-
-def fix_one(path, source, lint, mode: FixMode, result: RunResult) -> None:
-    from gradlint.fixes import fix_source
-
-    outcome = fix_source(source.text, lint, mode.unsafe)
-    if outcome.error:
-        result.errors.append(f"{path}: {outcome.error}")
-    if outcome.source != source.text:
-        if mode.diff:
-            result.diffs.append(unified_diff(path, source.text, outcome.source))
-        else:
-            try:
-                write_atomic(path, outcome.source, source.encoding)
-            except WriteError as exc:
-                result.errors.append(str(exc))
-                # nothing was written: the findings of the original text still stand
-                result.diagnostics.extend(lint(source.text))
-                return
-        result.fixed += outcome.fixed
-    result.diagnostics.extend(outcome.remaining)
-
-
-def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
-                  result: RunResult) -> None:
-    from gradlint import notebook
-    from gradlint.fixes import fix_source
-
-    def report(message):
-        if "GL000" in enabled:
-            result.diagnostics.append(Diagnostic("GL000", "syntax-error", message, path, 1, 1, 1, 1))
-
-    source = read_source(path)
-    if source.text is None:
-        report(source.error)
-        return
+    cache = Cache(cache_dir)
     try:
-        nb = notebook.load(source.text)
-    except notebook.NotebookError as exc:
-        report(str(exc))
-        return
-
-    def lint(text):
-        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
-
-    if not mode.active:
-        result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
-        return
-    outcome = fix_source(nb.joined, lint, mode.unsafe)
-    if outcome.error:
-        result.errors.append(f"{path}: {outcome.error}")
-    remaining = [notebook.map_diagnostic(nb, d) for d in outcome.remaining]
-    if outcome.source != nb.joined:
-        if not notebook.layout_kept(nb):
-            result.errors.append(f"{path}: not fixed: its JSON layout cannot be written back "
-                                 f"unchanged (re-save it with Jupyter first)")
-            result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
-            return
-        new_text = notebook.write_back(nb, outcome.source)
-        if mode.diff:
-            result.diffs.append(unified_diff(path, source.text, new_text))
-        else:
-            try:
-                write_atomic(path, new_text, source.encoding)
-            except WriteError as exc:
-                result.errors.append(str(exc))
-                result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
-                return
-        # cells and lines of the remaining findings refer to the fixed notebook
-        remaining = [notebook.map_diagnostic(notebook.load(new_text), d)
-                     for d in outcome.remaining]
-        result.fixed += outcome.fixed
-    result.diagnostics.extend(remaining)
-
-
-def unified_diff(path: str, before: str, after: str) -> str:
-    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                 fromfile=path, tofile=path)
-    out = []
-    for line in lines:
-        out.append(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return lint_file(path, settings, prefilter, verbose, mode)
+    key = Cache.key(data, path, settings.fingerprint(path, prefilter))
+    cached = cache.get(key)
+    if cached is not None:
+        return RunResult(diagnostics=cached, files=1, paths=[path])
+    source = None if path.endswith(".ipynb") else decode(path, data)
+    fresh = lint_file(path, settings, prefilter, verbose, mode, source=source)
+    if not fresh.errors and not any(d.code == "GL999" for d in fresh.diagnostics):
+        cache.put(key, fresh.diagnostics)
+    return fresh

@@ -1,0 +1,192 @@
+"""One file (or standard input): read, lint, fix, write."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field, replace
+from typing import List, Optional, Tuple
+
+from gradlint.config import Settings
+from gradlint.diagnostics import Diagnostic
+from gradlint.files import WriteError, read_source, write_atomic
+from gradlint.linter import lint_source
+
+
+@dataclass
+class RunResult:
+    diagnostics: List[Diagnostic] = field(default_factory=list)
+    files: int = 0
+    paths: List[str] = field(default_factory=list)
+    errors: List[str] = field(default_factory=list)  # paths that could not be used or written
+    fixed: int = 0
+    diffs: List[str] = field(default_factory=list)
+
+    def merge(self, other: "RunResult") -> None:
+        self.diagnostics.extend(other.diagnostics)
+        self.files += other.files
+        self.paths.extend(other.paths)
+        self.errors.extend(other.errors)
+        self.fixed += other.fixed
+        self.diffs.extend(other.diffs)
+
+
+@dataclass(frozen=True)
+class FixMode:
+    fix: bool = False
+    unsafe: bool = False
+    diff: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.fix or self.diff
+
+
+def lint_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mode: FixMode,
+              source=None) -> RunResult:
+    result = RunResult(files=1, paths=[path])
+    enabled = settings.enabled_codes(path)
+    if path.endswith(".ipynb"):
+        lint_notebook(path, settings, enabled, prefilter, verbose, mode, result)
+        return result
+    source = source or read_source(path)
+    if source.text is None:
+        if "GL000" in enabled:
+            result.diagnostics.append(Diagnostic("GL000", "syntax-error", source.error, path,
+                                                 1, 1, 1, 1))
+        return result
+
+    def lint(text):
+        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
+
+    if not mode.active:
+        result.diagnostics.extend(lint(source.text))
+    else:
+        fix_one(path, source, lint, mode, result)
+    return result
+
+
+def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = True,
+               verbose: bool = False, mode: FixMode = FixMode()) -> Tuple[RunResult, Optional[str]]:
+    """Lint text from standard input named `path`; with --fix also the fixed text."""
+    import os
+    import tempfile
+
+    from gradlint.files import decode
+
+    result = RunResult(files=1, paths=[path])
+    enabled = settings.enabled_codes(path)
+    if path.endswith(".ipynb"):
+        # notebooks go through the same code as files, on a private copy
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, "stdin.ipynb")
+            with open(copy, "wb") as handle:
+                handle.write(data)
+            lint_notebook(copy, settings, enabled, prefilter, verbose,
+                          FixMode(fix=mode.fix, unsafe=mode.unsafe), result)
+            with open(copy, "rb") as handle:
+                fixed = handle.read().decode("utf-8")
+        result.diagnostics = [replace(d, path=path, related=tuple(
+            replace(r, path=path) for r in d.related)) for d in result.diagnostics]
+        result.errors = [e.replace(copy, path) for e in result.errors]
+        return result, fixed if mode.fix else None
+    source = decode(path, data)
+    if source.text is None:
+        result.diagnostics.append(Diagnostic("GL000", "syntax-error", source.error, path, 1, 1, 1, 1))
+        return result, data.decode("utf-8", "replace") if mode.fix else None
+
+    def lint(text):
+        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
+
+    if not mode.fix:
+        result.diagnostics = lint(source.text)
+        return result, None
+    from gradlint.fixes import fix_source
+
+    outcome = fix_source(source.text, lint, mode.unsafe)
+    if outcome.error:
+        result.errors.append(f"{path}: {outcome.error}")
+    result.diagnostics = outcome.remaining
+    result.fixed = outcome.fixed
+    return result, outcome.source
+
+
+def fix_one(path, source, lint, mode: FixMode, result: RunResult) -> None:
+    from gradlint.fixes import fix_source
+
+    outcome = fix_source(source.text, lint, mode.unsafe)
+    if outcome.error:
+        result.errors.append(f"{path}: {outcome.error}")
+    if outcome.source != source.text:
+        if mode.diff:
+            result.diffs.append(unified_diff(path, source.text, outcome.source))
+        else:
+            try:
+                write_atomic(path, outcome.source, source.encoding)
+            except WriteError as exc:
+                result.errors.append(str(exc))
+                # nothing was written: the findings of the original text still stand
+                result.diagnostics.extend(lint(source.text))
+                return
+        result.fixed += outcome.fixed
+    result.diagnostics.extend(outcome.remaining)
+
+
+def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
+                  result: RunResult) -> None:
+    from gradlint import notebook
+    from gradlint.fixes import fix_source
+
+    def report(message):
+        if "GL000" in enabled:
+            result.diagnostics.append(Diagnostic("GL000", "syntax-error", message, path, 1, 1, 1, 1))
+
+    source = read_source(path)
+    if source.text is None:
+        report(source.error)
+        return
+    try:
+        nb = notebook.load(source.text)
+    except notebook.NotebookError as exc:
+        report(str(exc))
+        return
+
+    def lint(text):
+        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
+
+    if not mode.active:
+        result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
+        return
+    outcome = fix_source(nb.joined, lint, mode.unsafe)
+    if outcome.error:
+        result.errors.append(f"{path}: {outcome.error}")
+    remaining = [notebook.map_diagnostic(nb, d) for d in outcome.remaining]
+    if outcome.source != nb.joined:
+        if not notebook.layout_kept(nb):
+            result.errors.append(f"{path}: not fixed: its JSON layout cannot be written back "
+                                 f"unchanged (re-save it with Jupyter first)")
+            result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
+            return
+        new_text = notebook.write_back(nb, outcome.source)
+        if mode.diff:
+            result.diffs.append(unified_diff(path, source.text, new_text))
+        else:
+            try:
+                write_atomic(path, new_text, source.encoding)
+            except WriteError as exc:
+                result.errors.append(str(exc))
+                result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
+                return
+        # cells and lines of the remaining findings refer to the fixed notebook
+        remaining = [notebook.map_diagnostic(notebook.load(new_text), d)
+                     for d in outcome.remaining]
+        result.fixed += outcome.fixed
+    result.diagnostics.extend(remaining)
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=path, tofile=path)
+    out = []
+    for line in lines:
+        out.append(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
+    return "".join(out)

@@ -1,0 +1,81 @@
+"""Parallel runs, the cache and the prefilter: same results, less work."""
+
+import json
+import os
+import shutil
+
+from click.testing import CliRunner
+
+from conftest import FIXTURES, ROOT
+from gradlint.cache import Cache
+from gradlint.cli import main
+
+
+def _copy_fixtures(project):
+    shutil.copytree(FIXTURES, project / "fx")
+    shutil.copytree(ROOT / "examples", project / "examples")
+
+
+def _json(*args):
+    result = CliRunner().invoke(main, ["check", "--output-format", "json", *args])
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def test_output_does_not_depend_on_jobs_or_cache(project):
+    _copy_fixtures(project)
+    serial = _json("--no-cache", "-j", "1", ".")
+    assert len(serial) > 40
+    assert _json("--no-cache", "-j", "2", ".") == serial
+    assert _json("-j", "2", ".") == serial  # fills the cache
+    assert (project / ".gradlint_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert _json("-j", "1", ".") == serial  # from the cache
+
+
+def test_cache_is_keyed_by_content_and_settings(project):
+    bug = (FIXTURES / "gl002" / "flagged_article_example.py").read_text()
+    (project / "a.py").write_text(bug)
+    assert len(_json("a.py")) == 1
+    (project / "a.py").write_text(bug.replace("print(b.grad)", "print(a.grad)"))
+    assert _json("a.py") == []
+    (project / "a.py").write_text(bug)
+    assert len(_json("a.py")) == 1
+    assert _json("--ignore", "GL002", "a.py") == []
+
+
+def test_corrupt_or_foreign_cache_entries_are_rebuilt(project):
+    bug = (FIXTURES / "gl002" / "flagged_article_example.py").read_text()
+    (project / "a.py").write_text(bug)
+    expected = _json("a.py")
+    entries = [os.path.join(d, f) for d, _, fs in os.walk(project / ".gradlint_cache")
+               for f in fs if f.endswith(".json")]
+    assert len(entries) == 1
+    for garbage in ("{trunc", '{"format": 1, "key": "someone else", "diagnostics": []}',
+                    '{"format": 1, "key": "%s", "diagnostics": [{"code": 1}]}'
+                    % os.path.basename(entries[0])[:-5], "[]"):
+        with open(entries[0], "w") as handle:
+            handle.write(garbage)
+        assert _json("a.py") == expected
+    with open(entries[0]) as handle:  # rebuilt
+        assert json.load(handle)["diagnostics"][0]["code"] == "GL002"
+
+
+def test_cache_entries_round_trip(project):
+    path = FIXTURES / "gl004" / "flagged_article_example.py"
+    cache = Cache(str(project / "c"))
+    from gradlint import lint_source
+
+    found = lint_source(path.read_text(), str(path))
+    cache.put("k" * 64, found)
+    assert cache.get("k" * 64) == found and found[0].fix is not None
+
+
+def test_clean_and_cache_dir_setting(project):
+    (project / "pyproject.toml").write_text("[tool.gradlint]\ncache-dir = 'build/lintcache'\n")
+    (project / "a.py").write_text((FIXTURES / "gl002" / "flagged_article_example.py").read_text())
+    _json("a.py")
+    assert (project / "build" / "lintcache").is_dir()
+    result = CliRunner().invoke(main, ["clean"])
+    assert result.exit_code == 0 and not (project / "build" / "lintcache").exists()
+    _json("--no-cache", "a.py")
+    assert not (project / "build" / "lintcache").exists()
