@@ -82,7 +82,7 @@ def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagno
                            path, 1, 1, 1, 1)]
     deadline = time.monotonic() + DEFAULT_TIME_BUDGET
     interp = Interpreter(module, settings.backward_functions, settings.clear_grad_functions,
-                         deadline=deadline)
+                         deadline=deadline, source_length=len(source))
     try:
         interp.run()
     except AnalysisTimeout:
@@ -93,7 +93,7 @@ def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagno
                           "the file was skipped")]
     except Exception:
         return [_internal(path, "analysis", _bug_text(verbose))]
-    ctx = RuleContext(path, module, interp)
+    ctx = RuleContext(path, module, interp, source)
     out: List[Diagnostic] = []
     for rule in rules:
         if rule.check is None:

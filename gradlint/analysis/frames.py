@@ -204,7 +204,7 @@ class FrameMixin:
         self.active.append(id(node))
         self.frames.append(Frame(node=node, locals=_locals_of(node, self.locals_cache), cls=info.cls))
         self.depth += 1
-        saved = (self.cur, self.stmt_id, self.stmt_var)
+        saved = (self.cur, self.stmt_id, self.stmt_small)
         try:
             st = start
             if info.grad_mode is not None:
@@ -234,7 +234,7 @@ class FrameMixin:
                     value = UNKNOWN if value != UNKNOWN else value
             return join_all(states), value
         finally:
-            self.cur, self.stmt_id, self.stmt_var = saved
+            self.cur, self.stmt_id, self.stmt_small = saved
             self.depth -= 1
             self.frames.pop()
             self.active.pop()

@@ -40,13 +40,16 @@ class LoopCtx:
 
 
 class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
-    def __init__(self, module: cst.Module, extra_backward=(), extra_clear=(), deadline=None):
+    def __init__(self, module: cst.Module, extra_backward=(), extra_clear=(), deadline=None,
+                 source_length: int = 0):
         self.module = module
         self.obs = Observations()
         self.nodes: Dict[int, cst.CSTNode] = {}
         self.seen_sites: Set[int] = set()
         self.stmt_id = 0
-        self.stmt_var = ""
+        self.stmt_small = None
+        self.stmt_owner = None
+        self.owners: Dict[int, cst.CSTNode] = {}
         self.loop_stack: List[Tuple[LoopEvents, int]] = []
         self.loop_ctx: List[LoopCtx] = []
         self.call_chain: List[cst.Call] = []
@@ -54,7 +57,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         self.extra_clear = set(extra_clear)
         self.deadline = deadline
         self.steps = 0
-        self.step_limit = 20000 + 40 * len(module.code) // 40
+        # (module.code would regenerate the whole file: the caller passes its length)
+        self.step_limit = 20000 + source_length
         self.cur: State = State()
         self.bw_seq: Dict[int, int] = {}
         self.loop_subtrees: Dict[int, set] = {}
@@ -72,6 +76,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
 
     def register(self, node: cst.CSTNode) -> int:
         self.nodes[id(node)] = node
+        # the statement being run: where to look for this node's position
+        self.owners.setdefault(id(node), self.stmt_owner)
         return id(node)
 
     def code(self, node: cst.CSTNode) -> str:
@@ -115,11 +121,13 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         handler = getattr(self, "exec_" + type(stmt).__name__, None)
         if handler is None:
             return st
+        self.stmt_owner = stmt  # its header is evaluated first
         return handler(stmt, st)
 
     def exec_small(self, small: cst.BaseSmallStatement, st: State) -> State:
+        self.stmt_owner = small
         self.stmt_id = self.register(small)
-        self.stmt_var = _target_text(self, small)
+        self.stmt_small = small
         self.cur = st
         if isinstance(small, cst.Assign):
             value = self.eval(small.value, st)
@@ -368,6 +376,11 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         self.cur = out
         return out
 
+    @property
+    def stmt_var(self) -> str:
+        """The name the current statement assigns (only needed to word a finding)."""
+        return target_text(self, self.stmt_small) if self.stmt_small is not None else ""
+
     # -- events ---------------------------------------------------------------------------
     def record(self, kind: str, node: cst.CSTNode, text: str = "", opt=None) -> None:
         nid = self.register(node)
@@ -560,7 +573,7 @@ def _flatten_targets(node):
         yield node
 
 
-def _target_text(interp, small) -> str:
+def target_text(interp, small) -> str:
     if isinstance(small, cst.Assign) and small.targets:
         return interp.code(small.targets[0].target)
     if isinstance(small, (cst.AnnAssign, cst.AugAssign)):

@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Iterable, Optional, Tuple
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from gradlint.diagnostics import Diagnostic, Fix, Related
 from gradlint.rules.edits import SourceText
+from gradlint.rules.positions import Positions
 
 
 class RuleContext:
-    def __init__(self, path: str, module: cst.Module, interp):
+    def __init__(self, path: str, module: cst.Module, interp, source: str):
         self.path = path
         self.module = module
         self.interp = interp
         self.obs = interp.obs
         self._positions = None
-        self.src = SourceText(module.code)
+        self.src = SourceText(source)
 
     def node(self, nid: int) -> cst.CSTNode:
         return self.interp.nodes[nid]
@@ -27,15 +27,10 @@ class RuleContext:
         return self.interp.code(self.node(nid))
 
     def span(self, nid: int) -> Tuple[int, int, int, int]:
-        # positions are resolved only for files that have findings: it costs a full walk
+        # positions are resolved only for the nodes that findings name
         if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
-        node = self.node(nid)
-        rng = self._positions.get(node)
-        if rng is None:
-            return (1, 1, 1, 1)
-        return (rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+            self._positions = Positions(self.module, self.src.code, self.interp.owners)
+        return self._positions.span(self.node(nid)) or (1, 1, 1, 1)
 
     def line(self, nid: int) -> int:
         return self.span(nid)[0]

@@ -1,0 +1,283 @@
+"""gradlint's benchmark: builds its corpora, times every tool in the same run, prints a
+Markdown table and writes a plot.
+
+    python bench/run.py [--rounds 3] [--quick] [--out docs/performance.md]
+
+Tools: gradlint (cold with 1 and all jobs, warm), the libcst parse floor
+(bench/floor.py), TorchFix and `flake8 --select TOR` (installed into their own venv),
+and Ruff as the reference of a compiled linter. Medians of interleaved rounds.
+Needs `pip install -e '.[bench]'` and PyPI access (wheels, TorchFix, Ruff).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "bench"
+sys.path.insert(0, str(ROOT / "scripts"))
+PY = sys.executable
+JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+# -- corpora ------------------------------------------------------------------------------
+def library_corpus() -> Path:
+    import real_world
+
+    return real_world.fetch(ROOT / ".cache" / "real-world")
+
+
+def stdlib_corpus() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def fixture_programs():
+    return [p.read_text() for p in sorted((ROOT / "tests" / "fixtures").glob("*/*.py"))
+            if not p.name.endswith(".fixed.py")]
+
+
+def generated_corpus(n: int) -> Path:
+    folder = CACHE / f"generated-{n}"
+    if (folder / ".complete").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    programs = fixture_programs()
+    for i in range(n):
+        sub = folder / f"part{i // 500:03d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        # each file distinct (so no cache or dedup can cheat), all real training scripts
+        (sub / f"train_{i:05d}.py").write_text(f"# generated training script {i}\n"
+                                                + programs[i % len(programs)])
+    (folder / ".complete").write_text("")
+    return folder
+
+
+def big_module(lines: int = 50000) -> Path:
+    path = CACHE / "big_module.py"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out, count, i = [], 0, 0
+    programs = fixture_programs()
+    while count < lines:
+        body = programs[i % len(programs)].splitlines()
+        out.append(f"def case_{i}():")
+        out.extend("    " + line if line.strip() else "" for line in body)
+        out.append("    pass\n")
+        count += len(body) + 2
+        i += 1
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def subset(name: str, source: Path, n: int, keep=None) -> Path:
+    """n files chosen evenly from `source` (sorted), copied so every tool sees the same."""
+    folder = CACHE / f"subset-{name}-{n}"
+    if (folder / ".complete").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    files = sorted(p for p in source.rglob("*.py") if keep is None or keep(p))
+    step = max(1, len(files) // n)
+    for i, p in enumerate(files[::step][:n]):
+        target = folder / f"{i:04d}_{p.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, target)
+    (folder / ".complete").write_text("")
+    return folder
+
+
+def count_lines(path: Path) -> tuple:
+    files = [path] if path.is_file() else [p for p in path.rglob("*.py")
+                                           if "site-packages" not in p.parts]
+    return len(files), sum(p.read_bytes().count(b"\n") for p in files)
+
+
+# -- tools ----------------------------------------------------------------------------------
+def torchfix_venv() -> Path:
+    venv = CACHE / "venv-torchfix"
+    if not (venv / "bin" / "torchfix").exists():
+        subprocess.run([PY, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "torchfix==0.7.0",
+                        "flake8"], check=True)
+    return venv
+
+
+def timed(cmd, cwd=None) -> tuple:
+    """Wall seconds and peak RSS (MB) of one run."""
+    timer = ["/usr/bin/time", "-v"] if os.path.exists("/usr/bin/time") else []
+    start = time.perf_counter()
+    proc = subprocess.run(timer + cmd, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    return seconds, (int(match.group(1)) / 1024 if match else float("nan"))
+
+
+def measure(tools: dict, rounds: int) -> dict:
+    """Medians over interleaved rounds: every tool once per round."""
+    runs = {name: [] for name in tools}
+    for _ in range(rounds):
+        for name, (cmd, before) in tools.items():
+            if before:
+                before()
+            runs[name].append(timed(cmd))
+    return {name: (statistics.median(s for s, _ in r), max(m for _, m in r))
+            for name, r in runs.items()}
+
+
+def gradlint(path, *extra):
+    return [PY, "-m", "gradlint", "check", "--quiet", "--exit-zero", *extra, str(path)]
+
+
+def clear_cache():
+    shutil.rmtree(CACHE / "gradlint-cache", ignore_errors=True)
+
+
+def suite(path: Path, rounds: int, peers: bool, venv=None) -> dict:
+    cache = ["--config", str(CACHE / "bench.toml")]
+    tools = {
+        "gradlint cold, 1 job": (gradlint(path, "--no-cache", "-j", "1"), None),
+        f"gradlint cold, {JOBS} jobs": (gradlint(path, "--no-cache", "-j", str(JOBS)), None),
+        "libcst parse floor, 1 process": ([PY, str(ROOT / "bench" / "floor.py"), str(path)], None),
+    }
+    if peers:
+        tools["TorchFix --select ALL"] = ([str(venv / "bin" / "torchfix"), "--select", "ALL",
+                                           "-j", str(JOBS), str(path)], None)
+        tools["flake8 --select TOR"] = ([str(venv / "bin" / "flake8"), "--select", "TOR", "-j",
+                                         str(JOBS), str(path)], None)
+    tools["ruff check (default rules)"] = (["ruff", "check", "--no-cache", "--exit-zero", "-q",
+                                            str(path)], None)
+    out = measure(tools, rounds)
+    # warm: fill the cache once, then nothing changes
+    (CACHE / "bench.toml").write_text(f"[tool.gradlint]\ncache-dir = '{CACHE / 'gradlint-cache'}'\n")
+    clear_cache()
+    subprocess.run(gradlint(path, *cache), capture_output=True)
+    out.update(measure({"gradlint warm (cache full)": (gradlint(path, *cache), None)}, rounds))
+    clear_cache()
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small corpora, 1 round")
+    parser.add_argument("--out", type=Path, help="write the Markdown report here")
+    args = parser.parse_args(argv)
+    rounds = 1 if args.quick else args.rounds
+    venv = torchfix_venv()
+    library = library_corpus()
+    n_sub = 60 if args.quick else 200
+    corpora = [
+        ("library subset (TorchFix comparison)", subset("library", library, n_sub,
+                                                         keep=lambda p: "models" not in p.parts), True),
+        ("training scripts subset (TorchFix comparison)", subset("training", generated_corpus(1000), n_sub), True),
+        ("library corpus (5 wheels)", library, False),
+        ("standard library", stdlib_corpus(), False),
+        ("1,000 generated training scripts", generated_corpus(1000), False),
+        ("10,000 generated training scripts", generated_corpus(10000), False),
+        ("one 50,000-line module", big_module(), False),
+    ]
+    if args.quick:
+        corpora = corpora[:2] + corpora[3:5] + corpora[6:]
+    sections = []
+    results = {}
+    for title, path, peers in corpora:
+        files, lines = count_lines(path)
+        print(f"== {title}: {files} files, {lines} lines", flush=True)
+        data = suite(path, rounds, peers, venv)
+        results[title] = (files, lines, data)
+        for name, (sec, mem) in data.items():
+            print(f"   {name:<32} {sec:8.2f} s  {mem:7.0f} MB", flush=True)
+        sections.append(section(title, files, lines, data))
+    report = header(rounds) + "\n".join(sections) + summary(results)
+    if args.out:
+        args.out.write_text(report)
+        plot(results, args.out.with_name("performance.png"))
+    print(report)
+    return 0
+
+
+def header(rounds) -> str:
+    return (f"# Performance\n\nMeasured by `python bench/run.py --out docs/performance.md` on "
+            f"{date.today().isoformat()}: {platform.machine()}, {JOBS} cores, Python "
+            f"{platform.python_version()}, medians of {rounds} interleaved rounds (wall time, "
+            f"each tool a fresh process, start-up included).\n\n")
+
+
+def section(title, files, lines, data) -> str:
+    floor = data["libcst parse floor, 1 process"][0]
+    cold1 = data["gradlint cold, 1 job"][0]
+    rows = [f"## {title}\n\n{files} files, {lines:,} lines.\n",
+            "| tool | seconds | files/s | x gradlint cold (1 job) | x parse floor | peak MB |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, (sec, mem) in data.items():
+        rows.append(f"| {name} | {sec:.2f} | {files / sec:,.0f} | {sec / cold1:.2f} | "
+                    f"{sec / floor:.2f} | {mem:.0f} |")
+    return "\n".join(rows) + "\n"
+
+
+def summary(results) -> str:
+    lines = ["## Ratios\n"]
+    for title, (files, n_lines, data) in results.items():
+        cold1 = data["gradlint cold, 1 job"][0]
+        coldn = data[f"gradlint cold, {JOBS} jobs"][0]
+        floor = data["libcst parse floor, 1 process"][0]
+        warm = data["gradlint warm (cache full)"][0]
+        ruff = data["ruff check (default rules)"][0]
+        parts = [f"gradlint/floor {cold1 / floor:.2f}", f"{JOBS} jobs speed-up {cold1 / coldn:.2f}x",
+                 f"warm/cold {warm / cold1:.1%}", f"warm/ruff {warm / ruff:.2f}"]
+        if "TorchFix --select ALL" in data:
+            parts.append(f"TorchFix/gradlint (same {JOBS} jobs) "
+                         f"{data['TorchFix --select ALL'][0] / coldn:.1f}x")
+            parts.append(f"flake8 TOR/gradlint {data['flake8 --select TOR'][0] / coldn:.1f}x")
+        lines.append(f"- {title}: " + ", ".join(parts))
+    small = results.get("1,000 generated training scripts")
+    large = results.get("10,000 generated training scripts")
+    if small and large:
+        ratio = large[2]["gradlint cold, 1 job"][0] / small[2]["gradlint cold, 1 job"][0]
+        lines.append(f"- scaling: 10,000 files take {ratio:.2f}x the time of 1,000 (1 job); "
+                     f"peak memory {large[2]['gradlint cold, 1 job'][1]:.0f} MB")
+    return "\n".join(lines) + "\n\n![time against files](performance.png)\n"
+
+
+def plot(results, target: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no plot (pip install -e '.[bench]')")
+        return
+    points = [(t, r) for t, r in results.items() if "generated" in t or "subset" in t and "training" in t]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for tool in ("gradlint cold, 1 job", "libcst parse floor, 1 process", "TorchFix --select ALL"):
+        xs, ys = [], []
+        for _, (files, _, data) in sorted(points, key=lambda p: p[1][0]):
+            if tool in data:
+                xs.append(files)
+                ys.append(data[tool][0])
+        if xs:
+            ax.plot(xs, ys, marker="o", label=tool)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training scripts (files)")
+    ax.set_ylabel("seconds (wall)")
+    ax.set_title("Time against number of files")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(target, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

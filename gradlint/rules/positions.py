@@ -1,0 +1,198 @@
+"""Positions of the few nodes a file's findings name, without libcst's metadata pass.
+
+libcst's PositionProvider regenerates the whole file to count positions, which costs
+about as much as the parse. Statement positions come instead from CPython's own parser
+(`ast`, in C), matched to libcst's statements in source order; a node inside a
+statement is placed by regenerating only that statement. Whenever anything does not
+line up (a syntax CPython cannot parse, a node outside its recorded statement), the
+caller falls back to the full metadata pass.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from typing import Dict, List, Optional, Tuple
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+Span = Tuple[int, int, int, int]  # 1-based line, column; end line, end column
+
+
+def _cst_statements(body, out: List[cst.CSTNode]) -> None:
+    for stmt in body:
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            out.extend(stmt.body)
+            continue
+        out.append(stmt)
+        for block in _blocks(stmt):
+            _cst_statements(block.body if not isinstance(block, cst.SimpleStatementSuite) else [block], out)
+
+
+def _blocks(stmt) -> list:
+    out = []
+    if isinstance(stmt, cst.If):
+        out.append(stmt.body)
+        if isinstance(stmt.orelse, cst.If):
+            out.append(cst.IndentedBlock(body=[stmt.orelse]))
+        elif stmt.orelse is not None:
+            out.append(stmt.orelse.body)
+        return out
+    if isinstance(stmt, (cst.Try, cst.TryStar)):
+        out.append(stmt.body)
+        out.extend(h.body for h in stmt.handlers)
+        if stmt.orelse is not None:
+            out.append(stmt.orelse.body)
+        if stmt.finalbody is not None:
+            out.append(stmt.finalbody.body)
+        return out
+    if isinstance(stmt, cst.Match):
+        return [case.body for case in stmt.cases]
+    body = getattr(stmt, "body", None)
+    if body is not None:
+        out.append(body)
+    orelse = getattr(stmt, "orelse", None)
+    if orelse is not None:
+        out.append(orelse.body)
+    return out
+
+
+def _ast_statements(body, out: List[ast.stmt]) -> None:
+    for stmt in body:
+        out.append(stmt)
+        if isinstance(stmt, ast.If):
+            _ast_statements(stmt.body, out)
+            _ast_statements(stmt.orelse, out)
+        elif isinstance(stmt, (ast.Try,) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())):
+            _ast_statements(stmt.body, out)
+            for handler in stmt.handlers:
+                _ast_statements(handler.body, out)
+            _ast_statements(stmt.orelse, out)
+            _ast_statements(stmt.finalbody, out)
+        elif hasattr(ast, "Match") and isinstance(stmt, ast.Match):
+            for case in stmt.cases:
+                _ast_statements(case.body, out)
+        else:
+            _ast_statements(getattr(stmt, "body", []) or [], out)
+            _ast_statements(getattr(stmt, "orelse", []) or [], out)
+
+
+class Positions:
+    def __init__(self, module: cst.Module, source: str, owners: Dict[int, cst.CSTNode]):
+        self.module = module
+        self.source = source
+        self.owners = owners
+        self._statements: Optional[Dict[int, Span]] = None
+        self._full = None
+        self._lines = source.splitlines(keepends=True)
+
+    def span(self, node: cst.CSTNode) -> Optional[Span]:
+        try:
+            found = self._fast(node)
+        except Exception:  # anything unexpected: the exact, slower way
+            found = None
+        return found if found is not None else self._slow(node)
+
+    # -- the fast way -------------------------------------------------------------------
+    def _statement_spans(self) -> Dict[int, Span]:
+        if self._statements is None:
+            self._statements = {}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse(self.source)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return self._statements
+            mine: List[cst.CSTNode] = []
+            theirs: List[ast.stmt] = []
+            _cst_statements(self.module.body, mine)
+            _ast_statements(tree.body, theirs)
+            if len(mine) != len(theirs):
+                return self._statements
+            for node, stmt in zip(mine, theirs):
+                if _kind(node) != type(stmt).__name__:
+                    self._statements = {}
+                    return self._statements
+                self._statements[id(node)] = (
+                    stmt.lineno, self._column(stmt.lineno, stmt.col_offset),
+                    stmt.end_lineno, self._column(stmt.end_lineno, stmt.end_col_offset))
+        return self._statements
+
+    def _column(self, line: int, byte_offset: int) -> int:
+        text = self._lines[line - 1] if line - 1 < len(self._lines) else ""
+        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace")) + 1
+
+    def _fast(self, node) -> Optional[Span]:
+        spans = self._statement_spans()
+        if not spans:
+            return None
+        if id(node) in spans and not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            return spans[id(node)]
+        owner = self.owners.get(id(node))
+        if owner is None or id(owner) not in spans:
+            return None
+        line, col, _, _ = spans[id(owner)]
+        if isinstance(owner, cst.BaseSmallStatement):
+            stmt = cst.SimpleStatementLine(body=[owner])
+        elif isinstance(owner, (cst.For, cst.While, cst.With, cst.If)):
+            stub = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
+            changes = {"body": stub, "leading_lines": ()}
+            if hasattr(owner, "orelse"):
+                changes["orelse"] = None
+            stmt = owner.with_changes(**changes)
+        else:
+            return None
+        prefix = self._lines[line - 1][:col - 1] if line - 1 < len(self._lines) else ""
+        if prefix.strip() == "":
+            # regenerate the statement inside a block with its real indentation, so that
+            # continuation lines (which repeat the block's indentation) come out as in the file
+            if prefix:
+                tiny = cst.Module(body=[cst.If(test=cst.Name("x"), body=cst.IndentedBlock(
+                    body=[stmt], indent=prefix))])
+                shift = 2
+            else:
+                tiny = cst.Module(body=[stmt])
+                shift = 1
+            rel = MetadataWrapper(tiny, unsafe_skip_copy=True).resolve(PositionProvider).get(node)
+            if rel is None:
+                return None
+            return (line + rel.start.line - shift, rel.start.column + 1,
+                    line + rel.end.line - shift, rel.end.column + 1)
+        # a statement after another on its line: only single-line nodes are placed here
+        rel = MetadataWrapper(cst.Module(body=[stmt]), unsafe_skip_copy=True).resolve(
+            PositionProvider).get(node)
+        if rel is None or rel.start.line != 1 or rel.end.line != 1:
+            return None
+        return (line, col + rel.start.column, line, col + rel.end.column)
+
+    # -- the exact way ------------------------------------------------------------------
+    def _slow(self, node) -> Optional[Span]:
+        if self._full is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._full = wrapper.resolve(PositionProvider)
+        rng = self._full.get(node)
+        if rng is None:
+            return None
+        return (rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+
+
+_KINDS = {
+    "SimpleStatementLine": None, "Expr": "Expr", "Assign": "Assign", "AnnAssign": "AnnAssign",
+    "AugAssign": "AugAssign", "Return": "Return", "Pass": "Pass", "Break": "Break",
+    "Continue": "Continue", "Raise": "Raise", "Import": "Import", "ImportFrom": "ImportFrom",
+    "Del": "Delete", "Assert": "Assert", "Global": "Global", "Nonlocal": "Nonlocal",
+    "If": "If", "While": "While", "Try": "Try", "TryStar": "TryStar", "Match": "Match",
+    "ClassDef": "ClassDef", "TypeAlias": "TypeAlias",
+}
+
+
+def _kind(node) -> str:
+    name = type(node).__name__
+    if name == "For":
+        return "AsyncFor" if node.asynchronous else "For"
+    if name == "With":
+        return "AsyncWith" if node.asynchronous else "With"
+    if name == "FunctionDef":
+        return "AsyncFunctionDef" if node.asynchronous else "FunctionDef"
+    return _KINDS.get(name, name)

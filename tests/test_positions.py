@@ -1,0 +1,57 @@
+"""The fast positions (CPython's statement positions + one statement regenerated) agree
+with libcst's full PositionProvider on every node the analysis records."""
+
+import libcst as cst
+import pytest
+
+from conftest import ROOT, fixture_files
+from gradlint.analysis.interp import Interpreter
+from gradlint.rules.positions import Positions
+
+TRICKY = '''\
+import torch
+w = torch.randn(3, requires_grad=True) ; v = (w *
+    2).exp()
+if True: z = v.sum(); z.backward()
+def f(x):
+\tif x:
+\t\ty = (w
+  * 3)
+\t\tprint(y.grad, "é☕", y.grad)
+\treturn torch.nn.functional.mse_loss(
+\t\tx,
+\t\tw,
+\t)
+with torch.no_grad(): c = v + 1
+for i in range(2):
+    print(torch.autograd.grad(v.sum(), w,
+                              retain_graph=True), v.grad)
+'''
+
+
+def _check(source):
+    module = cst.parse_module(source)
+    interp = Interpreter(module, source_length=len(source))
+    interp.run()
+    positions = Positions(module, source, interp.owners)
+    placed = 0
+    for node in interp.nodes.values():
+        fast = positions._fast(node)
+        if fast is not None:
+            placed += 1
+            assert fast == positions._slow(node), (type(node).__name__, interp.code(node))
+    return placed, len(interp.nodes)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_tricky_layout(newline):
+    placed, total = _check(TRICKY.replace("\n", newline))
+    assert placed >= total * 0.8
+
+
+def test_every_fixture():
+    placed = total = 0
+    for path in fixture_files() + sorted((ROOT / "examples").glob("*.py")):
+        p, t = _check(path.read_text())
+        placed, total = placed + p, total + t
+    assert placed >= 0.95 * total
