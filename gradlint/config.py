@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -58,24 +59,10 @@ class Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
     def enabled_codes(self, path: Optional[str] = None) -> frozenset:
-        from gradlint.rules import REGISTRY
-
-        base = self.select
-        chosen = set()
-        for rule in REGISTRY.values():
-            if base is None:
-                on = rule.default_on
-            else:
-                on = any(matches(sel, rule) for sel in base)
-            if any(matches(sel, rule) for sel in self.extend_select):
-                on = True
-            if any(matches(ig, rule) for ig in self.ignore):
-                on = False
-            if on:
-                chosen.add(rule.code)
-        if path is not None:
-            chosen -= self.ignored_for(path)
-        return frozenset(chosen)
+        chosen = _selected(self.select, self.extend_select, self.ignore)
+        if path is not None and self.per_file_ignores:
+            chosen = chosen - self.ignored_for(path)
+        return chosen
 
     def ignored_for(self, path: str) -> set:
         from gradlint.rules import REGISTRY
@@ -99,6 +86,22 @@ class Settings:
             elif any(fnmatch.fnmatchcase(part, pattern.rstrip("/")) for part in parts):
                 return True
         return False
+
+
+@functools.lru_cache(maxsize=64)
+def _selected(select, extend_select, ignore) -> frozenset:
+    from gradlint.rules import REGISTRY
+
+    chosen = set()
+    for rule in REGISTRY.values():
+        on = rule.default_on if select is None else any(matches(s, rule) for s in select)
+        if any(matches(s, rule) for s in extend_select):
+            on = True
+        if any(matches(s, rule) for s in ignore):
+            on = False
+        if on:
+            chosen.add(rule.code)
+    return frozenset(chosen)
 
 
 def matches(selector: str, rule) -> bool:

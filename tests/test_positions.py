@@ -55,3 +55,22 @@ def test_every_fixture():
         p, t = _check(path.read_text())
         placed, total = placed + p, total + t
     assert placed >= 0.95 * total
+
+
+def test_statement_lines_and_hinted_nodes():
+    source = TRICKY
+    module = cst.parse_module(source)
+    interp = Interpreter(module, source_length=len(source))
+    interp.run()
+    positions = Positions(module, source, interp.owners)
+    from gradlint.analysis.walk import iter_tree
+
+    lines = [n for n in iter_tree(module) if isinstance(n, cst.SimpleStatementLine)]
+    assert lines
+    for line in lines:
+        assert positions._fast(line) == positions._slow(line)
+    calls = [n for n in interp.nodes.values() if isinstance(n, cst.Call) and n.args]
+    for call in calls:
+        inner = call.args[-1].value
+        fast = positions._fast(inner, call)
+        assert fast is None or fast == positions._slow(inner)

@@ -86,6 +86,7 @@ class CallEvaluator:
         if isinstance(callee, Function):
             return self.call_local(callee, node, args, st, receiver if method else None)
         if isinstance(callee, ModuleClass):
+            self.note_site(id(node))
             return NNModule(ident=id(node), trainable=callee.has_params, saves=True,
                             origin=self.stmt_id)
         if method is not None:
@@ -111,6 +112,7 @@ class CallEvaluator:
         if short in api.FACTORIES:
             return self.factory(node, short, st)
         if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            self.note_site(id(node))
             rg = kwarg(node, "requires_grad")
             value = literal_bool(rg.value) if rg is not None else True
             return Tensor(ident=id(node), requires_grad=value, leaf=True,
@@ -165,6 +167,7 @@ class CallEvaluator:
         return flat
 
     def factory(self, node: cst.Call, short: str, st: State) -> Value:
+        self.note_site(id(node))
         rg_arg = kwarg(node, "requires_grad")
         rg = False if rg_arg is None else literal_bool(rg_arg.value)
         return Tensor(ident=id(node), requires_grad=rg, leaf=True,
@@ -184,6 +187,7 @@ class CallEvaluator:
         return None
 
     def nn_module(self, node: cst.Call, cls: str, pos: List[Value]) -> Value:
+        self.note_site(id(node))
         if cls in api.PARAM_MODULES:
             return NNModule(ident=id(node), trainable=True, saves=True, origin=self.stmt_id)
         if cls in api.PARAM_FREE_MODULES:

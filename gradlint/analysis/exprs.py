@@ -214,6 +214,7 @@ class ExprEvaluator:
     # -- the autograd model ---------------------------------------------------------
     def op_result(self, inputs: List[Value], saves: Optional[bool], site: int, st: State) -> Value:
         """The result of a differentiable operation on `inputs`."""
+        self.note_site(site)
         if any(isinstance(v, Seq) for v in inputs):
             flat: List[Value] = []
             for v in inputs:
@@ -263,6 +264,10 @@ class ExprEvaluator:
         param = Tensor(ident=root, requires_grad=module.trainable, leaf=True,
                        sources=frozenset([root]) if module.trainable is not False else frozenset())
         return self.op_result([param] + args, saves=module.saves, site=site, st=st)
+
+    def note_site(self, site: int) -> None:
+        if self.current_loops:
+            self.site_loops.setdefault(site, self.current_loops)
 
     def new_node(self, site: int, st: State):
         node = (site, 0)

@@ -61,7 +61,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         self.step_limit = 20000 + source_length
         self.cur: State = State()
         self.bw_seq: Dict[int, int] = {}
-        self.loop_subtrees: Dict[int, set] = {}
+        self.site_loops: Dict[int, frozenset] = {}  # statement / allocation -> loops around it
+        self.current_loops: frozenset = frozenset()
         self.init_frames()
 
     # -- entry point ------------------------------------------------------------------
@@ -127,6 +128,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
     def exec_small(self, small: cst.BaseSmallStatement, st: State) -> State:
         self.stmt_owner = small
         self.stmt_id = self.register(small)
+        if self.current_loops:
+            self.site_loops.setdefault(self.stmt_id, self.current_loops)
         self.stmt_small = small
         self.cur = st
         if isinstance(small, cst.Assign):
@@ -345,6 +348,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         for outer, _ in self.loop_stack:
             outer.nested.add(id(node))
         self.loop_stack.append((events, len(self.call_chain)))
+        outer_loops = self.current_loops
+        self.current_loops = outer_loops | {id(node)}
         ctx = LoopCtx()
         self.loop_ctx.append(ctx)
         head = st.copy()
@@ -366,6 +371,7 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         finally:
             self.loop_stack.pop()
             self.loop_ctx.pop()
+            self.current_loops = outer_loops
         exits = list(ctx.breaks)
         if not infinite:
             exits += [st, head]
@@ -401,10 +407,9 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
     def fresh_in_loop(self, opt: Optimizer, loop: int) -> bool:
         """The optimizer and every parameter it is known to hold are made in the loop body:
         each iteration steps new tensors, so nothing can accumulate across iterations."""
-        inside = self.loop_subtrees.get(loop)
-        if inside is None:
-            inside = self.loop_subtrees[loop] = {id(n) for n in iter_tree(self.nodes[loop])}
-        return opt.origin in inside and all(source in inside for source in opt.coverage)
+        inside = self.site_loops
+        return loop in inside.get(opt.origin, ()) and all(
+            loop in inside.get(source, ()) for source in opt.coverage)
 
     def on_clear(self, node, st: Optional[State] = None) -> None:
         st = st or self.cur

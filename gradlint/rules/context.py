@@ -47,9 +47,12 @@ class RuleContext:
         return Diagnostic(rule.code, rule.name, message, self.path, line, col, end_line, end_col,
                           tuple(notes), fix)
 
-    def span_of(self, node: cst.CSTNode) -> Tuple[int, int, int, int]:
-        self.interp.register(node)
-        return self.span(id(node))
+    def span_of(self, node: cst.CSTNode, within: Optional[int] = None) -> Tuple[int, int, int, int]:
+        """The span of any node; `within`: the id of a recorded node that contains it."""
+        if self._positions is None:
+            self._positions = Positions(self.module, self.src.code, self.interp.owners)
+        hint = self.interp.nodes.get(within) if within is not None else None
+        return self._positions.span(node, hint) or (1, 1, 1, 1)
 
     def parent_map(self):
         """Child node id -> parent node, built on demand (only for fixes that need it)."""

@@ -110,17 +110,17 @@ def make_fix(ctx, hit):
     if existing is not None:
         if literal_bool(existing.value) is not False:
             return None
-        edit = replace(ctx.src, ctx.span_of(existing.value), "True")
+        edit = replace(ctx.src, ctx.span_of(existing.value, hit.earlier), "True")
     else:
         is_method = isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward"
         limit = 1 if is_method else 2  # retain_graph is the 2nd / 3rd positional parameter
         if len(positional(call)) > limit:
             return None
         if call.args:
-            _, _, end_line, end_col = ctx.span_of(call.args[-1].value)
+            _, _, end_line, end_col = ctx.span_of(call.args[-1].value, hit.earlier)
             edit = insert(end_line, end_col, ", retain_graph=True")
         else:
-            _, _, line, col = ctx.span_of(call.func)
+            _, _, line, col = ctx.span_of(call.func, hit.earlier)
             start = ctx.src.offset(line, col)
             paren = ctx.src.code.find("(", start)
             if paren < 0:

@@ -87,9 +87,10 @@ class Positions:
         self._full = None
         self._lines = source.splitlines(keepends=True)
 
-    def span(self, node: cst.CSTNode) -> Optional[Span]:
+    def span(self, node: cst.CSTNode, within: Optional[cst.CSTNode] = None) -> Optional[Span]:
+        """`within`: a node known to contain `node` (whose statement is then used)."""
         try:
-            found = self._fast(node)
+            found = self._fast(node, within)
         except Exception:  # anything unexpected: the exact, slower way
             found = None
         return found if found is not None else self._slow(node)
@@ -123,13 +124,20 @@ class Positions:
         text = self._lines[line - 1] if line - 1 < len(self._lines) else ""
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace")) + 1
 
-    def _fast(self, node) -> Optional[Span]:
+    def _fast(self, node, within=None) -> Optional[Span]:
         spans = self._statement_spans()
         if not spans:
             return None
         if id(node) in spans and not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             return spans[id(node)]
+        if isinstance(node, cst.SimpleStatementLine) and node.body:
+            first, last = spans.get(id(node.body[0])), spans.get(id(node.body[-1]))
+            if first and last:
+                return (first[0], first[1], last[2], last[3])
+            return None
         owner = self.owners.get(id(node))
+        if owner is None and within is not None:
+            owner = within if id(within) in spans else self.owners.get(id(within))
         if owner is None or id(owner) not in spans:
             return None
         line, col, _, _ = spans[id(owner)]
