@@ -160,6 +160,7 @@ class FrameMixin:
                               if k.split(".")[0] not in _locals_of(info.node, self.locals_cache)})
         if self_value is not None:
             start.env.update({k: v for k, v in st.env.items() if k == "self" or k.startswith("self.")})
+        self.register(node)  # now, while its own statement is the one being run
         self.call_chain.append(node)
         try:
             result = self.run_function(info, bound, self_value, start)
