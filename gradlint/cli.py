@@ -99,6 +99,9 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     elif "-" in paths:
         _fail("`-` (standard input) cannot be combined with other paths")
         return
+    elif stdin_filename:
+        _fail("--stdin-filename names standard input: pass `-` as the only path")
+        return
     else:
         result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
                             verbose=verbose, mode=mode, force_exclude=force_exclude, jobs=jobs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import re
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ class Settings:
     extend_exclude: Tuple[str, ...] = ()
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     fix: bool = False
+    file_timeout: float = 20.0  # seconds of analysis per file before it is skipped
     respect_gitignore: bool = True
     output_format: str = "text"
     unsafe_fixes: bool = False
@@ -156,7 +158,7 @@ _LIST_KEYS = {
     "backward-functions": "backward_functions",
 }
 _BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes", "respect-gitignore": "respect_gitignore"}
-_KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores", "output-format", "cache-dir"])
+_KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores", "output-format", "cache-dir", "file-timeout"])
 
 
 def find_pyproject(start: str) -> Optional[Path]:
@@ -189,7 +191,16 @@ def _read_toml(path: Path) -> dict:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        text = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", text)
+        if match:
+            where = f"line {match.group(1)}, column {match.group(2)}"
+        else:  # "(at end of document)"
+            last = max(1, len(path.read_bytes().splitlines()))
+            where = f"line {last} (end of file)"
+        message = re.sub(r"\s*\(at [^)]*\)\s*$", "", text)
+        raise ConfigError(f"{path}:{where.split(',')[0].split()[1]}: invalid TOML at {where}: "
+                          f"{message}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -202,6 +213,12 @@ def parse_section(section: dict, path: Path) -> Settings:
     for key, value in section.items():
         if key == "per-file-ignores":
             values["per_file_ignores"] = _per_file_ignores(value, where)
+            continue
+        if key == "file-timeout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{where}: option 'file-timeout' must be a positive number of "
+                                  f"seconds, got {value!r}")
+            values["file_timeout"] = float(value)
             continue
         if key == "cache-dir":
             if not isinstance(value, str):

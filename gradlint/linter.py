@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from typing import FrozenSet, List, Optional
@@ -10,7 +11,7 @@ from gradlint import suppression
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
 
-DEFAULT_TIME_BUDGET = 20.0  # seconds of analysis per file
+DEEP_RECURSION = 20000 if sys.version_info >= (3, 11) else 4000
 
 
 def _prefilter_words(rule, settings: Settings):
@@ -53,6 +54,17 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
 
 
 def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagnostic]:
+    # long chains (`a * b * ... ` thousands deep) recurse in libcst's code generation;
+    # Python 3.11+ runs Python-to-Python calls without growing the C stack
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, DEEP_RECURSION))
+    try:
+        return _lint_parsed_deep(source, path, settings, rules, enabled, verbose)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _lint_parsed_deep(source, path, settings, rules, enabled, verbose) -> List[Diagnostic]:
     import libcst as cst
 
     from gradlint.analysis.interp import AnalysisTimeout, Interpreter
@@ -80,14 +92,15 @@ def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagno
             return []
         return [Diagnostic("GL000", "syntax-error", f"cannot parse: {exc}".splitlines()[0],
                            path, 1, 1, 1, 1)]
-    deadline = time.monotonic() + DEFAULT_TIME_BUDGET
+    budget = settings.file_timeout
+    deadline = time.monotonic() + budget
     interp = Interpreter(module, settings.backward_functions, settings.clear_grad_functions,
                          deadline=deadline, source_length=len(source))
     try:
         interp.run()
     except AnalysisTimeout:
-        return [_internal(path, "analysis", f"the analysis took longer than "
-                          f"{DEFAULT_TIME_BUDGET:.0f} s and was stopped; the file was skipped")]
+        return [_internal(path, "analysis", f"skipped: the analysis took longer than "
+                          f"{budget:g} s (the file-timeout setting) and was stopped")]
     except RecursionError:
         return [_internal(path, "analysis", "the code is nested too deeply to analyse; "
                           "the file was skipped")]
@@ -100,6 +113,9 @@ def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagno
             continue
         try:
             out.extend(rule.check(ctx))
+        except RecursionError:
+            out.append(_internal(path, rule.code, "the code is nested too deeply to report on; "
+                                 "the file was skipped"))
         except Exception:
             out.append(_internal(path, rule.code, _bug_text(verbose)))
     return out

@@ -123,9 +123,16 @@ class ExprEvaluator:
 
     # -- operators ----------------------------------------------------------------
     def eval_BinaryOperation(self, node: cst.BinaryOperation, st: State) -> Value:
-        left = self.eval(node.left, st)
-        right = self.eval(node.right, st)
-        return self.binop(node.operator, left, right, id(node), st)
+        # `a * b * c ...` nests to the left: walk the chain with a loop, not recursion,
+        # so that thousands of chained operations do not exhaust the stack
+        chain = []
+        while isinstance(node, cst.BinaryOperation):
+            chain.append(node)
+            node = node.left
+        value = self.eval(node, st)
+        for op in reversed(chain):
+            value = self.binop(op.operator, value, self.eval(op.right, st), id(op), st)
+        return value
 
     def binop(self, operator, left: Value, right: Value, site: int, st: State) -> Value:
         if not isinstance(left, Tensor) and not isinstance(right, Tensor):

@@ -1,0 +1,260 @@
+"""Strange input never crashes gradlint, never hangs it, and never loses a line."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from gradlint import lint_source
+from gradlint.cli import main
+from gradlint.config import Settings
+
+BUG = (FIXTURES / "gl002" / "flagged_article_example.py").read_text()
+
+
+def _json(*args, expect=(0, 1)):
+    result = CliRunner().invoke(main, ["check", "--output-format", "json", "--no-cache", *args])
+    assert result.exit_code in expect, result.output
+    return json.loads(result.stdout) if result.stdout.strip() else []
+
+
+# -- encodings ---------------------------------------------------------------------------
+def test_encodings_and_odd_bytes(project):
+    files = {
+        "cookie.py": "# -*- coding: latin-1 -*-\n# café\n".encode("latin-1") + BUG.encode(),
+        "bom.py": b"\xef\xbb\xbf" + BUG.encode(),
+        "undecodable.py": b"x = '\xff\xfe\xfa'\nloss.backward()\n",
+        "nul.py": b"import torch\x00\nloss.backward()\n",
+        "mixed.py": BUG.replace("\n", "\r\n", 3).encode(),
+        "empty.py": b"",
+        "comments.py": b"# only\n# comments backward .grad\n",
+        "bad_cookie.py": b"# -*- coding: no-such-codec -*-\nloss.backward()\n",
+    }
+    for name, data in files.items():
+        (project / name).write_bytes(data)
+    found = {(d["path"], d["code"]) for d in _json(".")}
+    assert found == {("cookie.py", "GL002"), ("bom.py", "GL002"), ("undecodable.py", "GL000"),
+                     ("nul.py", "GL000"), ("mixed.py", "GL002"), ("bad_cookie.py", "GL000")}
+
+
+# -- pathological input --------------------------------------------------------------------
+def _timed(source):
+    start = time.perf_counter()
+    found = lint_source(source, "p.py")
+    return found, time.perf_counter() - start
+
+
+def test_deep_nesting_is_a_clear_finding():
+    src = "import torch\n" + "".join("    " * i + f"if x{i}:\n" for i in range(100))
+    src += "    " * 100 + "loss.backward()\n"
+    found, seconds = _timed(src)
+    assert [d.code for d in found] == ["GL000"] and seconds < 30
+
+
+def test_huge_literal_and_long_chains():
+    found, seconds = _timed("import torch\nloss.backward()\nx = [" +
+                            ", ".join(str(i) for i in range(10000)) + "]\n")
+    assert found == [] and seconds < 30
+    chain = ("import torch\nw = torch.randn(3, requires_grad=True)\ny = w" + " * w" * 5000 +
+             "\ny.sum().backward()\nprint(y.grad)\n")
+    found, seconds = _timed(chain)
+    assert [d.code for d in found] == ["GL002"] and seconds < 60
+    lines = ["import torch", "w = torch.randn(3, requires_grad=True)", "y = w"]
+    lines += [f"y = y * w + {i}" for i in range(5000)] + ["y.sum().backward()", "print(y.grad)"]
+    found, seconds = _timed("\n".join(lines) + "\n")
+    assert [d.code for d in found] == ["GL002"] and seconds < 30
+
+
+def test_generated_module_is_linear(project):
+    def module(n):
+        body = [f"def step_{i}(model, opt, x):\n    loss = model(x).sum()\n    loss.backward()\n"
+                f"    opt.step()\n    opt.zero_grad()\n" for i in range(n)]
+        return "import torch\n" + "".join(body)
+
+    _, small = _timed(module(300))
+    _, large = _timed(module(3000))
+    assert large < 10 * small * 1.5 + 1  # linear, with room for noise
+
+
+def test_file_timeout_skips_and_names_the_file(project):
+    src = "import torch\n" + "".join(
+        f"for i{i} in range(3):\n    loss = model(x)\n    loss.backward()\n    opt.step()\n"
+        for i in range(3000))
+    found = lint_source(src, "slow.py", Settings(file_timeout=0.01))
+    assert [d.code for d in found] == ["GL999"]
+    assert "skipped" in found[0].message and "file-timeout" in found[0].message
+
+
+def test_internal_error_is_reported_and_run_continues(project, monkeypatch):
+    from gradlint.rules import REGISTRY
+
+    def boom(ctx):
+        raise ValueError("synthetic")
+
+    rule = REGISTRY["GL002"]
+    monkeypatch.setitem(REGISTRY, "GL002", rule.__class__(**{**rule.__dict__, "check": boom}))
+    (project / "a.py").write_text(BUG)
+    (project / "b.py").write_text((FIXTURES / "gl001" / "flagged_zero_grad_before_loop.py").read_text())
+    result = CliRunner().invoke(main, ["check", "--no-cache", "--no-color", "a.py", "b.py"])
+    assert result.exit_code == 2
+    assert "a.py:1:1: GL999 [internal-error] GL002: internal error" in result.stdout
+    assert "b.py:14:5: GL001" in result.stdout
+    verbose = CliRunner().invoke(main, ["check", "--no-cache", "-v", "a.py"])
+    assert "ValueError: synthetic" in verbose.stdout
+
+
+# -- the file system -------------------------------------------------------------------------
+def test_file_system_cases(project, monkeypatch):
+    (project / "dir with space").mkdir()
+    (project / "dir with space" / "träin ☕.py").write_text(BUG)
+    (project / "binary.py").write_bytes(bytes(range(256)) * 4)
+    os.symlink("does-not-exist.py", project / "broken.py")
+    os.symlink(project / "loop_a", project / "loop_b")
+    os.symlink(project / "loop_b", project / "loop_a")
+    outside = project.parent / f"{project.name}-outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text(BUG)
+    os.symlink(outside, project / "linked_out")
+    os.symlink(outside / "secret.py", project / "linked_file.py")
+    (project / "locked.py").write_text(BUG)
+    real_open = open
+
+    def guarded(path, *a, **k):
+        if str(path).endswith("locked.py"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", guarded)
+    result = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", "json", ".",
+                                       "missing.py"])
+    assert result.exit_code == 2
+    assert "missing.py: no such file or directory" in result.output
+    data = json.loads(result.stdout)
+    found = {(d["path"], d["code"]) for d in data}
+    assert ("dir with space/träin ☕.py", "GL002") in found
+    assert ("binary.py", "GL000") in found
+    assert ("locked.py", "GL000") in found and any("Permission denied" in d["message"] for d in data)
+    assert not any("secret" in p or "linked" in p for p, _ in found)
+
+
+def test_twenty_thousand_files(project):
+    for i in range(20000):
+        folder = project / f"d{i // 1000}"
+        if i % 1000 == 0:
+            folder.mkdir()
+        (folder / f"m{i}.py").write_text("x = 1\n" if i % 7 else "loss.backward()\n")
+    start = time.perf_counter()
+    result = CliRunner().invoke(main, ["check", "--no-cache", "-j", "2", "."])
+    assert result.exit_code == 0 and "20000 files checked" in result.stdout
+    assert time.perf_counter() - start < 300
+
+
+# -- configuration ------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, message", [
+    ("[tool.gradlint\nselect = 1\n", "invalid TOML"),
+    ("[tool.gradlint]\nselect = ['GL001'\n", "line 2"),
+    ("[tool.gradlint]\nignroe = ['GL001']\n", "did you mean 'ignore'"),
+    ("[tool.gradlint]\nselect = 'GL001'\n", "must be a list of strings"),
+    ("[tool.gradlint]\nselect = ['GL0O1']\n", "did you mean GL001"),
+    ("[tool.gradlint]\nfile-timeout = -1\n", "positive number"),
+    ("[tool.gradlint]\nfix = 'yes'\n", "must be true or false"),
+    ("[tool.gradlint]\nper-file-ignores = ['x']\n", "must be a table"),
+])
+def test_config_errors(project, text, message):
+    (project / "pyproject.toml").write_text(text)
+    (project / "a.py").write_text(BUG)
+    result = CliRunner().invoke(main, ["check", "a.py"])
+    assert result.exit_code == 2 and message in result.output
+    assert "pyproject.toml" in result.output
+    assert "GL002" not in result.output  # nothing linted half-way
+
+
+def test_conflicting_options(project):
+    (project / "a.py").write_text(BUG)
+    result = CliRunner().invoke(main, ["check", "--stdin-filename", "x.py", "a.py"])
+    assert result.exit_code == 2 and "--stdin-filename" in result.output
+    result = CliRunner().invoke(main, ["check", "-", "a.py"])
+    assert result.exit_code == 2 and "cannot be combined" in result.output
+
+
+# -- security ---------------------------------------------------------------------------------------
+def test_never_imports_or_runs_the_code(project):
+    marker = project / "IMPORTED"
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    evil = textwrap.dedent(f"""
+        import socket, pathlib
+        pathlib.Path({str(marker)!r}).write_text("x")
+        socket.create_connection(("127.0.0.1", {port}))
+        import torch
+        loss = torch.randn(2, requires_grad=True).exp()
+        loss.sum().backward()
+        print(loss.grad)
+    """)
+    (project / "evil.py").write_text(evil)
+    (project / "__init__.py").write_text(evil)
+    (project / "conftest.py").write_text(evil)
+    (project / "setup.py").write_text(evil)
+    data = _json("--fix", "--unsafe-fixes", ".")
+    assert not marker.exists()
+    with pytest.raises(socket.timeout):
+        server.accept()
+    server.close()
+    assert data == []  # fixed: nothing left
+
+
+def test_writes_only_the_fixed_files_and_its_cache(project):
+    (project / "a.py").write_text((FIXTURES / "gl001" / "flagged_zero_grad_before_loop.py").read_text())
+    (project / "b.py").write_text((FIXTURES / "gl001" / "clean_standard_loop.py").read_text())
+    (project / "pyproject.toml").write_text("[tool.gradlint]\n")
+
+    def snapshot():
+        return {str(p.relative_to(project)): p.read_bytes() for p in project.rglob("*")
+                if p.is_file() and ".gradlint_cache" not in p.parts}
+
+    before = snapshot()
+    CliRunner().invoke(main, ["check", "--fix", "."])
+    CliRunner().invoke(main, ["check", "."])
+    after = snapshot()
+    assert set(after) == set(before)
+    assert [k for k in after if after[k] != before[k]] == ["a.py"]
+    assert {p.name for p in project.iterdir()} == {"a.py", "b.py", "pyproject.toml", ".gradlint_cache"}
+
+
+# -- writes that fail midway -----------------------------------------------------------------------------
+@pytest.mark.parametrize("fault", ["disk-full", "permission", "killed"])
+def test_fault_injection_keeps_the_original(project, monkeypatch, fault):
+    import gradlint.files as files
+
+    src = (FIXTURES / "gl001" / "flagged_zero_grad_before_loop.py").read_text()
+    (project / "a.py").write_text(src)
+    if fault == "disk-full":
+        def replace(*a):
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(files.os, "replace", replace)
+    elif fault == "permission":
+        def chmod(*a):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(files.os, "chmod", chmod)
+    else:
+        def replace(*a):
+            raise KeyboardInterrupt  # the process is stopped between write and rename
+        monkeypatch.setattr(files.os, "replace", replace)
+    if fault == "killed":
+        with pytest.raises(KeyboardInterrupt):
+            files.write_atomic(str(project / "a.py"), "changed\n", "utf-8")
+    else:
+        result = CliRunner().invoke(main, ["check", "--fix", "--no-cache", "a.py"])
+        assert result.exit_code == 2 and "a.py: cannot write the fixed file" in result.output
+    assert (project / "a.py").read_text() == src
+    assert sorted(os.listdir(project)) == ["a.py"]
