@@ -129,6 +129,51 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     sys.exit(0)
 
 
+@main.command("explain")
+@click.argument("path", type=click.Path())
+@click.option("--line", type=click.IntRange(min=1), help="The full story of the statement at this line.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text")
+@click.option("--color/--no-color", default=None)
+@click.option("--config", "config_path", type=click.Path())
+def explain_cmd(path, line, fmt, color, config_path) -> None:
+    """Show what autograd will do in PATH: requires_grad, leaves, grad mode, freed graphs."""
+    from gradlint import explain
+    from gradlint.files import read_source
+
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    source = read_source(path)
+    if source.text is None:
+        _fail(f"{path}: {source.error}")
+        return
+    text = source.text
+    if path.endswith(".ipynb"):
+        from gradlint import notebook
+
+        try:
+            text = notebook.load(text).joined
+        except notebook.NotebookError as exc:
+            _fail(f"{path}: {exc}")
+            return
+    try:
+        data = explain.explain_source(text, path, settings)
+    except Exception as exc:  # a file that does not parse
+        _fail(f"{path}: cannot explain: {str(exc).splitlines()[0]}")
+        return
+    if line is not None:
+        click.echo(explain.render_line(data, line), nl=False)
+    elif fmt == "json":
+        click.echo(explain.render_json(data), nl=False)
+    elif fmt == "dot":
+        click.echo(explain.render_dot(data), nl=False)
+    else:
+        click.echo(explain.render_text(data, text, color=sys.stdout.isatty() if color is None else color),
+                   nl=False, color=color)
+
+
 @main.command("clean")
 @click.option("--config", "config_path", type=click.Path(), help="The configuration whose cache-dir to remove.")
 def clean_cmd(config_path) -> None:

@@ -34,3 +34,25 @@ def test_real_world_corpus_matches_reviewed_findings(tmp_path):
     expected = sorted(tuple(x) for x in json.loads(
         (ROOT / "tests" / "data" / "real_world_expected.json").read_text()))
     assert found == expected
+
+
+def test_prefilter_changes_nothing_on_real_code():
+    """Findings with and without the prefilter are the same (syntax errors aside: a file
+    the prefilter skips is not parsed)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import real_world
+
+    from gradlint.config import Settings
+    from gradlint.runner import lint_paths
+
+    try:
+        sources = real_world.fetch(real_world.DEFAULT_CACHE)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        pytest.skip(f"cannot download the pinned wheels: {exc}")
+    paths = [str(sources / "accelerate-1.15.0"), str(sources / "lightning-2.6.6")]
+    settings = Settings(select=("ALL",))
+    with_filter = lint_paths(paths, settings, prefilter=True, jobs=2)
+    without = lint_paths(paths, settings, prefilter=False, jobs=2)
+    assert with_filter.files == without.files > 300
+    strip = [d for d in without.diagnostics if d.code != "GL000"]
+    assert with_filter.diagnostics == strip

@@ -60,6 +60,7 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         # (module.code would regenerate the whole file: the caller passes its length)
         self.step_limit = 20000 + source_length
         self.cur: State = State()
+        self.recorder = None  # set by `gradlint explain` to collect per-statement facts
         self.bw_seq: Dict[int, int] = {}
         self.site_loops: Dict[int, frozenset] = {}  # statement / allocation -> loops around it
         self.current_loops: frozenset = frozenset()
@@ -132,6 +133,14 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
             self.site_loops.setdefault(self.stmt_id, self.current_loops)
         self.stmt_small = small
         self.cur = st
+        if self.recorder is not None:
+            mode = st.grad_mode
+            st = self._exec_small(small, st)
+            self.recorder.after(self, small, st, mode)
+            return st
+        return self._exec_small(small, st)
+
+    def _exec_small(self, small: cst.BaseSmallStatement, st: State) -> State:
         if isinstance(small, cst.Assign):
             value = self.eval(small.value, st)
             for target in small.targets:
@@ -460,8 +469,12 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
             if retain is False:
                 for n in target.graph:
                     st.freed[n] = nid
+            if self.recorder is not None:
+                self.recorder.backward(nid, target, retain)
         else:
             st.reached_open = st.sc_open = True
+            if self.recorder is not None:
+                self.recorder.backward(nid, None, retain)
         st.backward_sites |= {nid}
         st.sc_backwards |= {nid}
 
@@ -476,6 +489,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
             if retain is False:
                 for n in target.graph:
                     st.freed[n] = id(node)
+            if self.recorder is not None:
+                self.recorder.backward(id(node), target, retain, populates=False)
 
     def on_step(self, node: cst.Call, text: str, opt, pos, st: State) -> None:
         if pos and isinstance(pos[0], Function):

@@ -1,0 +1,98 @@
+"""What `gradlint explain` shows: the facts the analysis inferred, statement by statement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from gradlint.analysis.values import Tensor, join_values, join_tri
+from gradlint.analysis.walk import iter_tree
+
+
+@dataclass
+class Fact:
+    name: str
+    value: object  # the abstract value after the statement (joined over every visit)
+    inputs: Tuple[str, ...]
+    grad_mode: object  # True / False / None
+    visits: int = 1
+
+
+@dataclass
+class Recorder:
+    facts: Dict[int, Dict[str, Fact]] = field(default_factory=dict)  # statement id -> name -> fact
+    statements: Dict[int, cst.CSTNode] = field(default_factory=dict)
+    freed_by: Dict[Tuple[int, int], Set[int]] = field(default_factory=dict)  # graph node -> backwards
+    reached: Set[int] = field(default_factory=set)  # leaves / modules some backward reached
+    open_backward: bool = False  # a backward of something unknown ran
+    backwards: Set[int] = field(default_factory=set)  # backward calls (they fill .grad)
+    sites: Set[int] = field(default_factory=set)  # those and torch.autograd.grad calls
+
+    def after(self, interp, small, st, mode) -> None:
+        names = _assigned(small)
+        if not names:
+            return
+        self.statements[id(small)] = small
+        inputs = tuple(sorted({n for n in _read_names(small) if isinstance(st.env.get(n), Tensor)}
+                              - set(names)))
+        slot = self.facts.setdefault(id(small), {})
+        for name in names:
+            value = st.env.get(name)
+            if value is None:
+                continue
+            old = slot.get(name)
+            if old is None:
+                slot[name] = Fact(name, value, inputs, mode)
+            else:
+                old.value = join_values(old.value, value)
+                old.grad_mode = join_tri(old.grad_mode, mode)
+                old.visits += 1
+
+    def backward(self, site: int, target, retain, populates: bool = True) -> None:
+        """A backward (or, with populates=False, torch.autograd.grad) ran at `site`."""
+        self.sites.add(site)
+        if not populates:
+            if isinstance(target, Tensor) and retain is False:
+                for node in target.graph:
+                    self.freed_by.setdefault(node, set()).add(site)
+            return
+        self.backwards.add(site)
+        if not isinstance(target, Tensor):
+            self.open_backward = True
+            return
+        self.reached |= set(target.sources)
+        self.open_backward = self.open_backward or target.open
+        if retain is False:
+            for node in target.graph:
+                self.freed_by.setdefault(node, set()).add(site)
+
+
+def _assigned(small) -> List[str]:
+    from gradlint.analysis.exprs import dotted
+
+    targets = []
+    if isinstance(small, cst.Assign):
+        targets = [t.target for t in small.targets]
+    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+        targets = [small.target]
+    elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(
+            small.value.func, cst.Attribute) and small.value.func.attr.value in (
+                "requires_grad_", "retain_grad", "detach_"):
+        targets = [small.value.func.value]
+    out = []
+    for target in targets:
+        for node in ([target] if not isinstance(target, (cst.Tuple, cst.List))
+                     else [e.value for e in target.elements]):
+            name = dotted(node)
+            if name:
+                out.append(name)
+    return out
+
+
+def _read_names(small):
+    value = getattr(small, "value", None)
+    if value is None:
+        return set()
+    return {n.value for n in iter_tree(value) if isinstance(n, cst.Name)}

@@ -1,0 +1,210 @@
+"""`gradlint explain`: what autograd will do, statement by statement, before running anything."""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Optional
+
+from gradlint.analysis.values import NNModule, Optimizer, Tensor, Unknown
+
+TRI = {True: "yes", False: "no", None: "unknown"}
+
+
+def explain_source(text: str, path: str = "<string>", settings=None) -> dict:
+    """The facts as plain data: {"path", "statements": [...], "findings": [...]}."""
+    import libcst as cst
+
+    from gradlint.analysis.interp import Interpreter
+    from gradlint.analysis.record import Recorder
+    from gradlint.config import Settings
+    from gradlint.linter import lint_source
+    from gradlint.rules.positions import Positions
+
+    settings = settings or Settings()
+    module = cst.parse_module(text)
+    interp = Interpreter(module, settings.backward_functions, settings.clear_grad_functions,
+                         source_length=len(text))
+    interp.recorder = recorder = Recorder()
+    interp.run()
+    positions = Positions(module, text, interp.owners)
+    findings = lint_source(text, path, settings)
+    back_lines = {}
+    for site in recorder.sites:
+        span = positions.span(interp.nodes[site])
+        back_lines[site] = span[0] if span else None
+    statements = []
+    for sid, slot in recorder.facts.items():
+        node = recorder.statements[sid]
+        span = positions.span(node)
+        if span is None:
+            continue
+        values = [_describe(fact, recorder, back_lines, sid) for fact in slot.values()]
+        values = [v for v in values if v is not None]
+        if not values:
+            continue
+        related = [d for d in findings
+                   if d.line == span[0] or any(r.line == span[0] for r in d.related)]
+        statements.append({
+            "line": span[0], "end_line": span[2], "code": interp.code(node),
+            "grad_mode": {True: "on", False: "off", None: "unknown"}[
+                next(iter(slot.values())).grad_mode],
+            "values": values,
+            "findings": [{"code": d.code, "line": d.line, "message": d.message} for d in related],
+        })
+    statements.sort(key=lambda s: (s["line"], s["code"]))
+    return {"path": path, "statements": statements,
+            "findings": [d.to_json() for d in findings]}
+
+
+def _describe(fact, recorder, back_lines, sid) -> Optional[dict]:
+    value = fact.value
+    out = {"name": fact.name, "inputs": list(fact.inputs)}
+    if isinstance(value, Tensor):
+        freed = sorted({back_lines[b] for n in value.graph for b in recorder.freed_by.get(n, ())
+                        if back_lines.get(b)})
+        out.update(kind="tensor", requires_grad=value.requires_grad, is_leaf=value.leaf,
+                   retains_grad=value.retains_grad, grad=_grad(value, recorder),
+                   freed_by_backward_at=freed,
+                   cut_by_no_grad=any(c.site == sid for c in value.cuts))
+        return out
+    if isinstance(value, NNModule):
+        out.update(kind="module", parameters_require_grad=value.trainable)
+        return out
+    if isinstance(value, Optimizer):
+        out.update(kind="optimizer")
+        return out
+    if isinstance(value, Unknown):
+        # it may be a tensor: every fact unknown, never guessed
+        out.update(kind="unknown", requires_grad=None, is_leaf=None, retains_grad=None,
+                   grad="unknown", freed_by_backward_at=[], cut_by_no_grad=False)
+        return out
+    return None
+
+
+def _grad(value: Tensor, recorder) -> str:
+    """What `.grad` of this tensor holds after the backward passes of the file."""
+    if value.requires_grad is False:
+        return "None (does not require grad)"
+    if value.requires_grad is None or value.leaf is None:
+        return "unknown"
+    if not value.leaf:
+        if value.retains_grad:
+            return "populated (retain_grad)" if recorder.backwards else "None (no backward runs)"
+        return "None (not a leaf)"
+    if not recorder.backwards:
+        return "None (no backward runs)"
+    if value.ident in recorder.reached:
+        return "populated"
+    return "unknown" if recorder.open_backward else "None (no backward reaches it)"
+
+
+# -- renderers ------------------------------------------------------------------------------
+def _summary(v: dict) -> str:
+    if v["kind"] == "module":
+        return f"{v['name']}: module, parameters require grad: {TRI[v['parameters_require_grad']]}"
+    if v["kind"] == "optimizer":
+        return f"{v['name']}: optimizer"
+    if v["kind"] == "unknown":
+        return f"{v['name']}: unknown (comes from code gradlint does not follow)"
+    parts = [f"requires_grad={TRI[v['requires_grad']]}", f"leaf={TRI[v['is_leaf']]}",
+             f".grad {v['grad']}"]
+    if v["cut_by_no_grad"]:
+        parts.append("graph cut here (grad mode off)")
+    if v["freed_by_backward_at"]:
+        parts.append("graph freed by backward at line " + ", ".join(map(str, v["freed_by_backward_at"])))
+    return f"{v['name']}: " + ", ".join(parts)
+
+
+def render_text(data: dict, source: str, color: bool = False) -> str:
+    import click
+
+    def style(text, **kw):
+        return click.style(text, **kw) if color else text
+
+    by_line: Dict[int, List[dict]] = {}
+    for s in data["statements"]:
+        by_line.setdefault(s["line"], []).append(s)
+    lines = source.splitlines()
+    width = min(max((len(line) for line in lines), default=0), 60) + 2
+    out = []
+    for number, line in enumerate(lines, start=1):
+        notes = []
+        for s in by_line.get(number, []):
+            mode = "" if s["grad_mode"] == "on" else f"[grad mode {s['grad_mode']}] "
+            notes.extend(mode + _summary(v) for v in s["values"])
+            notes.extend(style(f"{f['code']} (line {f['line']})", fg="red", bold=True)
+                         for f in s["findings"] if f["line"] == number)
+        gutter = style(f"{number:>5} ", dim=True)
+        if not notes:
+            out.append(gutter + line)
+            continue
+        out.append(gutter + line.ljust(width) + style("# " + notes[0], fg="cyan"))
+        for note in notes[1:]:
+            out.append(" " * 6 + " " * width + style("# " + note, fg="cyan"))
+    return "\n".join(out) + "\n"
+
+
+def render_line(data: dict, line: int) -> str:
+    chosen = [s for s in data["statements"] if s["line"] <= line <= s["end_line"]]
+    if not chosen:
+        return f"line {line}: no statement that makes or changes a tensor\n"
+    out = []
+    for s in chosen:
+        out.append(f"line {s['line']}: {s['code']}")
+        out.append(f"  grad mode: {s['grad_mode']}")
+        for v in s["values"]:
+            out.append("  " + _summary(v))
+            for name in v.get("inputs", []):
+                source = _latest(data, name, s["line"])
+                out.append(f"    input " + (_summary(source) if source else f"{name}: unknown"))
+        for f in s["findings"]:
+            out.append(f"  {f['code']} at line {f['line']}: {f['message']}")
+    return "\n".join(out) + "\n"
+
+
+def _latest(data, name, before) -> Optional[dict]:
+    found = None
+    for s in data["statements"]:
+        if s["line"] >= before:
+            break
+        for v in s["values"]:
+            if v["name"] == name:
+                found = v
+    return found
+
+
+def render_json(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_dot(data: dict) -> str:
+    def q(text):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    out = ["digraph autograd {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];']
+    latest: Dict[str, str] = {}
+    for i, s in enumerate(data["statements"]):
+        for j, v in enumerate(s["values"]):
+            if v["kind"] not in ("tensor",):
+                continue
+            ident = f"n{i}_{j}"
+            leaf = v["is_leaf"] is True
+            attrs = {
+                "label": q(f"{v['name']} (line {s['line']})\nrequires_grad={TRI[v['requires_grad']]}"
+                           f"\n.grad {v['grad']}"),
+                "shape": "ellipse" if leaf else "box",
+                "style": "filled",
+                "fillcolor": "lightblue" if leaf else ("white" if v["requires_grad"] else "lightgrey"),
+            }
+            if v["freed_by_backward_at"]:
+                attrs["style"] = '"filled,dotted"'
+            if s["findings"]:
+                attrs.update(color="red", penwidth="2")
+            out.append(f"  {ident} [" + ", ".join(f"{k}={val}" for k, val in attrs.items()) + "];")
+            for name in v["inputs"]:
+                if name in latest:
+                    edge = ' [color=red, style=dashed, label="no_grad cut"]' if v["cut_by_no_grad"] else ""
+                    out.append(f"  {latest[name]} -> {ident}{edge};")
+            latest[v["name"]] = ident
+    out.append("}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,108 @@
+"""`gradlint explain`: the article's quiz, the facts behind every finding, every format."""
+
+import json
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES, fixture_files
+from gradlint.cli import main
+from gradlint.explain import explain_source
+
+
+def _facts(src):
+    data = explain_source(textwrap.dedent(src))
+    return {(s["line"], v["name"]): v for s in data["statements"] for v in s["values"]}, data
+
+
+def test_article_quiz():
+    facts, _ = _facts("""\
+        import torch
+        x = torch.tensor([1.1])
+        a = torch.tensor([1.1], requires_grad=True)
+        b = a * 2
+        with torch.no_grad():
+            c = a * 2
+        b.backward()
+        e = a * a
+        e.backward()
+    """)
+    assert facts[(2, "x")]["requires_grad"] is False
+    assert facts[(3, "a")]["requires_grad"] is True and facts[(3, "a")]["is_leaf"] is True
+    assert facts[(4, "b")]["requires_grad"] is True and facts[(4, "b")]["is_leaf"] is False
+    assert facts[(6, "c")]["requires_grad"] is False  # under no_grad; `a` itself still requires grad
+    assert facts[(3, "a")]["grad"] == "populated"
+    assert facts[(4, "b")]["grad"] == "None (not a leaf)"
+    # a * 2 saves no tensor (PyTorch keeps the scalar), so nothing is freed there; a * a does
+    assert facts[(4, "b")]["freed_by_backward_at"] == []
+    assert facts[(8, "e")]["freed_by_backward_at"] == [9]
+
+
+def test_unknown_is_shown_as_unknown():
+    facts, _ = _facts("""\
+        import torch
+        def f(t):
+            y = t * 2
+            return y
+    """)
+    assert facts[(3, "y")]["requires_grad"] is None and facts[(3, "y")]["grad"] == "unknown"
+
+
+CLAIMS = {
+    # what each rule's finding rests on, checked in the explain output of its fixtures
+    "GL002": lambda v: v["requires_grad"] is True and v["is_leaf"] is False,
+    "GL004": lambda v: v["cut_by_no_grad"] and v["requires_grad"] is False,
+}
+
+
+@pytest.mark.parametrize("path", [p for p in fixture_files() if p.name.startswith("flagged_")],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_findings_rest_on_visible_facts(path):
+    data = explain_source(path.read_text(), str(path))
+    by_line = {s["line"]: s for s in data["statements"]}
+    for d in data["findings"]:
+        if d["code"] == "GL002":
+            var = d["message"].split("`")[1].split(".")[0]
+            origin = d["related"][0]["line"]
+            [v] = [v for v in by_line[origin]["values"] if v["name"] == var]
+            assert CLAIMS["GL002"](v)
+        elif d["code"] == "GL004" and d["line"] in by_line:
+            assert any(CLAIMS["GL004"](v) for v in by_line[d["line"]]["values"])
+        elif d["code"] == "GL003":
+            earlier = [r["line"] for r in d["related"]] or [d["line"]]
+            freed = {line for s in data["statements"] for v in s["values"]
+                     for line in v.get("freed_by_backward_at", [])}
+            assert freed & set(earlier)
+        assert any(f["code"] == d["code"] for s in data["statements"] for f in s["findings"]) or \
+            d["code"] in ("GL001", "GL003", "GL004")
+
+
+def test_cli_formats(project):
+    path = FIXTURES / "gl004" / "flagged_article_example.py"
+    text = CliRunner().invoke(main, ["explain", "--no-color", str(path)]).stdout
+    assert "# [grad mode off] c: requires_grad=no, leaf=yes" in text
+    assert "GL004 (line 6)" in text
+    line = CliRunner().invoke(main, ["explain", "--line", "6", str(path)]).stdout
+    assert line.startswith("line 6: c = b + 2") and "input b: requires_grad=yes, leaf=no" in line
+    data = json.loads(CliRunner().invoke(main, ["explain", "--format", "json", str(path)]).stdout)
+    assert {"path", "statements", "findings"} <= set(data)
+    dot = CliRunner().invoke(main, ["explain", "--format", "dot", str(path)]).stdout
+    assert dot.startswith("digraph autograd {") and 'label="no_grad cut"' in dot
+    if shutil.which("dot"):
+        svg = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=True)
+        assert "<svg" in svg.stdout
+    bad = CliRunner().invoke(main, ["explain", "missing.py"])
+    assert bad.exit_code == 2 and "missing.py" in bad.output
+
+
+def test_notebook_explain(project):
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1,
+                     "source": ["import torch\n", "a = torch.ones(2, requires_grad=True)\n",
+                                "b = a * 2"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (project / "nb.ipynb").write_text(json.dumps(nb))
+    data = json.loads(CliRunner().invoke(main, ["explain", "--format", "json", "nb.ipynb"]).stdout)
+    names = {v["name"] for s in data["statements"] for v in s["values"]}
+    assert {"a", "b"} <= names
