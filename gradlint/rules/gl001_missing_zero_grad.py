@@ -1,15 +1,13 @@
 """GL001: backward and an optimizer step run every iteration, nothing clears gradients."""
 
-import libcst as cst
-
 from gradlint.diagnostics import Fix
 from gradlint.rules.base import Rule, RuleDocs
-from gradlint.rules.edits import assigned_names, insert_statement_before, is_plain_name
 
 
 def make_fix(ctx, ev):
     """`opt.zero_grad()` as the first statement of the loop body, for each optimizer
     stepped directly in the loop (a name that exists before the iteration starts)."""
+    from gradlint.rules.edits import assigned_names, insert_statement_before, is_plain_name
     loop = ctx.node(ev.loop)
     names = []
     for site, (text, step) in ev.steps.items():
