@@ -72,6 +72,52 @@ class Cache:
             pass  # a cache that cannot be written only costs speed
 
 
+class Index:
+    """path -> (mtime, size, settings fingerprint, diagnostics) for one project root.
+
+    A warm run stats each file and loads one JSON file; it neither reads nor hashes the
+    sources. Written by the main process only, once per run, atomically.
+    """
+
+    def __init__(self, cache: Cache, root: str):
+        digest = hashlib.sha256(os.path.abspath(root).encode("utf-8", "surrogateescape"))
+        self.cache = cache
+        self.file = os.path.join(cache.entries, f"index-{digest.hexdigest()[:16]}.json")
+        self.entries: dict = {}
+        self.changed = False
+        try:
+            with open(self.file, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if data.get("format") == FORMAT and isinstance(data.get("files"), dict):
+                self.entries = data["files"]
+        except (OSError, ValueError, AttributeError):
+            self.entries = {}
+
+    def get(self, path: str, stat, fingerprint: str) -> Optional[List[Diagnostic]]:
+        entry = self.entries.get(path)
+        try:
+            if (entry and entry["m"] == stat.st_mtime_ns and entry["s"] == stat.st_size
+                    and entry["f"] == fingerprint):
+                return [from_json(d) for d in entry["d"]]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass
+        return None
+
+    def put(self, path: str, stat, fingerprint: str, diagnostics: List[Diagnostic]) -> None:
+        self.entries[path] = {"m": stat.st_mtime_ns, "s": stat.st_size, "f": fingerprint,
+                              "d": [d.to_json() for d in diagnostics]}
+        self.changed = True
+
+    def save(self) -> None:
+        if not self.changed:
+            return
+        try:
+            self.cache._prepare()
+            _write(self.file, json.dumps({"format": FORMAT, "files": self.entries}))
+        except OSError:
+            pass
+
+
 def _write(path: str, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     try:

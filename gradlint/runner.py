@@ -31,17 +31,44 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
     cache_dir = settings.cache_folder() if use_cache and not mode.active else None
     jobs = jobs or default_jobs()
     work = (settings, prefilter, verbose, mode, cache_dir)
-    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES:
-        chunk = max(1, min(64, len(files) // (jobs * 8)))
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            # map keeps the order of `files`: the output does not depend on the job count
-            for part in pool.map(_job, [(path, work) for path in files], chunksize=chunk):
-                result.merge(part)
-    else:
+    index, stats, todo = None, {}, files
+    if cache_dir is not None:
+        from gradlint.cache import Cache, Index
+
+        index = Index(Cache(cache_dir), settings.root)
+        todo = []
         for path in files:
-            result.merge(_job((path, work)))
+            try:
+                stats[path] = os.stat(path)
+            except OSError:
+                todo.append(path)
+                continue
+            hit = index.get(path, stats[path], settings.fingerprint(path, prefilter))
+            if hit is None:
+                todo.append(path)
+            else:
+                result.merge(RunResult(diagnostics=hit, files=1, paths=[path]))
+    if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES:
+        chunk = max(1, min(64, len(todo) // (jobs * 8)))
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            parts = zip(todo, pool.map(_job, [(path, work) for path in todo], chunksize=chunk))
+            _collect(parts, result, index, stats, settings, prefilter)
+    else:
+        _collect(((path, _job((path, work))) for path in todo), result, index, stats, settings,
+                 prefilter)
+    if index is not None:
+        index.save()
+    result.paths.sort()
     result.diagnostics.sort(key=Diagnostic.sort_key)
     return result
+
+
+def _collect(parts, result, index, stats, settings, prefilter) -> None:
+    for path, part in parts:
+        result.merge(part)
+        if index is not None and path in stats and not part.errors and not any(
+                d.code == "GL999" for d in part.diagnostics):
+            index.put(path, stats[path], settings.fingerprint(path, prefilter), part.diagnostics)
 
 
 def _job(args: Tuple) -> RunResult:

@@ -110,7 +110,7 @@ def test_folder_discovery_skips_hidden_venv_and_build(project):
 
 
 def test_syntax_error_reported_and_run_goes_on(project):
-    (project / "broken.py").write_text("def train(:\n    loss.backward()\n")
+    (project / "broken.py").write_text("def train(:\n    loss.backward()\n    opt.step()\n")
     (project / "bug.py").write_text(BUGGY.read_text())
     (project / "plain.py").write_text("print('hello'\n")
     result = run("check", "--output-format", "json", ".")

@@ -47,14 +47,23 @@ def test_corrupt_or_foreign_cache_entries_are_rebuilt(project):
     bug = (FIXTURES / "gl002" / "flagged_article_example.py").read_text()
     (project / "a.py").write_text(bug)
     expected = _json("a.py")
-    entries = [os.path.join(d, f) for d, _, fs in os.walk(project / ".gradlint_cache")
-               for f in fs if f.endswith(".json")]
+    found = [os.path.join(d, f) for d, _, fs in os.walk(project / ".gradlint_cache")
+             for f in fs if f.endswith(".json")]
+    entries = [f for f in found if not os.path.basename(f).startswith("index-")]
+    [index] = [f for f in found if os.path.basename(f).startswith("index-")]
     assert len(entries) == 1
+    for garbage in ("{broken", '{"format": 1, "files": {"a.py": {"m": "x"}}}', "[]"):
+        with open(index, "w") as handle:
+            handle.write(garbage)
+        assert _json("a.py") == expected
+    os.unlink(index)
     for garbage in ("{trunc", '{"format": 1, "key": "someone else", "diagnostics": []}',
                     '{"format": 1, "key": "%s", "diagnostics": [{"code": 1}]}'
                     % os.path.basename(entries[0])[:-5], "[]"):
         with open(entries[0], "w") as handle:
             handle.write(garbage)
+        if os.path.exists(index):
+            os.unlink(index)  # so that the content-keyed entry is consulted
         assert _json("a.py") == expected
     with open(entries[0]) as handle:  # rebuilt
         assert json.load(handle)["diagnostics"][0]["code"] == "GL002"

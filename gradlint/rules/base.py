@@ -24,7 +24,9 @@ class Rule:
     check: Optional[Callable[["object"], Iterable]] = None
     default_on: bool = True
     fixable: bool = False
-    needs: tuple = ()  # words the source must contain for this rule to matter (prefilter)
+    # prefilter: every entry (a word, or a tuple of alternative words) must occur in the
+    # source for the rule to possibly report; a file no selected rule needs is not parsed
+    needs: tuple = ()
 
     def render_docs(self) -> str:
         d = self.docs

@@ -84,6 +84,7 @@ class Positions:
         self.source = source
         self.owners = owners
         self._statements: Optional[Dict[int, Span]] = None
+        self._tiny: Dict[int, object] = {}
         self._full = None
         self._lines = source.splitlines(keepends=True)
 
@@ -140,6 +141,25 @@ class Positions:
             owner = within if id(within) in spans else self.owners.get(id(within))
         if owner is None or id(owner) not in spans:
             return None
+        cached = self._tiny.get(id(owner))
+        if cached is None:
+            cached = self._tiny[id(owner)] = self._regenerate(owner, spans)
+        if cached is None:
+            return None
+        positions, line, shift, col = cached
+        rel = positions.get(node)
+        if rel is None:
+            return None
+        if shift:
+            return (line + rel.start.line - shift, rel.start.column + 1,
+                    line + rel.end.line - shift, rel.end.column + 1)
+        # a statement after another on its line: only single-line nodes are placed here
+        if rel.start.line != 1 or rel.end.line != 1:
+            return None
+        return (line, col + rel.start.column, line, col + rel.end.column)
+
+    def _regenerate(self, owner, spans):
+        """Positions of every node of one statement, regenerated on its own (once)."""
         line, col, _, _ = spans[id(owner)]
         if isinstance(owner, cst.BaseSmallStatement):
             stmt = cst.SimpleStatementLine(body=[owner])
@@ -162,17 +182,10 @@ class Positions:
             else:
                 tiny = cst.Module(body=[stmt])
                 shift = 1
-            rel = MetadataWrapper(tiny, unsafe_skip_copy=True).resolve(PositionProvider).get(node)
-            if rel is None:
-                return None
-            return (line + rel.start.line - shift, rel.start.column + 1,
-                    line + rel.end.line - shift, rel.end.column + 1)
-        # a statement after another on its line: only single-line nodes are placed here
-        rel = MetadataWrapper(cst.Module(body=[stmt]), unsafe_skip_copy=True).resolve(
-            PositionProvider).get(node)
-        if rel is None or rel.start.line != 1 or rel.end.line != 1:
-            return None
-        return (line, col + rel.start.column, line, col + rel.end.column)
+        else:
+            tiny, shift = cst.Module(body=[stmt]), 0
+        positions = MetadataWrapper(tiny, unsafe_skip_copy=True).resolve(PositionProvider)
+        return positions, line, shift, col
 
     # -- the exact way ------------------------------------------------------------------
     def _slow(self, node) -> Optional[Span]:
