@@ -16,6 +16,9 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      although nothing set it to None
 - param-no-grad:     an optimizer steps after a backward while one of its parameters got
                      no gradient since it was last cleared (it silently does not train)
+- int-requires-grad: RuntimeError "Only Tensors of floating point and complex dtype can
+                     require gradients"
+- numpy-on-grad:     RuntimeError "Can't call numpy() on Tensor that requires grad"
 - error:             any other exception that ended the program
 """
 
@@ -93,6 +96,10 @@ def _classify(err):
         return "backward-twice"
     if "does not require grad and does not have a grad_fn" in text:
         return "no-grad-backward"
+    if "Only Tensors of floating point and complex dtype can require gradients" in text:
+        return "int-requires-grad"
+    if "Can't call numpy() on Tensor that requires grad" in text:
+        return "numpy-on-grad"
     return None
 
 

@@ -28,6 +28,8 @@ KINDS = {
     "GL002": {"nonleaf-grad"},
     "GL003": {"backward-twice"},
     "GL004": {"no-grad-backward", "grad-none", "param-no-grad"},
+    "GL008": {"int-requires-grad"},
+    "GL010": {"numpy-on-grad"},
 }
 FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))
 PROGRAMS = fixture_files() + FIXED + sorted((ROOT / "examples").glob("*.py"))

@@ -46,6 +46,25 @@ def _retain(call: cst.Call, retain_pos: int) -> Optional[bool]:
     return False
 
 
+def _literal_kind(node):
+    """"int" / "float" for numeric literal data (nested lists too), else None."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    if isinstance(node, cst.Integer):
+        return "int"
+    if isinstance(node, cst.Float):
+        return "float"
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return "int"
+    if isinstance(node, (cst.List, cst.Tuple)) and node.elements:
+        kinds = {_literal_kind(e.value) for e in node.elements}
+        if kinds == {"int"}:
+            return "int"
+        if "float" in kinds and None not in kinds:
+            return "float"
+    return None
+
+
 def _is_grad_expr(node) -> bool:
     """`p.grad`, `p.grad.data`, `self.w.grad`: the gradient buffer of something."""
     while isinstance(node, cst.Attribute) and node.attr.value == "data":
@@ -170,9 +189,13 @@ class CallEvaluator:
         self.note_site(id(node))
         rg_arg = kwarg(node, "requires_grad")
         rg = False if rg_arg is None else literal_bool(rg_arg.value)
+        is_int = self.factory_is_int(node, short)
+        if rg is True and is_int is True:
+            self.obs.int_requires_grad.setdefault(id(node), self.register(node))
+            rg = None  # PyTorch raises here: nothing after it is known
         return Tensor(ident=id(node), requires_grad=rg, leaf=True,
                       sources=frozenset([id(node)]) if rg is not False else frozenset(),
-                      origin=self.stmt_id, is_int=self.factory_is_int(node, short))
+                      origin=self.stmt_id, is_int=is_int)
 
     def factory_is_int(self, node: cst.Call, short: str):
         dtype = kwarg(node, "dtype")
@@ -184,6 +207,18 @@ class CallEvaluator:
             return False if qual.startswith("torch.") else None
         if short in api.INT_FACTORIES:
             return True
+        pos = positional(node)
+        if short in ("tensor", "as_tensor", "arange", "full") and pos:
+            # the dtype PyTorch infers from literal data: all integers (or bools) -> int64
+            data = [pos[-1].value] if short == "full" else [a.value for a in pos]
+            kinds = {_literal_kind(d) for d in data}
+            if kinds == {"int"}:
+                return True
+            if "float" in kinds and None not in kinds:
+                return False
+        if short in ("zeros", "ones", "randn", "rand", "empty", "eye", "linspace", "logspace",
+                     "normal", "randn_like", "rand_like"):
+            return False
         return None
 
     def nn_module(self, node: cst.Call, cls: str, pos: List[Value]) -> Value:

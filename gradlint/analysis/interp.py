@@ -546,7 +546,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         pass
 
     def on_tensor_method(self, node, method, tensor, st) -> None:
-        pass
+        if method == "numpy" and tensor.requires_grad is True:
+            self.obs.numpy_on_grad.setdefault(id(node), (self.register(node), tensor.origin))
 
     def on_requires_grad_change(self, node, base_expr, base, st) -> None:
         pass

@@ -55,4 +55,6 @@ class Observations:
     nonleaf_reads: Dict[int, NonLeafGradRead] = field(default_factory=dict)
     double_backwards: Dict[int, DoubleBackward] = field(default_factory=dict)
     cut_hits: Dict[Tuple[str, int, str], CutHit] = field(default_factory=dict)
+    int_requires_grad: Dict[int, int] = field(default_factory=dict)  # factory call ids
+    numpy_on_grad: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # call -> (call, origin)
     # loop events attributed through a call: (loop, backward site) -> backward inside callee

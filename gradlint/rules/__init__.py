@@ -11,13 +11,16 @@ from gradlint.rules import (
     gl002_non_leaf_grad,
     gl003_backward_twice,
     gl004_no_grad_cuts_graph,
+    gl008_int_requires_grad,
+    gl010_numpy_on_grad_tensor,
     gl999_internal_error,
 )
 from gradlint.rules.base import Rule
 
 _MODULES = (
     gl000_syntax_error, gl001_missing_zero_grad, gl002_non_leaf_grad, gl003_backward_twice,
-    gl004_no_grad_cuts_graph, gl999_internal_error,
+    gl004_no_grad_cuts_graph, gl008_int_requires_grad, gl010_numpy_on_grad_tensor,
+    gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
 BY_NAME: Dict[str, Rule] = {r.name: r for r in REGISTRY.values()}
