@@ -16,6 +16,9 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      although nothing set it to None
 - param-no-grad:     an optimizer steps after a backward while one of its parameters got
                      no gradient since it was last cleared (it silently does not train)
+- grad-mode-not-entered: a torch.no_grad() / enable_grad() / inference_mode() object made
+                     by the program and never entered nor used as a decorator, or the
+                     TypeError of `with torch.no_grad:`
 - int-requires-grad: RuntimeError "Only Tensors of floating point and complex dtype can
                      require gradients"
 - numpy-on-grad:     RuntimeError "Can't call numpy() on Tensor that requires grad"
@@ -100,6 +103,8 @@ def _classify(err):
         return "int-requires-grad"
     if "Can't call numpy() on Tensor that requires grad" in text:
         return "numpy-on-grad"
+    if "does not support the context manager protocol" in text:
+        return "grad-mode-not-entered"
     return None
 
 
@@ -181,6 +186,42 @@ _optim_module.register_optimizer_step_pre_hook(_pre_step)
 _optim_module.register_optimizer_step_post_hook(_post_step)
 
 
+# -- grad-mode context managers that are made and never used ----------------------------------
+_made = {}  # id -> (object, program lines where it was made, used?)
+
+
+def _watch(cls):
+    init, enter, call = cls.__init__, cls.__enter__, cls.__call__
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        lines = _program_lines()
+        if lines:
+            _made[id(self)] = [self, lines, False]
+
+    def __enter__(self):
+        if id(self) in _made:
+            _made[id(self)][2] = True
+        return enter(self)
+
+    def __call__(self, *args, **kwargs):
+        if id(self) in _made:
+            _made[id(self)][2] = True
+        return call(self, *args, **kwargs)
+
+    cls.__init__, cls.__enter__, cls.__call__ = __init__, __enter__, __call__
+
+
+for _cls in (torch.no_grad, torch.enable_grad, torch.inference_mode):
+    _watch(_cls)
+
+
+def _never_entered():
+    for _, lines, used in _made.values():
+        if not used:
+            record("grad-mode-not-entered", lines, "made and thrown away: grad mode unchanged")
+
+
 def main(out_path):
     status = "ok"
     try:
@@ -190,9 +231,10 @@ def main(out_path):
     except BaseException as err:  # the program's own failure is data, not a crash here
         status = "raised"
         if not getattr(err, "_gradlint_recorded", False):
-            kind = _classify(err) if isinstance(err, RuntimeError) else None
+            kind = _classify(err) if isinstance(err, (RuntimeError, TypeError)) else None
             lines = _program_lines(traceback.extract_tb(err.__traceback__))
             record(kind or "error", lines, f"{type(err).__name__}: {err}")
+    _never_entered()
     with open(out_path, "w") as handle:
         json.dump({"status": status, "symptoms": symptoms}, handle, indent=1)
 

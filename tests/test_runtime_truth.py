@@ -29,6 +29,7 @@ KINDS = {
     "GL003": {"backward-twice"},
     "GL004": {"no-grad-backward", "grad-none", "param-no-grad"},
     "GL008": {"int-requires-grad"},
+    "GL009": {"grad-mode-not-entered"},
     "GL010": {"numpy-on-grad"},
 }
 FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))

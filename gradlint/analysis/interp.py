@@ -553,10 +553,16 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         pass
 
     def on_grad_context_not_called(self, item, value, st) -> None:
-        pass
+        # `with torch.no_grad:` (the class itself, not an instance)
+        self.obs.grad_mode_not_entered.setdefault(
+            id(item.item), ("uncalled", self.register(item.item), value.qualname))
 
     def on_expression_statement(self, small, value, st) -> None:
-        pass
+        # `torch.no_grad()` alone on a line: a context manager made and thrown away
+        if isinstance(value, GradContext) and not value.applies_now and isinstance(
+                small.value, cst.Call):
+            self.obs.grad_mode_not_entered.setdefault(
+                id(small), ("bare", self.register(small), self.code(small.value.func)))
 
 
 _BOOLS = ()

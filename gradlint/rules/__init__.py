@@ -12,6 +12,7 @@ from gradlint.rules import (
     gl003_backward_twice,
     gl004_no_grad_cuts_graph,
     gl008_int_requires_grad,
+    gl009_grad_mode_not_entered,
     gl010_numpy_on_grad_tensor,
     gl999_internal_error,
 )
@@ -19,7 +20,8 @@ from gradlint.rules.base import Rule
 
 _MODULES = (
     gl000_syntax_error, gl001_missing_zero_grad, gl002_non_leaf_grad, gl003_backward_twice,
-    gl004_no_grad_cuts_graph, gl008_int_requires_grad, gl010_numpy_on_grad_tensor,
+    gl004_no_grad_cuts_graph, gl008_int_requires_grad, gl009_grad_mode_not_entered,
+    gl010_numpy_on_grad_tensor,
     gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
