@@ -19,6 +19,7 @@ its related lines) is where PyTorch misbehaved. Kinds:
 - grad-mode-not-entered: a torch.no_grad() / enable_grad() / inference_mode() object made
                      by the program and never entered nor used as a decorator, or the
                      TypeError of `with torch.no_grad:`
+- tensor-from-tensor: PyTorch's "To copy construct from a tensor" UserWarning
 - int-requires-grad: RuntimeError "Only Tensors of floating point and complex dtype can
                      require gradients"
 - numpy-on-grad:     RuntimeError "Can't call numpy() on Tensor that requires grad"
@@ -184,6 +185,21 @@ def _post_step(optimizer, args, kwargs):
 
 _optim_module.register_optimizer_step_pre_hook(_pre_step)
 _optim_module.register_optimizer_step_post_hook(_post_step)
+
+
+# -- warnings PyTorch gives about autograd ---------------------------------------------------------
+_show = warnings.showwarning
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):
+    if "To copy construct from a tensor" in str(message) and \
+            os.path.realpath(filename) == PROGRAM:
+        record("tensor-from-tensor", [lineno], str(message))
+    return _show(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _showwarning
+warnings.simplefilter("always", UserWarning)
 
 
 # -- grad-mode context managers that are made and never used ----------------------------------

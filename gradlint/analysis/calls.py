@@ -128,6 +128,9 @@ class CallEvaluator:
     # -- torch API ------------------------------------------------------------------
     def call_api(self, node: cst.Call, q: str, args, pos, st: State) -> Value:
         short = api.torch_short(q)
+        if short == "tensor" and pos and isinstance(pos[0], Tensor):
+            # torch.tensor(t) of a tensor: a detached copy, with a warning
+            self.obs.tensor_from_tensor.setdefault(id(node), self.register(node))
         if short in api.FACTORIES:
             return self.factory(node, short, st)
         if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
@@ -346,6 +349,10 @@ class CallEvaluator:
         if method in api.NON_TENSOR_METHODS:
             self.on_tensor_method(node, method, t, st)
             return NONTENSOR
+        if method in api.INDEX_RESULT_METHODS:
+            self.note_site(id(node))
+            return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
+                          is_int=True)
         if method in api.INT_CASTS:
             return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
                           is_int=True)

@@ -57,5 +57,6 @@ class Observations:
     cut_hits: Dict[Tuple[str, int, str], CutHit] = field(default_factory=dict)
     int_requires_grad: Dict[int, int] = field(default_factory=dict)  # factory call ids
     grad_mode_not_entered: Dict[int, Tuple[str, int, str]] = field(default_factory=dict)
+    tensor_from_tensor: Dict[int, int] = field(default_factory=dict)  # torch.tensor(t) calls
     numpy_on_grad: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # call -> (call, origin)
     # loop events attributed through a call: (loop, backward site) -> backward inside callee

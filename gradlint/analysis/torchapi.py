@@ -66,10 +66,13 @@ OPTIMIZERS = {
 NON_TENSOR_METHODS = {
     "item", "tolist", "numpy", "size", "dim", "numel", "nelement", "element_size",
     "data_ptr", "stride", "storage_offset", "is_contiguous", "is_floating_point",
-    "get_device", "__len__", "backward", "retain_grad", "register_hook", "all", "any",
-    "equal", "allclose", "isclose", "argmax", "argmin", "nonzero", "count_nonzero",
-    "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "sign",
+    "get_device", "__len__", "backward", "retain_grad", "register_hook", "equal", "allclose",
     "register_post_accumulate_grad_hook", "storage", "untyped_storage", "tobytes",
+}
+# tensor methods whose result is an integer / bool tensor that never requires grad
+INDEX_RESULT_METHODS = {
+    "argmax", "argmin", "argsort", "nonzero", "count_nonzero", "eq", "ne", "lt", "le", "gt",
+    "ge", "isnan", "isinf", "isfinite", "isclose", "all", "any", "bincount", "unique",
 }
 NON_TENSOR_ATTRS = {"shape", "dtype", "device", "ndim", "requires_grad", "is_leaf",
                     "is_cuda", "layout", "names", "grad_fn", "itemsize", "nbytes"}

@@ -14,6 +14,7 @@ from gradlint.rules import (
     gl008_int_requires_grad,
     gl009_grad_mode_not_entered,
     gl010_numpy_on_grad_tensor,
+    gl016_tensor_from_tensor,
     gl999_internal_error,
 )
 from gradlint.rules.base import Rule
@@ -22,6 +23,7 @@ _MODULES = (
     gl000_syntax_error, gl001_missing_zero_grad, gl002_non_leaf_grad, gl003_backward_twice,
     gl004_no_grad_cuts_graph, gl008_int_requires_grad, gl009_grad_mode_not_entered,
     gl010_numpy_on_grad_tensor,
+    gl016_tensor_from_tensor,
     gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}

@@ -1,0 +1,84 @@
+"""GL016: `torch.tensor(t)` where `t` is already a tensor."""
+
+from gradlint.rules.base import Rule, RuleDocs
+
+
+def make_fix(ctx, nid):
+    """`torch.tensor(t)` -> `t.clone().detach()` (+ `.requires_grad_()`), when nothing else
+    (dtype, device) is passed."""
+    import libcst as cst
+
+    from gradlint.analysis.exprs import literal_bool
+    from gradlint.diagnostics import Fix
+    from gradlint.rules.edits import replace
+
+    call = ctx.node(nid)
+    args = list(call.args)
+    if not args or args[0].keyword is not None or args[0].star:
+        return None
+    rest = args[1:]
+    flag = None
+    for arg in rest:
+        if arg.keyword is None or arg.keyword.value != "requires_grad":
+            return None
+        flag = literal_bool(arg.value)
+        if flag is None:
+            return None
+    source = ctx.interp.code(args[0].value)
+    if not isinstance(args[0].value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+        source = f"({source})"
+    text = f"{source}.clone().detach()" + (".requires_grad_()" if flag else "")
+    return Fix("safe", f"Use `{text}`", (replace(ctx.src, ctx.span(nid), text),))
+
+
+def check(ctx):
+    for nid in ctx.obs.tensor_from_tensor.values():
+        call = ctx.code(nid)
+        message = (
+            f"`{call}` copies something that is already a tensor: PyTorch warns (\"To copy "
+            f"construct from a tensor, it is recommended to use sourceTensor.detach().clone()\") "
+            f"and the copy is cut from autograd, so no gradient flows back through it. Say what "
+            f"you mean: `t.clone().detach()` for a detached copy, `t.clone()` to keep the graph, "
+            f"or just `t`."
+        )
+        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid))
+
+
+RULE = Rule(
+    code="GL016",
+    name="tensor-from-tensor",
+    summary="`torch.tensor(t)` of a tensor: a warning, and a copy cut from autograd.",
+    check=check,
+    needs=("tensor(", "torch"),
+    fixable=True,
+    docs=RuleDocs(
+        what="""
+Finds `torch.tensor(t)` where `t` is known to be a tensor (made by a torch factory, a
+module, or an operation on tensors).
+""",
+        why="""
+`torch.tensor` always copies its data and builds a new leaf. Given a tensor, PyTorch
+warns ("To copy construct from a tensor, it is recommended to use
+sourceTensor.detach().clone() or sourceTensor.detach().clone().requires_grad_(True)")
+and the copy has no link to `t`'s graph: code that expected gradients to flow back
+through it silently gets none.
+""",
+        example="""
+import torch
+
+w = torch.randn(3, requires_grad=True)
+scaled = torch.tensor(w * 2)
+""",
+        use_instead="""
+import torch
+
+w = torch.randn(3, requires_grad=True)
+scaled = (w * 2).clone().detach()
+""",
+        fix_safety="""
+The fix writes `t.clone().detach()` (with `.requires_grad_()` when
+`requires_grad=True` was passed). It is safe: that is exactly what `torch.tensor(t)`
+does, minus the warning. No fix when other arguments (`dtype`, `device`) are passed.
+""",
+    ),
+)
