@@ -358,7 +358,7 @@ class CallEvaluator:
                           is_int=True)
         if method in api.MAYBE_SELF:
             leaf = True if t.leaf is True and t.requires_grad is False else None
-            return replace(t, leaf=leaf, origin=self.stmt_id)
+            return replace(t, leaf=leaf)
         if method.endswith("_") and not method.endswith("__"):
             self.on_inplace(node, method, t, st)
             others = [v for v in pos if isinstance(v, Tensor)]
