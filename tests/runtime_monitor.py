@@ -19,6 +19,10 @@ its related lines) is where PyTorch misbehaved. Kinds:
 - grad-mode-not-entered: a torch.no_grad() / enable_grad() / inference_mode() object made
                      by the program and never entered nor used as a decorator, or the
                      TypeError of `with torch.no_grad:`
+- inplace-on-leaf:   RuntimeError "a (view of a) leaf Variable that requires grad is being
+                     used in an in-place operation"
+- requires-grad-on-non-leaf: RuntimeError "you can only change requires_grad flags of leaf
+                     variables"
 - tensor-from-tensor: PyTorch's "To copy construct from a tensor" UserWarning
 - int-requires-grad: RuntimeError "Only Tensors of floating point and complex dtype can
                      require gradients"
@@ -104,6 +108,10 @@ def _classify(err):
         return "int-requires-grad"
     if "Can't call numpy() on Tensor that requires grad" in text:
         return "numpy-on-grad"
+    if "Variable that requires grad is being used in an in-place operation" in text:
+        return "inplace-on-leaf"
+    if "you can only change requires_grad flags of leaf variables" in text:
+        return "requires-grad-on-non-leaf"
     if "does not support the context manager protocol" in text:
         return "grad-mode-not-entered"
     return None

@@ -28,9 +28,11 @@ KINDS = {
     "GL002": {"nonleaf-grad"},
     "GL003": {"backward-twice"},
     "GL004": {"no-grad-backward", "grad-none", "param-no-grad"},
+    "GL007": {"inplace-on-leaf"},
     "GL008": {"int-requires-grad"},
     "GL009": {"grad-mode-not-entered"},
     "GL010": {"numpy-on-grad"},
+    "GL011": {"requires-grad-on-non-leaf"},
     "GL016": {"tensor-from-tensor"},
 }
 FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))

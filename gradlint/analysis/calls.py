@@ -333,7 +333,7 @@ class CallEvaluator:
             return NONTENSOR
         if method == "requires_grad_":
             flag = literal_bool(node.args[0].value) if node.args else True
-            self.on_requires_grad_change(node, func.value, t, st)
+            self.on_requires_grad_change(node, func.value, t, st, flag)
             if t.leaf is True and flag is not None:
                 new = replace(t, requires_grad=flag,
                               sources=frozenset([t.ident]) if flag else frozenset())

@@ -543,14 +543,25 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
 
     # -- hooks for the later rules (in-place ops, numpy, requires_grad flags) -------------
     def on_inplace(self, node, method, tensor, st) -> None:
-        pass
+        if method in ("share_memory_", "requires_grad_", "detach_"):
+            return
+        if tensor.leaf is True and tensor.requires_grad is True and st.grad_mode is True:
+            stmt = self.stmt_small if self.stmt_small is not None else node
+            self.obs.inplace_on_leaf.setdefault(
+                id(stmt), (self.register(stmt), self.register(node), method, tensor.origin))
 
     def on_tensor_method(self, node, method, tensor, st) -> None:
         if method == "numpy" and tensor.requires_grad is True:
             self.obs.numpy_on_grad.setdefault(id(node), (self.register(node), tensor.origin))
 
-    def on_requires_grad_change(self, node, base_expr, base, st) -> None:
-        pass
+    def on_requires_grad_change(self, node, base_expr, base, st, flag=None) -> None:
+        """`x.requires_grad = ...` (flag None) or `x.requires_grad_(flag)` on a non-leaf."""
+        if not isinstance(base, Tensor) or base.leaf is not False:
+            return
+        if isinstance(node, cst.Call) and flag is not False:
+            return  # requires_grad_(True) on a tensor that already requires grad is allowed
+        self.obs.requires_grad_on_non_leaf.setdefault(
+            id(node), (self.register(node), self.code(base_expr), base.origin))
 
     def on_grad_context_not_called(self, item, value, st) -> None:
         # `with torch.no_grad:` (the class itself, not an instance)

@@ -58,5 +58,8 @@ class Observations:
     int_requires_grad: Dict[int, int] = field(default_factory=dict)  # factory call ids
     grad_mode_not_entered: Dict[int, Tuple[str, int, str]] = field(default_factory=dict)
     tensor_from_tensor: Dict[int, int] = field(default_factory=dict)  # torch.tensor(t) calls
+    # statement -> (statement, operation node, method, tensor origin)
+    inplace_on_leaf: Dict[int, Tuple[int, int, str, int]] = field(default_factory=dict)
+    requires_grad_on_non_leaf: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)
     numpy_on_grad: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # call -> (call, origin)
     # loop events attributed through a call: (loop, backward site) -> backward inside callee

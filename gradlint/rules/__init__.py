@@ -11,9 +11,11 @@ from gradlint.rules import (
     gl002_non_leaf_grad,
     gl003_backward_twice,
     gl004_no_grad_cuts_graph,
+    gl007_inplace_on_leaf,
     gl008_int_requires_grad,
     gl009_grad_mode_not_entered,
     gl010_numpy_on_grad_tensor,
+    gl011_requires_grad_on_non_leaf,
     gl016_tensor_from_tensor,
     gl999_internal_error,
 )
@@ -21,8 +23,8 @@ from gradlint.rules.base import Rule
 
 _MODULES = (
     gl000_syntax_error, gl001_missing_zero_grad, gl002_non_leaf_grad, gl003_backward_twice,
-    gl004_no_grad_cuts_graph, gl008_int_requires_grad, gl009_grad_mode_not_entered,
-    gl010_numpy_on_grad_tensor,
+    gl004_no_grad_cuts_graph, gl007_inplace_on_leaf, gl008_int_requires_grad,
+    gl009_grad_mode_not_entered, gl010_numpy_on_grad_tensor, gl011_requires_grad_on_non_leaf,
     gl016_tensor_from_tensor,
     gl999_internal_error,
 )

@@ -1,0 +1,91 @@
+"""GL007: an in-place operation on a leaf that requires grad, with grad mode on."""
+
+from gradlint.rules.base import Rule, RuleDocs
+
+
+def make_fix(ctx, stmt_id):
+    """Wrap the statement (a whole line of its own) in `with torch.no_grad():`."""
+    import libcst as cst
+
+    from gradlint.analysis.values import Ref
+    from gradlint.diagnostics import Fix
+    from gradlint.rules.edits import replace, whole_lines
+
+    torch = next((k for k, v in ctx.interp.module_env.items()
+                  if isinstance(v, Ref) and v.qualname == "torch" and "." not in k), None)
+    parents = ctx.parent_map()
+    line_node = parents.get(id(ctx.node(stmt_id)))
+    if torch is None or not isinstance(line_node, cst.SimpleStatementLine) or len(line_node.body) != 1:
+        return None
+    first, col, last, _ = ctx.span_of(line_node)
+    src = ctx.src
+    if not src.starts_line(first, col):
+        return None
+    indent = src.indent(first)
+    step = "\t" if "\t" in indent else "    "
+    body = "".join(step + src.line(n) if src.line(n).strip() else src.line(n)
+                   for n in range(first, last + 1))
+    text = f"{indent}with {torch}.no_grad():\n{body}"
+    if not text.endswith(("\n", "\r")):
+        text += "\n"
+    return Fix("safe", f"Wrap it in `with {torch}.no_grad():`", (replace(src, whole_lines(first, last), text),))
+
+
+def check(ctx):
+    for stmt_id, op_id, method, origin in ctx.obs.inplace_on_leaf.values():
+        op = ctx.code(op_id) if method != "augassign" else ctx.code(stmt_id)
+        where = f" (made at line {ctx.line(origin)})" if origin in ctx.interp.nodes else ""
+        message = (
+            f"`{op}` changes in place a leaf tensor that requires grad{where}, with gradient "
+            f"tracking on: PyTorch raises \"RuntimeError: a leaf Variable that requires grad is "
+            f"being used in an in-place operation\". Updates of weights belong in `with "
+            f"torch.no_grad():` (as optimizers do); to compute with a changed copy, write "
+            f"`w2 = w + ...` instead."
+        )
+        related = [(origin, "the leaf is made here")] if origin in ctx.interp.nodes else []
+        yield ctx.diagnostic(RULE, stmt_id, message, related, make_fix(ctx, stmt_id))
+
+
+RULE = Rule(
+    code="GL007",
+    name="inplace-on-leaf",
+    summary="An in-place operation on a leaf that requires grad, outside no_grad.",
+    check=check,
+    needs=("torch",),
+    fixable=True,
+    docs=RuleDocs(
+        what="""
+Finds in-place operations (`w -= lr * w.grad`, `w += 1`, `w.add_(...)`, `w.zero_()`,
+`w.normal_()`, `w[0] = 0`) on a leaf tensor that requires grad (made with
+`requires_grad=True`, or an `nn.Parameter`) while grad mode is on.
+""",
+        why="""
+Autograd cannot record an in-place change of a leaf it must compute gradients for:
+PyTorch raises "RuntimeError: a leaf Variable that requires grad is being used in an
+in-place operation" (for `w[0] = 0`: "a view of a leaf Variable ..."). Manual weight
+updates must run under `torch.no_grad()`, as optimizers do.
+""",
+        example="""
+import torch
+
+w = torch.randn(3, requires_grad=True)
+loss = (w * w).sum()
+loss.backward()
+w -= 0.1 * w.grad
+""",
+        use_instead="""
+import torch
+
+w = torch.randn(3, requires_grad=True)
+loss = (w * w).sum()
+loss.backward()
+with torch.no_grad():
+    w -= 0.1 * w.grad
+""",
+        fix_safety="""
+The fix wraps the statement in `with torch.no_grad():`. It is safe: the statement
+cannot run as written, and an in-place update of a leaf is what optimizers do under
+`no_grad`. No fix when the statement shares its line with others.
+""",
+    ),
+)
