@@ -551,7 +551,8 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
                 id(stmt), (self.register(stmt), self.register(node), method, tensor.origin))
 
     def on_tensor_method(self, node, method, tensor, st) -> None:
-        if method == "numpy" and tensor.requires_grad is True:
+        # PyTorch refuses only with grad mode on (under no_grad the array is allowed)
+        if method == "numpy" and tensor.requires_grad is True and st.grad_mode is True:
             self.obs.numpy_on_grad.setdefault(id(node), (self.register(node), tensor.origin))
 
     def on_requires_grad_change(self, node, base_expr, base, st, flag=None) -> None:

@@ -42,7 +42,8 @@ RULE = Rule(
 Finds `x.numpy()` (also after `.cpu()`, `.to(...)` and other calls that keep
 `requires_grad`) where `x` is known to require grad: a leaf made with
 `requires_grad=True`, a parameter, or a result computed from one with grad mode on.
-Inside `torch.no_grad()` it still applies: `requires_grad` belongs to the tensor.
+With gradient tracking off (`torch.no_grad()`, `inference_mode()`) PyTorch allows it
+(checked with torch 2.13), and it is not reported there.
 """,
         why="""
 A NumPy array cannot carry the autograd graph, so PyTorch refuses: "RuntimeError:
