@@ -23,6 +23,7 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      used in an in-place operation"
 - requires-grad-on-non-leaf: RuntimeError "you can only change requires_grad flags of leaf
                      variables"
+- variable-call:     the program called the deprecated torch.autograd.Variable
 - tensor-from-tensor: PyTorch's "To copy construct from a tensor" UserWarning
 - int-requires-grad: RuntimeError "Only Tensors of floating point and complex dtype can
                      require gradients"
@@ -238,6 +239,23 @@ def _watch(cls):
 
 for _cls in (torch.no_grad, torch.enable_grad, torch.inference_mode):
     _watch(_cls)
+
+# -- the deprecated Variable constructor: record each call the program makes
+_variable_meta = type(torch.autograd.Variable)
+_variable_call = _variable_meta.__call__
+
+
+def _recording_call(cls, *args, **kwargs):
+    lines = _program_lines()
+    result = _variable_call(cls, *args, **kwargs)
+    if lines:
+        source = args[0] if args else None
+        record("variable-call", lines, f"Variable(...) returned a new leaf: {result.is_leaf}, "
+               f"shares data: {getattr(source, 'data_ptr', lambda: None)() == result.data_ptr()}")
+    return result
+
+
+_variable_meta.__call__ = _recording_call
 
 
 def _never_entered():

@@ -33,6 +33,7 @@ KINDS = {
     "GL009": {"grad-mode-not-entered"},
     "GL010": {"numpy-on-grad"},
     "GL011": {"requires-grad-on-non-leaf"},
+    "GL012": {"variable-call"},
     "GL016": {"tensor-from-tensor"},
 }
 FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))

@@ -140,11 +140,15 @@ class CallEvaluator:
             return Tensor(ident=id(node), requires_grad=value, leaf=True,
                           sources=frozenset([id(node)]), origin=self.stmt_id, is_int=False)
         if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
-            base = pos[0] if pos else UNKNOWN
+            # what PyTorch 2 does: a new leaf sharing the data (the graph is not kept),
+            # requiring grad only when asked to
+            self.obs.deprecated_variable.setdefault(id(node), self.register(node))
             rg = kwarg(node, "requires_grad")
-            if isinstance(base, Tensor) and rg is not None and literal_bool(rg.value) is True:
-                return replace(base, requires_grad=True if base.leaf else base.requires_grad)
-            return base
+            flag = False if rg is None else literal_bool(rg.value)
+            self.note_site(id(node))
+            return Tensor(ident=id(node), requires_grad=flag, leaf=True,
+                          sources=frozenset([id(node)]) if flag is not False else frozenset(),
+                          origin=self.stmt_id)
         if q in api.GRAD_CONTEXTS:
             return GradContext(api.GRAD_CONTEXTS[q])
         if q in api.SET_GRAD_ENABLED:
