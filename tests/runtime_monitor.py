@@ -24,6 +24,8 @@ its related lines) is where PyTorch misbehaved. Kinds:
 - requires-grad-on-non-leaf: RuntimeError "you can only change requires_grad flags of leaf
                      variables"
 - variable-call:     the program called the deprecated torch.autograd.Variable
+- optimizer-recreated: a parameter is stepped by a new optimizer object made at the same
+                     line as the one that stepped it before (its state starts over)
 - tensor-from-tensor: PyTorch's "To copy construct from a tensor" UserWarning
 - int-requires-grad: RuntimeError "Only Tensors of floating point and complex dtype can
                      require gradients"
@@ -179,7 +181,47 @@ def _pre_step(optimizer, args, kwargs):
         record("param-no-grad", detail=f"{len(missing)} of {len(params)} parameters")
 
 
+_stepped_by = {}  # id(param) -> (optimizer, the program line that made it)
+_made_at = {}  # id(optimizer) -> program lines at construction
+
+
+_optimizer_init = torch.optim.Optimizer.__init__
+
+
+def _recording_init(self, *args, **kwargs):
+    _optimizer_init(self, *args, **kwargs)
+    lines = _program_lines()
+    if lines:
+        _made_at[id(self)] = (self, lines)
+
+
+torch.optim.Optimizer.__init__ = _recording_init
+
+
+def _check_recreated(optimizer):
+    """A parameter stepped by a new optimizer object made at the same line as the one that
+    stepped it before: the optimizer state starts over."""
+    here = _made_at.get(id(optimizer))
+    # only optimizers that keep state (SGD without momentum stores None buffers)
+    stateful = any(v is not None for s in optimizer.state.values() for v in s.values())
+    if here is None or not stateful:
+        return
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            before = _stepped_by.get(id(p))
+            if before is not None and before[0] is not optimizer and before[1] == here[1][0]:
+                record("optimizer-recreated", here[1], "a new optimizer object took over a "
+                       "parameter from one made at the same line")
+                return
+
+
 def _post_step(optimizer, args, kwargs):
+    _check_recreated(optimizer)
+    here = _made_at.get(id(optimizer))
+    if here is not None:
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                _stepped_by[id(p)] = (optimizer, here[1][0], p)
     for group in optimizer.param_groups:
         for p in group["params"]:
             grad = _base_grad.__get__(p)

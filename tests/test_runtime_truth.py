@@ -34,6 +34,7 @@ KINDS = {
     "GL010": {"numpy-on-grad"},
     "GL011": {"requires-grad-on-non-leaf"},
     "GL012": {"variable-call"},
+    "GL015": {"optimizer-recreated"},
     "GL016": {"tensor-from-tensor"},
 }
 FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))

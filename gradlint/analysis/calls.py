@@ -46,6 +46,17 @@ def _retain(call: cst.Call, retain_pos: int) -> Optional[bool]:
     return False
 
 
+def _stateful(name: str, call: cst.Call) -> bool:
+    """Does this optimizer keep state between steps? (SGD only with a literal momentum.)"""
+    if name in ("SGD",):
+        momentum = kwarg(call, "momentum")
+        if momentum is None or not isinstance(momentum.value, (cst.Float, cst.Integer)):
+            return False
+        return float(momentum.value.value) != 0.0
+    return name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
+                    "Adadelta", "SparseAdam", "ASGD", "Rprop", "LBFGS", "Adafactor")
+
+
 def _literal_kind(node):
     """"int" / "float" for numeric literal data (nested lists too), else None."""
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
@@ -157,7 +168,8 @@ class CallEvaluator:
         if cls:
             return self.nn_module(node, cls, pos)
         if api.optimizer_class(q):
-            return Optimizer(ident=id(node), coverage=self.coverage(node, st), origin=self.stmt_id)
+            return Optimizer(ident=id(node), coverage=self.coverage(node, st), origin=self.stmt_id,
+                             stateful=_stateful(api.optimizer_class(q), node))
         if api.is_scheduler(q):
             return Scheduler()
         if q == "torch.autograd.backward":

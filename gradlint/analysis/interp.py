@@ -498,6 +498,11 @@ class Interpreter(FrameMixin, CallEvaluator, ExprEvaluator):
         self.record("step", node, text or "optimizer", opt)
         if not isinstance(opt, Optimizer):
             return
+        if opt.stateful and self.loop_stack:
+            loop = self.loop_stack[-1][0].loop
+            made_in = self.site_loops.get(opt.origin, ())
+            if loop in made_in and opt.coverage and not self.fresh_in_loop(opt, loop):
+                self.obs.optimizer_in_loop.setdefault(opt.origin, (opt.origin, self.register(node), loop))
         for cut in st.sc_cuts:
             for source in cut.lost & opt.coverage:
                 if source in st.sc_sources or (st.sc_open and source in st.escaped):

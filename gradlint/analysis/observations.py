@@ -59,6 +59,7 @@ class Observations:
     grad_mode_not_entered: Dict[int, Tuple[str, int, str]] = field(default_factory=dict)
     tensor_from_tensor: Dict[int, int] = field(default_factory=dict)  # torch.tensor(t) calls
     deprecated_variable: Dict[int, int] = field(default_factory=dict)  # Variable(...) calls
+    optimizer_in_loop: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)  # made, step, loop
     # statement -> (statement, operation node, method, tensor origin)
     inplace_on_leaf: Dict[int, Tuple[int, int, str, int]] = field(default_factory=dict)
     requires_grad_on_non_leaf: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)

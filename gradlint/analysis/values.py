@@ -95,6 +95,7 @@ class Optimizer(Value):
     ident: int
     coverage: FrozenSet[int] = frozenset()  # modules / leaves known to be in it
     origin: int = 0
+    stateful: bool = False  # keeps per-parameter state between steps (moments, momentum)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from gradlint.rules import (
     gl010_numpy_on_grad_tensor,
     gl011_requires_grad_on_non_leaf,
     gl012_deprecated_variable,
+    gl015_optimizer_in_loop,
     gl016_tensor_from_tensor,
     gl999_internal_error,
 )
@@ -26,7 +27,7 @@ _MODULES = (
     gl000_syntax_error, gl001_missing_zero_grad, gl002_non_leaf_grad, gl003_backward_twice,
     gl004_no_grad_cuts_graph, gl007_inplace_on_leaf, gl008_int_requires_grad,
     gl009_grad_mode_not_entered, gl010_numpy_on_grad_tensor, gl011_requires_grad_on_non_leaf,
-    gl012_deprecated_variable, gl016_tensor_from_tensor,
+    gl012_deprecated_variable, gl015_optimizer_in_loop, gl016_tensor_from_tensor,
     gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
