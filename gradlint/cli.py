@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional, Tuple
+from typing import Tuple
 
 import click
 
 from gradlint import __version__
-from gradlint.config import ConfigError, Settings, load_settings, validate_codes
+from gradlint.config import ConfigError, load_settings, validate_codes
 from gradlint.output import FORMATS, render
 
 

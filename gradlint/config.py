@@ -8,7 +8,7 @@ import functools
 import re
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -129,6 +129,19 @@ def _glob_match(path: str, pattern: str) -> bool:
     return "/" not in pattern and fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], pattern)
 
 
+def closest_code(code: str, known) -> Optional[str]:
+    """The known code or name nearest to a mistyped one (O for 0 and l for 1 first)."""
+    upper = code.upper()
+    digits = upper[:2] + upper[2:].replace("O", "0").replace("I", "1").replace("L", "1")
+    for k in known:
+        if k.upper() == digits:
+            return k
+    close = difflib.get_close_matches(upper, [k.upper() for k in known], n=1)
+    if not close:
+        return None
+    return next(k for k in known if k.upper() == close[0])
+
+
 def validate_codes(codes: Iterable[str], where: str) -> Tuple[str, ...]:
     """Every selector must name a rule, a code prefix, or ALL."""
     from gradlint.rules import REGISTRY
@@ -142,8 +155,8 @@ def validate_codes(codes: Iterable[str], where: str) -> Tuple[str, ...]:
             out.append(code)
             continue
         known = sorted(REGISTRY) + sorted(r.name for r in REGISTRY.values())
-        close = difflib.get_close_matches(code.upper(), [k.upper() for k in known], n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
+        close = closest_code(code, known)
+        hint = f"; did you mean {close}?" if close else ""
         raise ConfigError(f"{where}: unknown rule code or prefix {code!r}{hint}")
     return tuple(out)
 

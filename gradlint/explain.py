@@ -156,7 +156,7 @@ def render_line(data: dict, line: int) -> str:
             out.append("  " + _summary(v))
             for name in v.get("inputs", []):
                 source = _latest(data, name, s["line"])
-                out.append(f"    input " + (_summary(source) if source else f"{name}: unknown"))
+                out.append("    input " + (_summary(source) if source else f"{name}: unknown"))
         for f in s["findings"]:
             out.append(f"  {f['code']} at line {f['line']}: {f['message']}")
     return "\n".join(out) + "\n"

@@ -7,7 +7,7 @@ with a `GL` code on flake8's command line or in its configuration.
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Tuple
 
 from gradlint import __version__
 

@@ -1,0 +1,219 @@
+"""What the walk reports: training-loop events, backward passes, grad reads, and the
+hooks the rules' observations come from. A mixin of the interpreter."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from gradlint.analysis import torchapi as api
+from gradlint.analysis.exprs import dotted
+from gradlint.analysis.observations import CutHit, DoubleBackward, NonLeafGradRead
+from gradlint.analysis.values import (
+    Function, GradContext, NNModule, Optimizer, Params, Seq, State, Tensor,
+)
+
+
+def _backward_subject(interp, node: cst.Call) -> str:
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+        inner = func.value
+        if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.args:
+            if inner.func.attr.value == "scale":
+                return interp.code(inner.args[0].value)
+        if not (isinstance(inner, cst.Name) and inner.value in ("accelerator", "fabric")):
+            if node.args and dotted(inner) and any(
+                    w in (dotted(inner) or "").lower() for w in api.BACKWARD_WRAPPERS):
+                return interp.code(node.args[0].value)
+            return interp.code(inner)
+    if node.args:
+        return interp.code(node.args[0].value)
+    return "the loss"
+
+
+class EventMixin:
+    # -- events ---------------------------------------------------------------------------
+    def record(self, kind: str, node: cst.CSTNode, text: str = "", opt=None) -> None:
+        nid = self.register(node)
+        for events, calls in self.loop_stack:
+            if kind == "step" and isinstance(opt, Optimizer) and self.fresh_in_loop(opt, events.loop):
+                continue
+            # an event inside a called function is attributed to the call made in the loop
+            site = nid if calls >= len(self.call_chain) else self.register(self.call_chain[calls])
+            if kind == "backward":
+                events.backwards.setdefault(site, nid)
+            elif kind == "step":
+                events.steps.setdefault(site, (text, nid))
+            elif kind == "clear":
+                events.clears.add(site)
+            elif kind == "maybe_clear":
+                events.maybe_clears.add(site)
+
+    def fresh_in_loop(self, opt: Optimizer, loop: int) -> bool:
+        """The optimizer and every parameter it is known to hold are made in the loop body:
+        each iteration steps new tensors, so nothing can accumulate across iterations."""
+        inside = self.site_loops
+        return loop in inside.get(opt.origin, ()) and all(
+            loop in inside.get(source, ()) for source in opt.coverage)
+
+    def on_clear(self, node, st: Optional[State] = None) -> None:
+        st = st or self.cur
+        self.record("clear", node)
+        st.sc_sources = frozenset()
+        st.sc_open = False
+        st.sc_cuts = frozenset()
+        st.sc_backwards = frozenset()
+
+    def on_maybe_clear(self, node) -> None:
+        self.record("maybe_clear", node)
+
+    def escape(self, value, st: State) -> None:
+        if isinstance(value, Seq):
+            for item in value.items:
+                self.escape(item, st)
+        elif isinstance(value, Tensor):
+            if value.sources:
+                st.escaped |= value.sources
+        elif isinstance(value, NNModule):
+            st.escaped |= {value.root or value.ident}
+        elif isinstance(value, Params):
+            st.escaped |= {value.root}
+        elif isinstance(value, Optimizer):
+            st.escaped |= value.coverage
+
+    def on_backward(self, node: cst.Call, target, retain, st: State) -> None:
+        self.record("backward", node)
+        nid = id(node)
+        self.bw_seq.setdefault(nid, len(self.bw_seq))
+        if isinstance(target, Tensor):
+            hit = sorted(n for n in target.graph if n in st.freed)
+            if hit:
+                earlier = st.freed[hit[0]]
+                self.obs.double_backwards.setdefault(nid, DoubleBackward(
+                    later=nid, earlier=earlier, var=_backward_subject(self, node),
+                    in_loop=earlier == nid,
+                    loop=self.loop_stack[-1][0].loop if self.loop_stack else None))
+            if target.requires_grad is False and target.cuts:
+                for cut in target.cuts:
+                    self.add_cut_hit("no-grad-backward", cut, nid, (), cut.var)
+            if target.open:
+                st.reached_open = st.sc_open = True
+            st.reached |= target.sources
+            st.sc_sources |= target.sources
+            st.bw_cuts |= target.cuts
+            st.sc_cuts |= target.cuts
+            if retain is False:
+                for n in target.graph:
+                    st.freed[n] = nid
+            if self.recorder is not None:
+                self.recorder.backward(nid, target, retain)
+        else:
+            st.reached_open = st.sc_open = True
+            if self.recorder is not None:
+                self.recorder.backward(nid, None, retain)
+        st.backward_sites |= {nid}
+        st.sc_backwards |= {nid}
+
+    def on_autograd_grad(self, node: cst.Call, target, retain, st: State) -> None:
+        self.register(node)
+        if isinstance(target, Tensor):
+            hit = sorted(n for n in target.graph if n in st.freed)
+            if hit:
+                self.obs.double_backwards.setdefault(id(node), DoubleBackward(
+                    later=id(node), earlier=st.freed[hit[0]], var=_backward_subject(self, node),
+                    in_loop=st.freed[hit[0]] == id(node)))
+            if retain is False:
+                for n in target.graph:
+                    st.freed[n] = id(node)
+            if self.recorder is not None:
+                self.recorder.backward(id(node), target, retain, populates=False)
+
+    def on_step(self, node: cst.Call, text: str, opt, pos, st: State) -> None:
+        if pos and isinstance(pos[0], Function):
+            self.call_local(pos[0], node, [], st, None)
+        self.record("step", node, text or "optimizer", opt)
+        if not isinstance(opt, Optimizer):
+            return
+        if opt.stateful and self.loop_stack:
+            loop = self.loop_stack[-1][0].loop
+            made_in = self.site_loops.get(opt.origin, ())
+            if loop in made_in and opt.coverage and not self.fresh_in_loop(opt, loop):
+                self.obs.optimizer_in_loop.setdefault(opt.origin, (opt.origin, self.register(node), loop))
+        for cut in st.sc_cuts:
+            for source in cut.lost & opt.coverage:
+                if source in st.sc_sources or (st.sc_open and source in st.escaped):
+                    continue
+                backward = (max(st.sc_backwards, key=lambda b: self.bw_seq.get(b, 0))
+                            if st.sc_backwards else None)
+                self.add_cut_hit("optimizer-param", cut, backward,
+                                 ((self.register(node), f"`{text}` steps here"),),
+                                 self.source_name(source, st))
+
+    def on_grad_read(self, node: cst.Attribute, base: Tensor, st: State) -> None:
+        if not isinstance(node.value, cst.Name):
+            return
+        name = node.value.value
+        if base.requires_grad is True and base.leaf is False and not base.retains_grad:
+            self.obs.nonleaf_reads.setdefault(id(node), NonLeafGradRead(
+                read=self.register(node), var=name, origin=base.origin))
+            return
+        if base.requires_grad is True and base.leaf is True and st.backward_sites:
+            leaf = base.ident
+            if leaf in st.reached or (st.reached_open and leaf in st.escaped):
+                return
+            for cut in st.bw_cuts:
+                if leaf in cut.lost:
+                    backward = max(st.backward_sites, key=lambda b: self.bw_seq.get(b, 0))
+                    self.add_cut_hit("grad-read", cut, backward,
+                                     ((self.register(node), f"`{name}.grad` is read here"),), name)
+
+    def add_cut_hit(self, kind, cut, backward, related, subject) -> None:
+        key = (kind, cut.site, subject)
+        if key not in self.obs.cut_hits:
+            self.obs.cut_hits[key] = CutHit(kind=kind, cut_site=cut.site, cut_var=cut.var,
+                                            backward=backward, related=tuple(related),
+                                            subject=subject)
+
+    def source_name(self, source: int, st: State) -> str:
+        for key, value in st.env.items():
+            if isinstance(value, NNModule) and value.ident == source and value.root is None:
+                return key
+            if isinstance(value, Tensor) and value.ident == source and value.leaf:
+                return key
+        return "the module"
+
+    # -- hooks for the later rules (in-place ops, numpy, requires_grad flags) -------------
+    def on_inplace(self, node, method, tensor, st) -> None:
+        if method in ("share_memory_", "requires_grad_", "detach_"):
+            return
+        if tensor.leaf is True and tensor.requires_grad is True and st.grad_mode is True:
+            stmt = self.stmt_small if self.stmt_small is not None else node
+            self.obs.inplace_on_leaf.setdefault(
+                id(stmt), (self.register(stmt), self.register(node), method, tensor.origin))
+
+    def on_tensor_method(self, node, method, tensor, st) -> None:
+        # PyTorch refuses only with grad mode on (under no_grad the array is allowed)
+        if method == "numpy" and tensor.requires_grad is True and st.grad_mode is True:
+            self.obs.numpy_on_grad.setdefault(id(node), (self.register(node), tensor.origin))
+
+    def on_requires_grad_change(self, node, base_expr, base, st, flag=None) -> None:
+        """`x.requires_grad = ...` (flag None) or `x.requires_grad_(flag)` on a non-leaf."""
+        if not isinstance(base, Tensor) or base.leaf is not False:
+            return
+        if isinstance(node, cst.Call) and flag is not False:
+            return  # requires_grad_(True) on a tensor that already requires grad is allowed
+        self.obs.requires_grad_on_non_leaf.setdefault(
+            id(node), (self.register(node), self.code(base_expr), base.origin))
+
+    def on_grad_context_not_called(self, item, value, st) -> None:
+        # `with torch.no_grad:` (the class itself, not an instance)
+        self.obs.grad_mode_not_entered.setdefault(
+            id(item.item), ("uncalled", self.register(item.item), value.qualname))
+
+    def on_expression_statement(self, small, value, st) -> None:
+        # `torch.no_grad()` alone on a line: a context manager made and thrown away
+        if isinstance(value, GradContext) and not value.applies_now and isinstance(
+                small.value, cst.Call):
+            self.obs.grad_mode_not_entered.setdefault(
+                id(small), ("bare", self.register(small), self.code(small.value.func)))
