@@ -17,11 +17,15 @@ DEEP_RECURSION = 20000 if sys.version_info >= (3, 11) else 4000
 def _prefilter_words(rule, settings: Settings):
     groups = []
     for group in rule.needs:
-        group = (group,) if isinstance(group, str) else tuple(group)
-        if any("backward" in w for w in group):
+        group = tuple(group) if isinstance(group, (tuple, list)) else (group,)
+        if any(isinstance(w, str) and "backward" in w for w in group):
             group = group + tuple(settings.backward_functions)
         groups.append(group)
     return groups
+
+
+def _occurs(word, source: str) -> bool:
+    return word in source if isinstance(word, str) else word.search(source) is not None
 
 
 def could_match(source: str, rules, settings: Settings) -> bool:
@@ -29,7 +33,8 @@ def could_match(source: str, rules, settings: Settings) -> bool:
     for rule in rules:
         if rule.check is None:
             continue
-        if all(any(word in source for word in group) for group in _prefilter_words(rule, settings)):
+        if all(any(_occurs(word, source) for word in group)
+               for group in _prefilter_words(rule, settings)):
             return True
     return False
 

@@ -117,6 +117,7 @@ class CallEvaluator:
             return self.call_local(callee, node, args, st, receiver if method else None)
         if isinstance(callee, ModuleClass):
             self.note_site(id(node))
+            self.module_roots.add(id(node))
             return NNModule(ident=id(node), trainable=callee.has_params, saves=True,
                             origin=self.stmt_id)
         if method is not None:
@@ -181,6 +182,7 @@ class CallEvaluator:
         if q in ("copy.deepcopy", "copy.copy"):
             base = pos[0] if pos else UNKNOWN
             if isinstance(base, NNModule):
+                self.module_roots.add(id(node))
                 return NNModule(ident=id(node), trainable=base.trainable, saves=base.saves,
                                 origin=self.stmt_id)
             return UNKNOWN
@@ -242,6 +244,7 @@ class CallEvaluator:
 
     def nn_module(self, node: cst.Call, cls: str, pos: List[Value]) -> Value:
         self.note_site(id(node))
+        self.module_roots.add(id(node))
         if cls in api.PARAM_MODULES:
             return NNModule(ident=id(node), trainable=True, saves=True, origin=self.stmt_id)
         if cls in api.PARAM_FREE_MODULES:

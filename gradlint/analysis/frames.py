@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from gradlint.analysis.exprs import dotted
-from gradlint.analysis.walk import iter_children, iter_tree
+from gradlint.analysis.walk import iter_statements
 from gradlint.analysis.values import (
     UNKNOWN, Function, GradContext, ModuleClass, NNModule, Ref, State, Tensor, Value,
     join_all, join_values,
@@ -288,6 +288,9 @@ def _locals_of(node: cst.FunctionDef, cache: Dict[int, Set[str]]) -> Set[str]:
 
 
 def _compute_locals(node: cst.FunctionDef) -> Set[str]:
+    """Walks statements only (not expressions): names bound by assignments, loops,
+    `with ... as`, imports, nested definitions and `except ... as`. A walrus inside an
+    expression is bound when it runs, so lookups still see it."""
     found: Set[str] = set()
     params = node.params
     for p in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
@@ -296,30 +299,51 @@ def _compute_locals(node: cst.FunctionDef) -> Set[str]:
         if isinstance(star, cst.Param):
             found.add(star.name.value)
     declared_global: Set[str] = set()
-    stack = list(iter_children(node.body))
+    stack: list = [node.body]
     while stack:
         current = stack.pop()
-        if isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+        if isinstance(current, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            stack.extend(current.body)
+        elif isinstance(current, cst.SimpleStatementLine):
+            stack.extend(current.body)
+        elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
             found.add(current.name.value)
-            continue
-        if isinstance(current, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
-            continue
-        if isinstance(current, (cst.Global, cst.Nonlocal)):
+        elif isinstance(current, (cst.Global, cst.Nonlocal)):
             declared_global.update(n.name.value for n in current.names)
-        if isinstance(current, cst.AssignTarget):
-            found.update(_bound_names(current.target))
+        elif isinstance(current, cst.Assign):
+            for target in current.targets:
+                found.update(_bound_names(target.target))
         elif isinstance(current, (cst.AugAssign, cst.AnnAssign)):
             found.update(_bound_names(current.target))
-        elif isinstance(current, (cst.For, cst.CompFor)):
-            found.update(_bound_names(current.target))
-        elif isinstance(current, cst.AsName):
-            found.update(_bound_names(current.name))
-        elif isinstance(current, cst.NamedExpr):
-            found.update(_bound_names(current.target))
-        elif isinstance(current, cst.ImportAlias):
-            if current.asname is None:
-                found.add((dotted(current.name) or "").split(".")[0])
-        stack.extend(iter_children(current))
+        elif isinstance(current, (cst.Import, cst.ImportFrom)):
+            if not isinstance(current.names, cst.ImportStar):
+                for alias in current.names:
+                    if alias.asname is not None:
+                        found.update(_bound_names(alias.asname.name))
+                    else:
+                        found.add((dotted(alias.name) or "").split(".")[0])
+        else:
+            if isinstance(current, cst.For):
+                found.update(_bound_names(current.target))
+            elif isinstance(current, cst.With):
+                for item in current.items:
+                    if item.asname is not None:
+                        found.update(_bound_names(item.asname.name))
+            elif isinstance(current, (cst.Try, cst.TryStar)):
+                for handler in current.handlers:
+                    if handler.name is not None:
+                        found.update(_bound_names(handler.name.name))
+                    stack.append(handler.body)
+                if current.finalbody is not None:
+                    stack.append(current.finalbody.body)
+            elif isinstance(current, cst.Match):
+                stack.extend(case.body for case in current.cases)
+            body = getattr(current, "body", None)
+            if isinstance(body, cst.BaseSuite):
+                stack.append(body)
+            orelse = getattr(current, "orelse", None)
+            if orelse is not None:
+                stack.append(orelse if isinstance(orelse, cst.If) else orelse.body)
     return found - declared_global
 
 
@@ -345,12 +369,19 @@ def _self_attrs_assigned(cls: cst.ClassDef, exclude, cache) -> Set[str]:
             if not isinstance(stmt, cst.FunctionDef) or stmt.name.value == "__init__":
                 continue
             names: Set[str] = set()
-            for current in iter_tree(stmt.body):
-                if isinstance(current, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
-                    target = current.target
-                    if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
-                            and target.value.value == "self":
-                        names.add(target.attr.value)
+            for current in iter_statements(stmt.body):
+                if isinstance(current, cst.Assign):
+                    targets = [t.target for t in current.targets]
+                elif isinstance(current, (cst.AugAssign, cst.AnnAssign)):
+                    targets = [current.target]
+                else:
+                    continue
+                for target in targets:
+                    for sub in ([target] if not isinstance(target, (cst.Tuple, cst.List))
+                                else [e.value for e in target.elements]):
+                        if isinstance(sub, cst.Attribute) and isinstance(sub.value, cst.Name) \
+                                and sub.value.value == "self":
+                            names.add(sub.attr.value)
             per_method[id(stmt)] = names
         cache[id(cls)] = per_method
     out: Set[str] = set()

@@ -60,6 +60,7 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
         self.cur: State = State()
         self.recorder = None  # set by `gradlint explain` to collect per-statement facts
         self.bw_seq: Dict[int, int] = {}
+        self.module_roots: Set[int] = set()  # idents of modules made in the file
         self.site_loops: Dict[int, frozenset] = {}  # statement / allocation -> loops around it
         self.current_loops: frozenset = frozenset()
         self.init_frames()

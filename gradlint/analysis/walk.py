@@ -49,3 +49,27 @@ def iter_tree(node: cst.CSTNode, skip=()) -> Iterator[cst.CSTNode]:
         if skip and current is not node and isinstance(current, skip):
             continue
         stack.extend(iter_children(current))
+
+
+def iter_statements(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every statement (small ones too) below `node`, without entering expressions."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.IndentedBlock, cst.SimpleStatementSuite,
+                                cst.SimpleStatementLine, cst.Module)):
+            stack.extend(current.body)
+            continue
+        yield current
+        if isinstance(current, (cst.Try, cst.TryStar)):
+            stack.extend(h.body for h in current.handlers)
+            if current.finalbody is not None:
+                stack.append(current.finalbody.body)
+        elif isinstance(current, cst.Match):
+            stack.extend(case.body for case in current.cases)
+        body = getattr(current, "body", None)
+        if isinstance(body, cst.BaseSuite):
+            stack.append(body)
+        orelse = getattr(current, "orelse", None)
+        if orelse is not None:
+            stack.append(orelse if isinstance(orelse, cst.If) else orelse.body)

@@ -24,8 +24,9 @@ class Rule:
     check: Optional[Callable[["object"], Iterable]] = None
     default_on: bool = True
     fixable: bool = False
-    # prefilter: every entry (a word, or a tuple of alternative words) must occur in the
-    # source for the rule to possibly report; a file no selected rule needs is not parsed
+    # prefilter: every entry (a word or compiled regex, or a tuple of alternatives) must
+    # occur in the source for the rule to possibly report; a file no selected rule needs
+    # is not parsed. It must over-approximate: a test compares results without it.
     needs: tuple = ()
 
     def render_docs(self) -> str:

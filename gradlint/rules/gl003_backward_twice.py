@@ -1,5 +1,7 @@
 """GL003: a backward runs through a graph that an earlier backward already freed."""
 
+import re
+
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -34,7 +36,8 @@ RULE = Rule(
     name="backward-twice",
     summary="A second backward() runs through a graph that an earlier backward freed.",
     check=check,
-    needs=(("backward(", "grad("), "torch"),
+    # `\bgrad(` is torch.autograd.grad (not no_grad( or enable_grad()
+    needs=(("backward(", re.compile(r"\bgrad\(")), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

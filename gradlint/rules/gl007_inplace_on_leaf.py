@@ -1,5 +1,7 @@
 """GL007: an in-place operation on a leaf that requires grad, with grad mode on."""
 
+import re
+
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -51,13 +53,17 @@ RULE = Rule(
     name="inplace-on-leaf",
     summary="An in-place operation on a leaf that requires grad, outside no_grad.",
     check=check,
-    needs=("torch",),
+    # a leaf made in the file with requires_grad or as a Parameter, and an in-place
+    # operation: a method ending in `_(`, an augmented assignment, or `x[...] = ...`
+    needs=(("requires_grad", "Parameter"), re.compile(r"[a-z0-9]_\(|[-+*/@]=|\]\s*=[^=]"),
+           "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""
 Finds in-place operations (`w -= lr * w.grad`, `w += 1`, `w.add_(...)`, `w.zero_()`,
-`w.normal_()`, `w[0] = 0`) on a leaf tensor that requires grad (made with
-`requires_grad=True`, or an `nn.Parameter`) while grad mode is on.
+`w.normal_()`, `w[0] = 0`) on a leaf tensor that requires grad (made in the file with
+`requires_grad=True`, `requires_grad_()`, or as an `nn.Parameter`) while grad mode is
+on. The parameters of modules (`layer.weight`) are not followed by this rule.
 """,
         why="""
 Autograd cannot record an in-place change of a leaf it must compute gradients for:

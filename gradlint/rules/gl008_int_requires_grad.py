@@ -1,5 +1,7 @@
 """GL008: requires_grad=True on an integer (or bool) tensor."""
 
+import re
+
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -43,7 +45,7 @@ RULE = Rule(
     name="int-requires-grad",
     summary="requires_grad=True on an integer or bool tensor raises a RuntimeError.",
     check=check,
-    needs=("requires_grad", "torch"),
+    needs=(re.compile(r"requires_grad\s*=\s*True"), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

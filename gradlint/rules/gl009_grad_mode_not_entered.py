@@ -1,5 +1,7 @@
 """GL009: a grad-mode context manager that is never entered."""
 
+import re
+
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -33,7 +35,8 @@ RULE = Rule(
     name="grad-mode-not-entered",
     summary="`torch.no_grad()` as a bare statement, or `with torch.no_grad:` without the call.",
     check=check,
-    needs=(("no_grad", "enable_grad", "inference_mode"), "torch"),
+    needs=(re.compile(r"^[ \t]*[\w.]*(no_grad|enable_grad|inference_mode)\(\)[ \t]*(#.*)?$"
+                      r"|with[^\n:]*(no_grad|enable_grad|inference_mode)[ \t]*[:,]", re.M), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

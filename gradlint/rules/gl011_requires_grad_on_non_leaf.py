@@ -1,5 +1,7 @@
 """GL011: changing requires_grad of a tensor that is not a leaf."""
 
+import re
+
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -21,7 +23,7 @@ RULE = Rule(
     name="requires-grad-on-non-leaf",
     summary="Setting requires_grad on a non-leaf tensor raises a RuntimeError.",
     check=check,
-    needs=("requires_grad", "torch"),
+    needs=(re.compile(r"\.requires_grad\s*=[^=]|requires_grad_\([^)]*False"), "torch"),
     docs=RuleDocs(
         what="""
 Finds `x.requires_grad = ...` and `x.requires_grad_(False)` where `x` is the result of

@@ -1,5 +1,7 @@
 """GL016: `torch.tensor(t)` where `t` is already a tensor."""
 
+import re
+
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -49,7 +51,8 @@ RULE = Rule(
     name="tensor-from-tensor",
     summary="`torch.tensor(t)` of a tensor: a warning, and a copy cut from autograd.",
     check=check,
-    needs=("tensor(", "torch"),
+    # the argument starts with a name (a variable or a call), not literal data
+    needs=(re.compile(r"tensor\(\s*[A-Za-z_]"), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""
