@@ -63,7 +63,10 @@ class FrameMixin:
     def lookup(self, st: State, name: str) -> Value:
         if name in st.env:
             return st.env[name]
-        if self.frame.node is not None and name not in self.frame.locals:
+        frame = self.frame
+        # a function's free names, and names in a class body (decorators), are globals
+        if (frame.node is not None and name not in frame.locals) or (
+                frame.node is None and frame.cls is not None):
             return self.module_env.get(name, UNKNOWN)
         return UNKNOWN
 
@@ -210,6 +213,8 @@ class FrameMixin:
             st = start
             if info.grad_mode is not None:
                 st.grad_mode = info.grad_mode
+            elif info.opaque:
+                st.grad_mode = None  # a decorator we do not know may change grad mode
             params = node.params
             every = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
             for i, p in enumerate(every):
