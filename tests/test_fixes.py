@@ -213,3 +213,22 @@ def test_overlapping_edits_wait_for_the_next_pass():
     c = Fix("safe", "c", (Edit(1, 4, 1, 4, "Z"),))
     text, applied = apply_edits("abcd\n", [a, b, c])
     assert (text, applied) == ("XbcZd\n", 2)
+
+
+def test_one_clear_for_an_optimizer_stepped_in_two_places():
+    src = textwrap.dedent("""\
+        import torch
+        model = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for i in range(4):
+            loss = model(torch.randn(3, 2)).sum()
+            loss.backward()
+            if i % 2:
+                opt.step()
+            else:
+                opt.step()
+    """)
+    out = fix_source(src, _lint("a.py"), unsafe=False)
+    assert out.fixed == 1
+    assert out.source.count("opt.zero_grad()") == 1
+    assert "for i in range(4):\n    opt.zero_grad()\n    loss = model" in out.source

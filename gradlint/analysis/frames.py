@@ -304,14 +304,9 @@ def _compute_locals(node: cst.FunctionDef) -> Set[str]:
         if isinstance(star, cst.Param):
             found.add(star.name.value)
     declared_global: Set[str] = set()
-    stack: list = [node.body]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-            stack.extend(current.body)
-        elif isinstance(current, cst.SimpleStatementLine):
-            stack.extend(current.body)
-        elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+    # a nested def binds its own name here; its body's names are its own
+    for current in iter_statements(node.body, into_definitions=False):
+        if isinstance(current, (cst.FunctionDef, cst.ClassDef)):
             found.add(current.name.value)
         elif isinstance(current, (cst.Global, cst.Nonlocal)):
             declared_global.update(n.name.value for n in current.names)
@@ -327,28 +322,14 @@ def _compute_locals(node: cst.FunctionDef) -> Set[str]:
                         found.update(_bound_names(alias.asname.name))
                     else:
                         found.add((dotted(alias.name) or "").split(".")[0])
-        else:
-            if isinstance(current, cst.For):
-                found.update(_bound_names(current.target))
-            elif isinstance(current, cst.With):
-                for item in current.items:
-                    if item.asname is not None:
-                        found.update(_bound_names(item.asname.name))
-            elif isinstance(current, (cst.Try, cst.TryStar)):
-                for handler in current.handlers:
-                    if handler.name is not None:
-                        found.update(_bound_names(handler.name.name))
-                    stack.append(handler.body)
-                if current.finalbody is not None:
-                    stack.append(current.finalbody.body)
-            elif isinstance(current, cst.Match):
-                stack.extend(case.body for case in current.cases)
-            body = getattr(current, "body", None)
-            if isinstance(body, cst.BaseSuite):
-                stack.append(body)
-            orelse = getattr(current, "orelse", None)
-            if orelse is not None:
-                stack.append(orelse if isinstance(orelse, cst.If) else orelse.body)
+        elif isinstance(current, cst.For):
+            found.update(_bound_names(current.target))
+        elif isinstance(current, cst.With):
+            found.update(n for item in current.items if item.asname is not None
+                         for n in _bound_names(item.asname.name))
+        elif isinstance(current, (cst.Try, cst.TryStar)):
+            found.update(n for h in current.handlers if h.name is not None
+                         for n in _bound_names(h.name.name))
     return found - declared_global
 
 

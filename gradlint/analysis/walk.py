@@ -51,8 +51,9 @@ def iter_tree(node: cst.CSTNode, skip=()) -> Iterator[cst.CSTNode]:
         stack.extend(iter_children(current))
 
 
-def iter_statements(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Every statement (small ones too) below `node`, without entering expressions."""
+def iter_statements(node: cst.CSTNode, into_definitions: bool = True) -> Iterator[cst.CSTNode]:
+    """Every statement (small ones too) below `node`, without entering expressions;
+    with `into_definitions=False`, nested `def`/`class` are yielded but not entered."""
     stack = [node]
     while stack:
         current = stack.pop()
@@ -61,6 +62,8 @@ def iter_statements(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             stack.extend(current.body)
             continue
         yield current
+        if not into_definitions and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            continue
         if isinstance(current, (cst.Try, cst.TryStar)):
             stack.extend(h.body for h in current.handlers)
             if current.finalbody is not None:

@@ -96,6 +96,31 @@ def dedent_lines(src: SourceText, first: int, last: int, old: str, new: str) -> 
     return "".join(out)
 
 
+def rewrite_tensor_call(ctx, nid: int, method: str, what: str):
+    """`f(t)` / `f(t, requires_grad=True|False)` -> `t.<method>()` (+ `.requires_grad_()`).
+
+    No fix for any other argument (dtype, device, ...): their meaning would be lost.
+    """
+    from gradlint.analysis.exprs import literal_bool
+    from gradlint.diagnostics import Fix
+
+    args = list(ctx.node(nid).args)
+    if not args or args[0].keyword is not None or args[0].star:
+        return None
+    flag = False
+    for arg in args[1:]:
+        if arg.keyword is None or arg.keyword.value != "requires_grad":
+            return None
+        flag = literal_bool(arg.value)
+        if flag is None:
+            return None
+    source = ctx.interp.code(args[0].value)
+    if not isinstance(args[0].value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+        source = f"({source})"
+    text = f"{source}.{method}()" + (".requires_grad_()" if flag else "")
+    return Fix("safe", f"Use `{text}` ({what})", (replace(ctx.src, ctx.span(nid), text),))
+
+
 def is_plain_name(text: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*", text))
 

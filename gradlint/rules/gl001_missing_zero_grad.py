@@ -11,9 +11,10 @@ def make_fix(ctx, ev):
     loop = ctx.node(ev.loop)
     names = []
     for site, (text, step) in ev.steps.items():
-        if site != step or not is_plain_name(text) or text in names:
+        if site != step or not is_plain_name(text):
             return None
-        names.append(text)
+        if text not in names:
+            names.append(text)
     bound_inside = assigned_names(loop)
     if not names or any(n.split(".")[0] in bound_inside for n in names):
         return None

@@ -6,28 +6,9 @@ from gradlint.rules.base import Rule, RuleDocs
 def make_fix(ctx, nid):
     """`Variable(t)` -> `t.detach()`; `Variable(t, requires_grad=True)` ->
     `t.detach().requires_grad_()`: exactly what the call does in PyTorch 2."""
-    import libcst as cst
+    from gradlint.rules.edits import rewrite_tensor_call
 
-    from gradlint.analysis.exprs import literal_bool
-    from gradlint.diagnostics import Fix
-    from gradlint.rules.edits import replace
-
-    call = ctx.node(nid)
-    args = list(call.args)
-    if not args or args[0].keyword is not None or args[0].star:
-        return None
-    flag = False
-    for arg in args[1:]:
-        if arg.keyword is None or arg.keyword.value != "requires_grad":
-            return None
-        flag = literal_bool(arg.value)
-        if flag is None:
-            return None
-    source = ctx.interp.code(args[0].value)
-    if not isinstance(args[0].value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
-        source = f"({source})"
-    text = f"{source}.detach()" + (".requires_grad_()" if flag else "")
-    return Fix("safe", f"Use `{text}`", (replace(ctx.src, ctx.span(nid), text),))
+    return rewrite_tensor_call(ctx, nid, "detach", "what the call does")
 
 
 def check(ctx):

@@ -8,29 +8,9 @@ from gradlint.rules.base import Rule, RuleDocs
 def make_fix(ctx, nid):
     """`torch.tensor(t)` -> `t.clone().detach()` (+ `.requires_grad_()`), when nothing else
     (dtype, device) is passed."""
-    import libcst as cst
+    from gradlint.rules.edits import rewrite_tensor_call
 
-    from gradlint.analysis.exprs import literal_bool
-    from gradlint.diagnostics import Fix
-    from gradlint.rules.edits import replace
-
-    call = ctx.node(nid)
-    args = list(call.args)
-    if not args or args[0].keyword is not None or args[0].star:
-        return None
-    rest = args[1:]
-    flag = None
-    for arg in rest:
-        if arg.keyword is None or arg.keyword.value != "requires_grad":
-            return None
-        flag = literal_bool(arg.value)
-        if flag is None:
-            return None
-    source = ctx.interp.code(args[0].value)
-    if not isinstance(args[0].value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
-        source = f"({source})"
-    text = f"{source}.clone().detach()" + (".requires_grad_()" if flag else "")
-    return Fix("safe", f"Use `{text}`", (replace(ctx.src, ctx.span(nid), text),))
+    return rewrite_tensor_call(ctx, nid, "clone().detach", "the same copy, without the warning")
 
 
 def check(ctx):
