@@ -30,6 +30,11 @@ its related lines) is where PyTorch misbehaved. Kinds:
 - int-requires-grad: RuntimeError "Only Tensors of floating point and complex dtype can
                      require gradients"
 - numpy-on-grad:     RuntimeError "Can't call numpy() on Tensor that requires grad"
+- cleared-before-step: an optimizer steps after a backward, but every one of its
+                     parameters was cleared (set to None or zeroed) after that backward and
+                     no backward ran since; the lines are those of the clearing call
+- stale-grad-read:   a leaf's .grad read by the program holds the value of the previous
+                     read plus what later backwards added (nothing cleared it between)
 - error:             any other exception that ended the program
 """
 
@@ -78,6 +83,9 @@ def _get_grad(self):
             record("nonleaf-grad", detail=str(w.message))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if value is not None and self.is_leaf and self.requires_grad \
+            and sys._getframe(1).f_code.co_filename == PROGRAM:
+        _check_stale_read(self, value)
     if (value is None and self.is_leaf and self.requires_grad and _state["backwards"]
             and id(self) not in _cleared and _program_lines()[:1]
             and sys._getframe(1).f_code.co_filename == PROGRAM):
@@ -85,8 +93,37 @@ def _get_grad(self):
     return value
 
 
+_reads = {}  # id(leaf) -> [leaf, value at the last read, sum of gradients added since]
+
+
+def _check_stale_read(leaf, value):
+    entry = _reads.get(id(leaf))
+    if entry is not None and entry[2] is not None and entry[1].abs().sum() > 0:
+        before, added = entry[1], entry[2]
+        if torch.allclose(value, before + added) and not torch.allclose(value, added):
+            record("stale-grad-read", detail="the .grad read includes the gradient read before")
+    if entry is None:
+        entry = _reads[id(leaf)] = [leaf, None, None]
+
+        def added(grad, key=id(leaf)):
+            current = _reads[key]
+            current[2] = grad.detach().clone() if current[2] is None else current[2] + grad
+            return grad
+
+        leaf.register_hook(added)
+    entry[1], entry[2] = value.detach().clone(), None
+
+
+def _mark_cleared(tensor):
+    _cleared_at[id(tensor)] = (tensor, _state["backwards"], _program_lines())
+
+
+_cleared_at = {}  # id(param) -> (param, backward count when cleared, program lines)
+
+
 def _set_grad(self, value):
     if value is None:
+        _mark_cleared(self)
         _cleared[id(self)] = self
         _pending.pop(id(self), None)
     _base_grad.__set__(self, value)
@@ -164,6 +201,7 @@ def _make_param_hook(param):
 
 
 def _pre_step(optimizer, args, kwargs):
+    _check_cleared_before_step(optimizer)
     if not _state["backwards"]:
         return
     for group in optimizer.param_groups:
@@ -232,6 +270,34 @@ def _post_step(optimizer, args, kwargs):
             if id(p) not in _hooked and p.requires_grad:
                 p.register_hook(_make_param_hook(p))
                 _hooked[id(p)] = p
+
+
+def _wrap_zero_grad(cls, params_of):
+    original = cls.zero_grad
+
+    def zero_grad(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        for p in params_of(self):
+            _mark_cleared(p)
+        return result
+
+    cls.zero_grad = zero_grad
+
+
+_wrap_zero_grad(torch.optim.Optimizer, lambda o: [p for g in o.param_groups for p in g["params"]])
+_wrap_zero_grad(torch.nn.Module, lambda m: list(m.parameters()))
+_last_step = {}  # id(optimizer) -> (optimizer, backward count at its last step)
+
+
+def _check_cleared_before_step(optimizer):
+    count = _state["backwards"]
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    previous = _last_step.get(id(optimizer), (None, 0))[1]
+    marks = [_cleared_at.get(id(p)) for p in params]
+    if params and count > previous and all(m is not None and m[1] == count for m in marks):
+        record("cleared-before-step", marks[0][2], "every gradient was cleared after the "
+               "last backward, before this step")
+    _last_step[id(optimizer)] = (optimizer, count)
 
 
 _optim_module.register_optimizer_step_pre_hook(_pre_step)

@@ -95,7 +95,12 @@ class CallEvaluator:
             path = dotted(func)
             callee = st.env.get(path) if path is not None and path in st.env else None
             if callee is None:
-                receiver = self.eval(func.value, st)
+                # `x.grad.zero_()` reads .grad only to clear it
+                self.clearing_grad, outer = method in ("zero_", "detach_", "fill_"), self.clearing_grad
+                try:
+                    receiver = self.eval(func.value, st)
+                finally:
+                    self.clearing_grad = outer
                 callee = Ref(receiver.qualname + "." + method) if isinstance(receiver, Ref) else None
         else:
             callee = self.eval(func, st)
@@ -398,6 +403,7 @@ class CallEvaluator:
             return Params(root=root, trainable=m.trainable)
         if method == "zero_grad":
             self.on_clear(node)
+            self.on_full_clear(node, root, st)
             return NONTENSOR
         if method == "requires_grad_":
             self.set_module_trainable(root, None, st)
@@ -420,6 +426,7 @@ class CallEvaluator:
             return UNKNOWN
         if method == "zero_grad":
             self.on_clear(node)
+            self.on_full_clear(node, opt.ident, st)
             return NONTENSOR
         if method == "add_param_group":
             st.replace_everywhere(opt, replace(opt, coverage=opt.coverage | self.coverage(node, st)))

@@ -64,6 +64,13 @@ class EventMixin:
         st.sc_open = False
         st.sc_cuts = frozenset()
         st.sc_backwards = frozenset()
+        st.grad_reads = st.stale_reads = frozenset()
+
+    def on_full_clear(self, node, ident: int, st: State) -> None:
+        """`opt.zero_grad()` / `model.zero_grad()`: every gradient of that object is gone."""
+        if st.bw_pending is not None:
+            st.cleared_after_bw = (self.register(node), st.bw_pending, ident)
+            st.bw_pending = None
 
     def on_maybe_clear(self, node) -> None:
         self.record("maybe_clear", node)
@@ -86,6 +93,14 @@ class EventMixin:
         self.record("backward", node)
         nid = id(node)
         self.bw_seq.setdefault(nid, len(self.bw_seq))
+        st.bw_pending, st.cleared_after_bw = nid, None
+        if self.stmt_small is not None:
+            self.backward_stmts.setdefault(nid, (self.register(self.stmt_small),
+                                                 tuple(map(id, self.call_chain))))
+        if isinstance(target, Tensor) and st.grad_reads:
+            added = {(leaf, read, nid) for leaf, read in st.grad_reads if leaf in target.sources}
+            st.stale_reads = st.stale_reads | added
+            st.grad_reads = frozenset(r for r in st.grad_reads if r[0] not in target.sources)
         if isinstance(target, Tensor):
             hit = sorted(n for n in target.graph if n in st.freed)
             if hit:
@@ -133,8 +148,13 @@ class EventMixin:
         if pos and isinstance(pos[0], Function):
             self.call_local(pos[0], node, [], st, None)
         self.record("step", node, text or "optimizer", opt)
+        cleared, st.cleared_after_bw, st.bw_pending = st.cleared_after_bw, None, None
         if not isinstance(opt, Optimizer):
             return
+        if cleared is not None and (cleared[2] == opt.ident or cleared[2] in opt.coverage):
+            loop = self.loop_stack[-1][0].loop if self.loop_stack else None
+            self.obs.zero_before_step.setdefault(
+                cleared[0], (cleared[0], cleared[1], self.register(node), text or "optimizer", loop))
         if opt.stateful and self.loop_stack:
             loop = self.loop_stack[-1][0].loop
             made_in = self.site_loops.get(opt.origin, ())
@@ -154,6 +174,8 @@ class EventMixin:
         if not isinstance(node.value, cst.Name):
             return
         name = node.value.value
+        if base.requires_grad is True and base.leaf is True and not self.clearing_grad:
+            self.track_grad_read(node, name, base.ident, st)
         if base.requires_grad is True and base.leaf is False and not base.retains_grad:
             self.obs.nonleaf_reads.setdefault(id(node), NonLeafGradRead(
                 read=self.register(node), var=name, origin=base.origin))
@@ -167,6 +189,20 @@ class EventMixin:
                     backward = max(st.backward_sites, key=lambda b: self.bw_seq.get(b, 0))
                     self.add_cut_hit("grad-read", cut, backward,
                                      ((self.register(node), f"`{name}.grad` is read here"),), name)
+
+    def track_grad_read(self, node, name: str, leaf: int, st: State) -> None:
+        stale = sorted((s for s in st.stale_reads if s[0] == leaf), key=lambda s: s[1])
+        nid = self.register(node)
+        if stale:
+            backward = stale[0][2]
+            # a fix only where the backward runs in the same function call as this read
+            stmt, chain = self.backward_stmts.get(backward, (None, None))
+            same = chain == tuple(map(id, self.call_chain))
+            self.obs.stale_grad_reads.setdefault(nid, (
+                nid, name, stale[0][1], backward, stmt if same else None))
+        if leaf in st.sc_sources:
+            st.grad_reads = frozenset(r for r in st.grad_reads if r[0] != leaf) | {(leaf, nid)}
+            st.stale_reads = frozenset(s for s in st.stale_reads if s[0] != leaf)
 
     def add_cut_hit(self, kind, cut, backward, related, subject) -> None:
         key = (kind, cut.site, subject)

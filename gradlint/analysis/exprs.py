@@ -273,6 +273,11 @@ class ExprEvaluator:
         return self.op_result([param] + args, saves=module.saves, site=site, st=st)
 
     def note_site(self, site: int) -> None:
+        cur = self.cur
+        if cur.grad_reads or cur.stale_reads:
+            # a new tensor from this allocation site: its .grad starts empty (GL014)
+            cur.grad_reads = frozenset(r for r in cur.grad_reads if r[0] != site)
+            cur.stale_reads = frozenset(r for r in cur.stale_reads if r[0] != site)
         if self.current_loops:
             self.site_loops.setdefault(site, self.current_loops)
 

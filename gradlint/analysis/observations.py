@@ -59,6 +59,12 @@ class Observations:
     grad_mode_not_entered: Dict[int, Tuple[str, int, str]] = field(default_factory=dict)
     tensor_from_tensor: Dict[int, int] = field(default_factory=dict)  # torch.tensor(t) calls
     deprecated_variable: Dict[int, int] = field(default_factory=dict)  # Variable(...) calls
+    # clear call -> (clear call, backward before it, step after it, optimizer text, loop)
+    zero_before_step: Dict[int, Tuple[int, int, int, str, Optional[int]]] = field(default_factory=dict)
+    # second read -> (read, variable, earlier read, backward that added in between, the
+    # statement of that backward when it is in the same function)
+    stale_grad_reads: Dict[int, Tuple[int, str, int, int, Optional[int]]] = field(
+        default_factory=dict)
     optimizer_in_loop: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)  # made, step, loop
     # statement -> (statement, operation node, method, tensor origin)
     inplace_on_leaf: Dict[int, Tuple[int, int, str, int]] = field(default_factory=dict)

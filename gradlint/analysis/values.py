@@ -169,6 +169,14 @@ class State:
     sc_open: bool = False
     sc_cuts: FrozenSet[Cut] = frozenset()
     sc_backwards: FrozenSet[int] = frozenset()
+    # GL005: a backward ran since the last clear / step (must), and a whole-model clear
+    # that came after it: (clear call, backward call, optimizer or module ident)
+    bw_pending: Optional[int] = None
+    cleared_after_bw: Optional[Tuple[int, int, int]] = None
+    # GL014: (leaf, read) .grad reads after a backward reached the leaf, and
+    # (leaf, read, backward) for those a later backward added to, no clearing between (must)
+    grad_reads: FrozenSet[Tuple[int, int]] = frozenset()
+    stale_reads: FrozenSet[Tuple[int, int, int]] = frozenset()
     dead: bool = False
 
     def copy(self) -> "State":
@@ -194,7 +202,8 @@ class State:
 
 
 _FLOW_FIELDS = ("grad_mode", "freed", "reached", "reached_open", "escaped", "bw_cuts",
-                "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards")
+                "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards",
+                "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads")
 
 
 def join_states(a: State, b: State) -> State:
@@ -224,6 +233,10 @@ def join_states(a: State, b: State) -> State:
         sc_open=a.sc_open or b.sc_open,
         sc_cuts=a.sc_cuts | b.sc_cuts,
         sc_backwards=a.sc_backwards | b.sc_backwards,
+        bw_pending=a.bw_pending if a.bw_pending == b.bw_pending else None,
+        cleared_after_bw=a.cleared_after_bw if a.cleared_after_bw == b.cleared_after_bw else None,
+        grad_reads=a.grad_reads & b.grad_reads,
+        stale_reads=a.stale_reads & b.stale_reads,
         dead=False,
     )
 
