@@ -29,12 +29,18 @@ its related lines) is where PyTorch misbehaved. Kinds:
 - tensor-from-tensor: PyTorch's "To copy construct from a tensor" UserWarning
 - int-requires-grad: RuntimeError "Only Tensors of floating point and complex dtype can
                      require gradients"
+- backward-non-scalar: RuntimeError "grad can be implicitly created only for scalar outputs"
 - numpy-on-grad:     RuntimeError "Can't call numpy() on Tensor that requires grad"
 - cleared-before-step: an optimizer steps after a backward, but every one of its
                      parameters was cleared (set to None or zeroed) after that backward and
                      no backward ran since; the lines are those of the clearing call
 - stale-grad-read:   a leaf's .grad read by the program holds the value of the previous
                      read plus what later backwards added (nothing cleared it between)
+- data-write:        the program changed a tensor through `.data` (assigned `x.data`, or
+                     modified in place the tensor that `x.data` returned)
+- eval-graph:        one line of the program ran a model in eval() mode with gradient
+                     tracking on at least twice, and no backward ever went through any of
+                     those outputs (graphs recorded for nothing)
 - error:             any other exception that ended the program
 """
 
@@ -137,6 +143,63 @@ def _del_grad(self):
 torch.Tensor.grad = property(_get_grad, _set_grad, _del_grad)
 
 
+# -- writes through .data ----------------------------------------------------------------
+_base_data = torch._C.TensorBase.data
+_data_reads = []  # (the tensor .data returned, its version then, program lines)
+
+
+def _get_data(self):
+    value = _base_data.__get__(self)
+    if sys._getframe(1).f_code.co_filename == PROGRAM:
+        _data_reads.append((value, value._version, _program_lines()))
+    return value
+
+
+def _set_data(self, value):
+    if sys._getframe(1).f_code.co_filename == PROGRAM:
+        record("data-write", detail="x.data = ...")
+    _base_data.__set__(self, value)
+
+
+torch.Tensor.data = property(_get_data, _set_data)
+
+
+def _data_written():
+    for value, version, lines in _data_reads:
+        if value._version > version:
+            record("data-write", lines, "in place through x.data")
+
+
+# -- forward passes of models in eval() mode with grad mode on --------------------------------
+_eval_calls = {}  # innermost program line -> [program lines, outputs, did a backward reach one]
+_module_call = torch.nn.Module.__call__
+
+
+def _watched_call(self, *args, **kwargs):
+    out = _module_call(self, *args, **kwargs)
+    if (not self.training and torch.is_grad_enabled() and isinstance(out, torch.Tensor)
+            and out.requires_grad and sys._getframe(1).f_code.co_filename == PROGRAM):
+        lines = _program_lines()
+        entry = _eval_calls.setdefault(lines[0], [lines, 0, False])
+        entry[1] += 1
+
+        def reached(grad, entry=entry):
+            entry[2] = True
+            return grad
+
+        out.register_hook(reached)
+    return out
+
+
+torch.nn.Module.__call__ = _watched_call
+
+
+def _eval_graphs():
+    for lines, count, reached in _eval_calls.values():
+        if count >= 2 and not reached:
+            record("eval-graph", lines, f"{count} forward passes in eval() mode recorded graphs")
+
+
 # -- backward and autograd.grad -----------------------------------------------------------
 def _classify(err):
     text = str(err)
@@ -146,6 +209,8 @@ def _classify(err):
         return "no-grad-backward"
     if "Only Tensors of floating point and complex dtype can require gradients" in text:
         return "int-requires-grad"
+    if "grad can be implicitly created only for scalar outputs" in text:
+        return "backward-non-scalar"
     if "Can't call numpy() on Tensor that requires grad" in text:
         return "numpy-on-grad"
     if "Variable that requires grad is being used in an in-place operation" in text:
@@ -385,6 +450,8 @@ def main(out_path):
             lines = _program_lines(traceback.extract_tb(err.__traceback__))
             record(kind or "error", lines, f"{type(err).__name__}: {err}")
     _never_entered()
+    _data_written()
+    _eval_graphs()
     with open(out_path, "w") as handle:
         json.dump({"status": status, "symptoms": symptoms}, handle, indent=1)
 

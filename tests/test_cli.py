@@ -140,7 +140,7 @@ def test_rules_and_rule_commands():
     doc = run("rule", "GL003").output
     assert doc.startswith("# backward-twice (GL003)") and "## Fix safety" in doc
     assert run("rule", "non-leaf-grad").output.startswith("# non-leaf-grad (GL002)")
-    bad = CliRunner().invoke(main, ["rule", "GL03"])
+    bad = CliRunner().invoke(main, ["rule", "GL0003"])
     assert bad.exit_code == 2 and "closest is GL003" in bad.output
 
 

@@ -35,9 +35,12 @@ KINDS = {
     "GL010": {"numpy-on-grad"},
     "GL011": {"requires-grad-on-non-leaf"},
     "GL012": {"variable-call"},
+    "GL013": {"backward-non-scalar"},
     "GL014": {"stale-grad-read"},
     "GL015": {"optimizer-recreated"},
     "GL016": {"tensor-from-tensor"},
+    "GL101": {"eval-graph"},
+    "GL102": {"data-write"},
 }
 FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))
 PROGRAMS = fixture_files() + FIXED + sorted((ROOT / "examples").glob("*.py"))

@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import libcst as cst
 
-from gradlint.analysis import torchapi as api
+from gradlint.analysis import shapes, torchapi as api
+from gradlint.analysis.shapes import with_count
 from gradlint.analysis.walk import iter_children
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
@@ -117,6 +118,7 @@ class CallEvaluator:
         if isinstance(callee, Ref):
             return self.call_api(node, callee.qualname, args, pos, st)
         if isinstance(callee, NNModule):
+            self.on_module_forward(node, callee, st)
             return self.module_call(callee, pos, id(node), st)
         if isinstance(callee, Function):
             return self.call_local(callee, node, args, st, receiver if method else None)
@@ -149,13 +151,15 @@ class CallEvaluator:
             # torch.tensor(t) of a tensor: a detached copy, with a warning
             self.obs.tensor_from_tensor.setdefault(id(node), self.register(node))
         if short in api.FACTORIES:
-            return self.factory(node, short, st)
+            return with_count(self.factory(node, short, st), shapes.factory_count(node, short, pos))
         if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
             self.note_site(id(node))
             rg = kwarg(node, "requires_grad")
             value = literal_bool(rg.value) if rg is not None else True
+            data = pos[0] if pos and isinstance(pos[0], Tensor) else None
             return Tensor(ident=id(node), requires_grad=value, leaf=True,
-                          sources=frozenset([id(node)]), origin=self.stmt_id, is_int=False)
+                          sources=frozenset([id(node)]), origin=self.stmt_id, is_int=False,
+                          numel=data.numel if data is not None else None)
         if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
             # what PyTorch 2 does: a new leaf sharing the data (the graph is not kept),
             # requiring grad only when asked to
@@ -179,6 +183,8 @@ class CallEvaluator:
         if api.is_scheduler(q):
             return Scheduler()
         if q == "torch.autograd.backward":
+            if len(node.args) == 1 and pos and isinstance(pos[0], Tensor):
+                self.on_implicit_grad(node, node.args[0].value, pos[0])
             self.on_backward(node, pos[0] if pos else UNKNOWN, _retain(node, 2), st)
             return NONTENSOR
         if q in ("torch.autograd.grad", "torch.autograd.grad_mode.grad"):
@@ -196,7 +202,8 @@ class CallEvaluator:
         if api.is_torch_op(q):
             flat = self.flatten_args(node, args, st)
             name = q.rsplit(".", 1)[-1]
-            return self.op_result(flat, saves=name not in api.NON_SAVING_OPS, site=id(node), st=st)
+            result = self.op_result(flat, saves=name not in api.NON_SAVING_OPS, site=id(node), st=st)
+            return with_count(result, shapes.op_count(name, node, flat, method=False))
         if q.split(".", 1)[0] in ("torch", "builtins", "math", "numpy", "np", "random", "time",
                                   "os", "sys", "logging", "json"):
             return UNKNOWN
@@ -350,6 +357,8 @@ class CallEvaluator:
 
     def tensor_method(self, node, func, method, t: Tensor, pos, st: State) -> Value:
         if method == "backward":
+            if not node.args:
+                self.on_implicit_grad(node, func.value, t)
             self.on_backward(node, t, _retain(node, 1), st)
             return NONTENSOR
         if method == "retain_grad":
@@ -384,6 +393,9 @@ class CallEvaluator:
             leaf = True if t.leaf is True and t.requires_grad is False else None
             return replace(t, leaf=leaf)
         if method.endswith("_") and not method.endswith("__"):
+            if (isinstance(func.value, cst.Attribute) and func.value.attr.value == "data"
+                    and t.ident == id(func.value)):
+                self.on_data_write(func.value, method)
             self.on_inplace(node, method, t, st)
             others = [v for v in pos if isinstance(v, Tensor)]
             if method in ("zero_", "fill_", "normal_", "uniform_", "random_", "bernoulli_"):
@@ -394,8 +406,9 @@ class CallEvaluator:
             new = replace(t, requires_grad=rg, leaf=t.leaf if rg == t.requires_grad else False)
             st.replace_everywhere(t, new)
             return new
-        return self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
-                              site=id(node), st=st)
+        result = self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
+                                site=id(node), st=st)
+        return with_count(result, shapes.op_count(method, node, [t] + list(pos), method=True))
 
     def module_method(self, node, method, m: NNModule, pos, st: State) -> Value:
         root = m.root or m.ident
@@ -408,10 +421,19 @@ class CallEvaluator:
         if method == "requires_grad_":
             self.set_module_trainable(root, None, st)
             return m
-        if method in ("to", "cuda", "cpu", "train", "eval", "float", "double", "half",
+        if method in ("train", "eval"):
+            flag = literal_bool(node.args[0].value) if node.args else True
+            evaluating = method == "eval" or flag is False
+            if evaluating and (method == "eval" or flag is not None):
+                st.eval_modules = st.eval_modules | {m.ident}
+            else:
+                st.eval_modules = st.eval_modules - {m.ident, root}
+            return m
+        if method in ("to", "cuda", "cpu", "float", "double", "half",
                       "bfloat16", "share_memory", "type"):
             return m
         if method == "forward" or method == "__call__":
+            self.on_module_forward(node, m, st)
             return self.module_call(m, pos, id(node), st)
         if method in ("state_dict", "load_state_dict", "named_modules", "modules", "children",
                       "named_children", "buffers", "named_buffers", "register_buffer",

@@ -132,6 +132,8 @@ class EventMixin:
 
     def on_autograd_grad(self, node: cst.Call, target, retain, st: State) -> None:
         self.register(node)
+        for events, _ in self.loop_stack:
+            self.obs.grad_loops.add(events.loop)
         if isinstance(target, Tensor):
             hit = sorted(n for n in target.graph if n in st.freed)
             if hit:
@@ -229,6 +231,27 @@ class EventMixin:
             stmt = self.stmt_small if self.stmt_small is not None else node
             self.obs.inplace_on_leaf.setdefault(
                 id(stmt), (self.register(stmt), self.register(node), method, tensor.origin))
+
+    def on_module_forward(self, node, module: NNModule, st: State) -> None:
+        """A forward pass of a module in eval() mode, with grad mode on, inside loops."""
+        if ((module.ident in st.eval_modules or module.root in st.eval_modules) and st.grad_mode is True and module.trainable is True
+                and self.loop_stack):
+            nid = self.register(node)
+            for events, _ in self.loop_stack:
+                self.obs.eval_forwards.setdefault(events.loop, []).append(nid)
+
+    def on_data_write(self, attr: cst.Attribute, how: str) -> None:
+        """A write through `x.data` of a tensor `x` (`how`: assign / augassign / setitem /
+        the in-place method's name)."""
+        stmt = self.stmt_small if self.stmt_small is not None else attr
+        self.obs.data_writes.setdefault(
+            id(stmt), (self.register(stmt), self.register(attr), self.code(attr.value), how))
+
+    def on_implicit_grad(self, node, target_expr, tensor: Tensor) -> None:
+        """A backward without `gradient=` on a tensor known to hold several elements."""
+        if tensor.requires_grad is True and tensor.numel is not None and tensor.numel > 1:
+            self.obs.backward_non_scalar.setdefault(
+                id(node), (self.register(node), self.code(target_expr), tensor.numel, tensor.origin))
 
     def on_tensor_method(self, node, method, tensor, st) -> None:
         # PyTorch refuses only with grad mode on (under no_grad the array is allowed)

@@ -7,6 +7,7 @@ from typing import List, Optional
 import libcst as cst
 
 from gradlint.analysis import torchapi as api
+from gradlint.analysis.shapes import elementwise_count, with_count
 from gradlint.analysis.walk import iter_children, iter_tree
 from gradlint.analysis.values import (
     UNKNOWN, Const, Cut, GradContext, NNModule, Params, Ref, Seq, State, Tensor, Unknown, Value,
@@ -146,14 +147,18 @@ class ExprEvaluator:
         )
         if isinstance(operator, (cst.FloorDivide, cst.Modulo)):
             saves = False
-        return self.op_result([left, right], saves=saves, site=site, st=st)
+        result = self.op_result([left, right], saves=saves, site=site, st=st)
+        if isinstance(operator, cst.MatrixMultiply):
+            return result
+        return with_count(result, elementwise_count((left, right)))
 
     def eval_UnaryOperation(self, node: cst.UnaryOperation, st: State) -> Value:
         value = self.eval(node.expression, st)
         if isinstance(node.operator, cst.Not):
             return NONTENSOR
         if isinstance(value, Tensor):
-            return self.op_result([value], saves=False, site=id(node), st=st)
+            return with_count(self.op_result([value], saves=False, site=id(node), st=st),
+                              value.numel)
         return value if isinstance(value, Const) else UNKNOWN
 
     def eval_Comparison(self, node: cst.Comparison, st: State) -> Value:

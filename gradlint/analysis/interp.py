@@ -206,6 +206,9 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
         current = self.eval(small.target, st)
         rhs = self.eval(small.value, st)
         op = small.operator
+        if _is_data(small.target) and isinstance(current, Tensor) and current.ident == id(small.target):
+            self.on_data_write(small.target, "augassign")
+            return  # the values of the tensor change, not what it is to autograd
         if isinstance(current, Tensor):
             self.on_inplace(small, "augassign", current, st)
             result = self.binop(_plain_operator(op), current, rhs, id(small), st)
@@ -230,6 +233,10 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
             if attr == "grad":
                 self.eval(target.value, st)
                 self.on_clear(target)
+                return
+            if attr == "data" and isinstance(self.eval(target.value, st), Tensor):
+                # the tensor keeps its identity (and autograd flags); only its values change
+                self.on_data_write(target, "assign")
                 return
             if attr == "requires_grad":
                 base = self.eval(target.value, st)
@@ -266,6 +273,8 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
             for element in target.slice:
                 self.eval_children(element, st)
             if isinstance(base, Tensor):
+                if _is_data(target.value) and base.ident == id(target.value):
+                    self.on_data_write(target.value, "setitem")
                 self.on_inplace(target, "setitem", base, st)
             else:
                 self.escape(value, st)
@@ -410,6 +419,10 @@ def _init_bools():
 
 
 _init_bools()
+
+
+def _is_data(node) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == "data"
 
 
 def _mentions_grad(text: str) -> bool:

@@ -59,6 +59,13 @@ class Observations:
     grad_mode_not_entered: Dict[int, Tuple[str, int, str]] = field(default_factory=dict)
     tensor_from_tensor: Dict[int, int] = field(default_factory=dict)  # torch.tensor(t) calls
     deprecated_variable: Dict[int, int] = field(default_factory=dict)  # Variable(...) calls
+    # loop -> forward calls of modules in eval() mode with grad mode on (GL101)
+    eval_forwards: Dict[int, List[int]] = field(default_factory=dict)
+    grad_loops: Set[int] = field(default_factory=set)  # loops that call torch.autograd.grad
+    # statement -> (statement, the `x.data` node, `x`, how it is written)
+    data_writes: Dict[int, Tuple[int, int, str, str]] = field(default_factory=dict)
+    # backward call -> (call, the tensor's text, its element count, where it was computed)
+    backward_non_scalar: Dict[int, Tuple[int, str, int, int]] = field(default_factory=dict)
     # clear call -> (clear call, backward before it, step after it, optimizer text, loop)
     zero_before_step: Dict[int, Tuple[int, int, int, str, Optional[int]]] = field(default_factory=dict)
     # second read -> (read, variable, earlier read, backward that added in between, the

@@ -177,6 +177,7 @@ class State:
     # (leaf, read, backward) for those a later backward added to, no clearing between (must)
     grad_reads: FrozenSet[Tuple[int, int]] = frozenset()
     stale_reads: FrozenSet[Tuple[int, int, int]] = frozenset()
+    eval_modules: FrozenSet[int] = frozenset()  # modules switched to eval() (must; GL101)
     dead: bool = False
 
     def copy(self) -> "State":
@@ -203,7 +204,7 @@ class State:
 
 _FLOW_FIELDS = ("grad_mode", "freed", "reached", "reached_open", "escaped", "bw_cuts",
                 "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards",
-                "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads")
+                "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads", "eval_modules")
 
 
 def join_states(a: State, b: State) -> State:
@@ -237,6 +238,7 @@ def join_states(a: State, b: State) -> State:
         cleared_after_bw=a.cleared_after_bw if a.cleared_after_bw == b.cleared_after_bw else None,
         grad_reads=a.grad_reads & b.grad_reads,
         stale_reads=a.stale_reads & b.stale_reads,
+        eval_modules=a.eval_modules & b.eval_modules,
         dead=False,
     )
 

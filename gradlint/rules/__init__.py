@@ -18,19 +18,23 @@ from gradlint.rules import (
     gl010_numpy_on_grad_tensor,
     gl011_requires_grad_on_non_leaf,
     gl012_deprecated_variable,
+    gl013_backward_non_scalar,
     gl014_stale_grad_read,
     gl015_optimizer_in_loop,
     gl016_tensor_from_tensor,
+    gl101_eval_without_no_grad,
+    gl102_data_bypass,
     gl999_internal_error,
 )
 from gradlint.rules.base import Rule
 
 _MODULES = (
     gl000_syntax_error, gl001_missing_zero_grad, gl002_non_leaf_grad, gl003_backward_twice,
-    gl004_no_grad_cuts_graph, gl005_zero_grad_before_step, gl007_inplace_on_leaf, gl008_int_requires_grad,
-    gl009_grad_mode_not_entered, gl010_numpy_on_grad_tensor, gl011_requires_grad_on_non_leaf,
-    gl012_deprecated_variable, gl014_stale_grad_read, gl015_optimizer_in_loop, gl016_tensor_from_tensor,
-    gl999_internal_error,
+    gl004_no_grad_cuts_graph, gl005_zero_grad_before_step, gl007_inplace_on_leaf,
+    gl008_int_requires_grad, gl009_grad_mode_not_entered, gl010_numpy_on_grad_tensor,
+    gl011_requires_grad_on_non_leaf, gl012_deprecated_variable, gl013_backward_non_scalar,
+    gl014_stale_grad_read, gl015_optimizer_in_loop, gl016_tensor_from_tensor,
+    gl101_eval_without_no_grad, gl102_data_bypass, gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
 BY_NAME: Dict[str, Rule] = {r.name: r for r in REGISTRY.values()}

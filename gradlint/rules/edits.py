@@ -121,6 +121,39 @@ def rewrite_tensor_call(ctx, nid: int, method: str, what: str):
     return Fix("safe", f"Use `{text}` ({what})", (replace(ctx.src, ctx.span(nid), text),))
 
 
+def wrap_in_no_grad(ctx, statement: cst.CSTNode, applicability: str):
+    """A fix that puts `statement` (starting its line) inside `with torch.no_grad():`.
+
+    None when `torch` is not imported under that name, or when a line of the statement
+    is not indented at least as its first line (a multi-line string or a continuation
+    line: re-indenting it would change the program).
+    """
+    from gradlint.analysis.values import Ref
+    from gradlint.diagnostics import Fix
+
+    torch = next((k for k, v in ctx.interp.module_env.items()
+                  if isinstance(v, Ref) and v.qualname == "torch" and "." not in k), None)
+    if torch is None:
+        return None
+    src = ctx.src
+    first, col, last, _ = ctx.span_of(statement)
+    if not src.starts_line(first, col):
+        return None
+    indent = src.indent(first)
+    lines = [src.line(n) for n in range(first, last + 1)]
+    if any(text.strip() and not text.startswith(indent) for text in lines):
+        return None
+    if "\"\"\"" in "".join(lines) or "'''" in "".join(lines):
+        return None
+    step = "\t" if "\t" in indent else "    "
+    body = "".join(step + text if text.strip() else text for text in lines)
+    text = f"{indent}with {torch}.no_grad():\n{body}"
+    if not text.endswith(("\n", "\r")):
+        text += "\n"
+    return Fix(applicability, f"Wrap it in `with {torch}.no_grad():`",
+               (replace(src, whole_lines(first, last), text),))
+
+
 def is_plain_name(text: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*", text))
 

@@ -9,28 +9,12 @@ def make_fix(ctx, stmt_id):
     """Wrap the statement (a whole line of its own) in `with torch.no_grad():`."""
     import libcst as cst
 
-    from gradlint.analysis.values import Ref
-    from gradlint.diagnostics import Fix
-    from gradlint.rules.edits import replace, whole_lines
+    from gradlint.rules.edits import wrap_in_no_grad
 
-    torch = next((k for k, v in ctx.interp.module_env.items()
-                  if isinstance(v, Ref) and v.qualname == "torch" and "." not in k), None)
-    parents = ctx.parent_map()
-    line_node = parents.get(id(ctx.node(stmt_id)))
-    if torch is None or not isinstance(line_node, cst.SimpleStatementLine) or len(line_node.body) != 1:
+    line_node = ctx.parent_map().get(id(ctx.node(stmt_id)))
+    if not isinstance(line_node, cst.SimpleStatementLine) or len(line_node.body) != 1:
         return None
-    first, col, last, _ = ctx.span_of(line_node)
-    src = ctx.src
-    if not src.starts_line(first, col):
-        return None
-    indent = src.indent(first)
-    step = "\t" if "\t" in indent else "    "
-    body = "".join(step + src.line(n) if src.line(n).strip() else src.line(n)
-                   for n in range(first, last + 1))
-    text = f"{indent}with {torch}.no_grad():\n{body}"
-    if not text.endswith(("\n", "\r")):
-        text += "\n"
-    return Fix("safe", f"Wrap it in `with {torch}.no_grad():`", (replace(src, whole_lines(first, last), text),))
+    return wrap_in_no_grad(ctx, line_node, "safe")
 
 
 def check(ctx):
