@@ -41,6 +41,11 @@ its related lines) is where PyTorch misbehaved. Kinds:
 - eval-graph:        one line of the program ran a model in eval() mode with gradient
                      tracking on at least twice, and no backward ever went through any of
                      those outputs (graphs recorded for nothing)
+- graph-kept:        when a function of the program returns (and at the end, for module
+                     variables), a variable that the program grows with `name += ...` or
+                     `name.append(...)` holds autograd graphs of several iterations (a chain
+                     of additions, or several list items with graphs) that no single
+                     backward went through; the lines are those growing lines
 - error:             any other exception that ended the program
 """
 
@@ -170,6 +175,59 @@ def _data_written():
             record("data-write", lines, "in place through x.data")
 
 
+# -- accumulators that keep the graphs of several iterations ---------------------------------
+_kept = set()
+
+
+def _growing_lines(name):
+    import re
+    pattern = re.compile(rf"(^|[^\w.]){re.escape(name)}\s*(\+=|\.append\()")
+    with open(PROGRAM) as handle:
+        return [n for n, text in enumerate(handle, start=1) if pattern.search(text)]
+
+
+def _iterations_kept(value):
+    """The graph nodes by which `value` holds several iterations' graphs, or None."""
+    if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+        top, node, depth = value.grad_fn, value.grad_fn, 0
+        while node is not None and type(node) is type(top) and top.name().startswith("AddBackward"):
+            depth += 1
+            node = node.next_functions[0][0] if node.next_functions else None
+        return ("chain", {id(top): top}) if depth >= 2 else None
+    if isinstance(value, (list, tuple)):
+        nodes = {id(v.grad_fn): v.grad_fn for v in value
+                 if isinstance(v, torch.Tensor) and v.grad_fn is not None}
+        return ("items", nodes) if len(nodes) >= 2 else None
+    return None
+
+
+_kept_candidates = []  # (name, how, nodes), decided at the end: a later backward may use them
+
+
+def _scan_variables(variables):
+    for name, value in list(variables.items()):
+        if isinstance(value, (torch.Tensor, list, tuple)):
+            found = _iterations_kept(value)
+            if found:
+                _kept_candidates.append((name, found[0], found[1]))
+
+
+def _graphs_kept():
+    for name, how, nodes in _kept_candidates:
+        need = 1 if how == "chain" else 2  # a backward through the sum, or through 2+ items
+        if any(len(nodes.keys() & seen.keys()) >= need for seen in _backward_sets):
+            continue
+        lines = _growing_lines(name)
+        if lines and (name, tuple(lines)) not in _kept:
+            _kept.add((name, tuple(lines)))
+            record("graph-kept", lines, f"`{name}` holds graphs of several iterations")
+
+
+def _on_return(frame, event, arg):
+    if event == "return" and frame.f_code.co_filename == PROGRAM and frame.f_code.co_name != "<module>":
+        _scan_variables(frame.f_locals)
+
+
 # -- forward passes of models in eval() mode with grad mode on --------------------------------
 _eval_calls = {}  # innermost program line -> [program lines, outputs, did a backward reach one]
 _module_call = torch.nn.Module.__call__
@@ -222,9 +280,31 @@ def _classify(err):
     return None
 
 
+_backward_sets = []  # per backward: the graph nodes it went through (kept alive: ids stay unique)
+
+
+def _graph_nodes(roots):
+    seen, stack = {}, [r for r in roots if r is not None]
+    while stack and len(seen) < 200000:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        stack.extend(n for n, _ in node.next_functions if n is not None)
+    return seen
+
+
+def _note_backward(args, kwargs):
+    first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
+    tensors = [first] if isinstance(first, torch.Tensor) else list(first or ())
+    _backward_sets.append(_graph_nodes([t.grad_fn for t in tensors
+                                        if isinstance(t, torch.Tensor)]))
+
+
 def _wrap(fn):
     def wrapper(*args, **kwargs):
         _state["backwards"] += 1
+        _note_backward(args, kwargs)
         try:
             return fn(*args, **kwargs)
         except RuntimeError as err:
@@ -440,7 +520,12 @@ def _never_entered():
 def main(out_path):
     status = "ok"
     try:
-        runpy.run_path(PROGRAM, run_name="__main__")
+        sys.setprofile(_on_return)
+        try:
+            module_vars = runpy.run_path(PROGRAM, run_name="__main__")
+        finally:
+            sys.setprofile(None)
+        _scan_variables(module_vars)
     except SystemExit:
         pass
     except BaseException as err:  # the program's own failure is data, not a crash here
@@ -452,6 +537,7 @@ def main(out_path):
     _never_entered()
     _data_written()
     _eval_graphs()
+    _graphs_kept()
     with open(out_path, "w") as handle:
         json.dump({"status": status, "symptoms": symptoms}, handle, indent=1)
 

@@ -29,6 +29,7 @@ KINDS = {
     "GL003": {"backward-twice"},
     "GL004": {"no-grad-backward", "grad-none", "param-no-grad"},
     "GL005": {"cleared-before-step"},
+    "GL006": {"graph-kept"},
     "GL007": {"inplace-on-leaf"},
     "GL008": {"int-requires-grad"},
     "GL009": {"grad-mode-not-entered"},

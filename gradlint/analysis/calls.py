@@ -307,6 +307,8 @@ class CallEvaluator:
     # -- methods --------------------------------------------------------------------
     def call_method(self, node, func, method, receiver: Value, args, pos, st: State) -> Value:
         rtext = dotted(func.value)
+        if method == "append" and isinstance(func.value, cst.Name) and len(node.args) == 1 and pos:
+            self.on_accumulate(node, func.value.value, pos[0], node.args[0].value, st)
         if method in ("zero_", "detach_") and _is_grad_expr(func.value):
             self.on_clear(node)
             return NONTENSOR

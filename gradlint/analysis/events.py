@@ -232,6 +232,13 @@ class EventMixin:
             self.obs.inplace_on_leaf.setdefault(
                 id(stmt), (self.register(stmt), self.register(node), method, tensor.origin))
 
+    def on_accumulate(self, node, name: str, value, expr, st: State) -> None:
+        """`name += value` / `name.append(value)` in a loop, with a value that has a graph."""
+        if (isinstance(value, Tensor) and value.requires_grad is True and value.leaf is False
+                and st.grad_mode is True and self.loop_stack):
+            self.obs.accumulations.setdefault(id(node), (
+                self.register(node), name, self.register(expr), self.loop_stack[-1][0].loop))
+
     def on_module_forward(self, node, module: NNModule, st: State) -> None:
         """A forward pass of a module in eval() mode, with grad mode on, inside loops."""
         if ((module.ident in st.eval_modules or module.root in st.eval_modules) and st.grad_mode is True and module.trainable is True

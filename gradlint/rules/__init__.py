@@ -12,6 +12,7 @@ from gradlint.rules import (
     gl003_backward_twice,
     gl004_no_grad_cuts_graph,
     gl005_zero_grad_before_step,
+    gl006_loss_kept_with_graph,
     gl007_inplace_on_leaf,
     gl008_int_requires_grad,
     gl009_grad_mode_not_entered,
@@ -30,7 +31,8 @@ from gradlint.rules.base import Rule
 
 _MODULES = (
     gl000_syntax_error, gl001_missing_zero_grad, gl002_non_leaf_grad, gl003_backward_twice,
-    gl004_no_grad_cuts_graph, gl005_zero_grad_before_step, gl007_inplace_on_leaf,
+    gl004_no_grad_cuts_graph, gl005_zero_grad_before_step, gl006_loss_kept_with_graph,
+    gl007_inplace_on_leaf,
     gl008_int_requires_grad, gl009_grad_mode_not_entered, gl010_numpy_on_grad_tensor,
     gl011_requires_grad_on_non_leaf, gl012_deprecated_variable, gl013_backward_non_scalar,
     gl014_stale_grad_read, gl015_optimizer_in_loop, gl016_tensor_from_tensor,

@@ -18,7 +18,9 @@ def check(ctx):
             f"`{ctx.code(stmt)}` changes `{base}` through `.data`, which autograd does not see: "
             f"the version counter that guards saved tensors is not bumped, so a backward that "
             f"saved `{base}` silently computes gradients from the new values instead of "
-            f"raising. Write `with torch.no_grad(): {instead}` instead."
+            f"raising. Write `with torch.no_grad(): {instead}` instead"
+            + (" (same shape and dtype; to change those, make a new tensor or Parameter)."
+               if how == "assign" else ".")
         )
         yield ctx.diagnostic(RULE, stmt, message)
 
