@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
+
+# Prefilter: a tensor that requires grad can only come from a `torch.nn` module (or a
+# class built on one), `nn.Parameter`, `Variable`, or a `requires_grad` flag, so a rule
+# that needs one needs one of these words. (Checked on real code by a slow test.)
+GRAD_SOURCE = re.compile(r"\bnn\b|requires_grad|Parameter|Variable")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 import re
 
-from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
 def check(ctx):
@@ -37,7 +37,7 @@ RULE = Rule(
     summary="A second backward() runs through a graph that an earlier backward freed.",
     check=check,
     # `\bgrad(` is torch.autograd.grad (not no_grad( or enable_grad()
-    needs=(("backward(", re.compile(r"\bgrad\(")), "torch"),
+    needs=(("backward(", re.compile(r"\bgrad\(")), GRAD_SOURCE, "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

@@ -1,6 +1,6 @@
 """GL004: a value computed with grad mode off feeds a backward that expects a gradient."""
 
-from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
 def check(ctx):
@@ -43,7 +43,8 @@ RULE = Rule(
     name="no-grad-cuts-graph",
     summary="A value computed under torch.no_grad() feeds a backward that needs its gradient.",
     check=check,
-    needs=(("no_grad", "inference_mode", "set_grad_enabled"), "backward(", "torch"),
+    needs=(("no_grad", "inference_mode", "set_grad_enabled"), "backward(", GRAD_SOURCE,
+           "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

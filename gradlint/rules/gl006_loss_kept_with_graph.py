@@ -6,7 +6,7 @@ import libcst as cst
 
 from gradlint.analysis.walk import iter_tree
 from gradlint.diagnostics import Fix
-from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 _SCOPES = (cst.FunctionDef, cst.Module)
 _NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -114,6 +114,8 @@ def make_fix(ctx, expr_id):
 
 
 def check(ctx):
+    if not ctx.obs.accumulations:
+        return  # (the parent map below costs a whole-tree walk)
     parents = ctx.parent_map()
     found = {}
     for stmt, name, expr, _ in ctx.obs.accumulations.values():
@@ -147,7 +149,7 @@ RULE = Rule(
     summary="A tensor with a graph is accumulated across iterations only to be logged.",
     check=check,
     # the value must require grad: it comes from a module, a Parameter or requires_grad
-    needs=(("+=", ".append("), re.compile(r"\bnn\b|requires_grad|Parameter"),
+    needs=(("+=", ".append("), GRAD_SOURCE, "torch",
            re.compile(r"\b(for|while)\b")),
     fixable=True,
     docs=RuleDocs(

@@ -1,6 +1,6 @@
 """GL010: `.numpy()` on a tensor that requires grad."""
 
-from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
 def make_fix(ctx, nid):
@@ -35,7 +35,7 @@ RULE = Rule(
     name="numpy-on-grad-tensor",
     summary="`.numpy()` on a tensor that requires grad raises a RuntimeError.",
     check=check,
-    needs=(".numpy(", "torch"),
+    needs=(".numpy(", GRAD_SOURCE, "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

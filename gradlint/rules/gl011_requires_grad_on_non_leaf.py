@@ -2,7 +2,7 @@
 
 import re
 
-from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
 def check(ctx):
@@ -23,7 +23,8 @@ RULE = Rule(
     name="requires-grad-on-non-leaf",
     summary="Setting requires_grad on a non-leaf tensor raises a RuntimeError.",
     check=check,
-    needs=(re.compile(r"\.requires_grad\s*=[^=]|requires_grad_\([^)]*False"), "torch"),
+    needs=(re.compile(r"\.requires_grad\s*=[^=]|requires_grad_\([^)]*False"), GRAD_SOURCE,
+           "torch"),
     docs=RuleDocs(
         what="""
 Finds `x.requires_grad = ...` and `x.requires_grad_(False)` where `x` is the result of

@@ -1,6 +1,6 @@
 """GL013: backward() without a gradient on a tensor of several elements."""
 
-from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
 def check(ctx):
@@ -27,7 +27,7 @@ RULE = Rule(
     name="backward-non-scalar",
     summary="backward() without a gradient on a tensor known to hold more than one element.",
     check=check,
-    needs=("backward(", "torch"),
+    needs=("backward(", GRAD_SOURCE, "torch"),
     docs=RuleDocs(
         what="""
 Finds `y.backward()` and `torch.autograd.backward(y)` without a `gradient` (or
