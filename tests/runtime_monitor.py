@@ -181,7 +181,7 @@ _kept = set()
 
 def _growing_lines(name):
     import re
-    pattern = re.compile(rf"(^|[^\w.]){re.escape(name)}\s*(\+=|\.append\()")
+    pattern = re.compile(rf"(^|[^\w.]){re.escape(name)}(\[[^\]]*\])?\s*(\+=|\.append\()")
     with open(PROGRAM) as handle:
         return [n for n, text in enumerate(handle, start=1) if pattern.search(text)]
 
@@ -194,6 +194,12 @@ def _iterations_kept(value):
             depth += 1
             node = node.next_functions[0][0] if node.next_functions else None
         return ("chain", {id(top): top}) if depth >= 2 else None
+    if isinstance(value, dict):
+        for item in value.values():
+            found = _iterations_kept(item) if isinstance(item, torch.Tensor) else None
+            if found:
+                return found
+        return None
     if isinstance(value, (list, tuple)):
         nodes = {id(v.grad_fn): v.grad_fn for v in value
                  if isinstance(v, torch.Tensor) and v.grad_fn is not None}
@@ -206,7 +212,7 @@ _kept_candidates = []  # (name, how, nodes), decided at the end: a later backwar
 
 def _scan_variables(variables):
     for name, value in list(variables.items()):
-        if isinstance(value, (torch.Tensor, list, tuple)):
+        if isinstance(value, (torch.Tensor, list, tuple, dict)):
             found = _iterations_kept(value)
             if found:
                 _kept_candidates.append((name, found[0], found[1]))

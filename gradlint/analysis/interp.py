@@ -209,8 +209,12 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
         if _is_data(small.target) and isinstance(current, Tensor) and current.ident == id(small.target):
             self.on_data_write(small.target, "augassign")
             return  # the values of the tensor change, not what it is to autograd
-        if isinstance(small.target, cst.Name) and isinstance(op, cst.AddAssign):
-            self.on_accumulate(small, small.target.value, rhs, small.value, st)
+        if isinstance(op, cst.AddAssign):
+            target = small.target
+            if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+                target = target.value  # `metrics["loss"] += loss`: the dict is the accumulator
+            if isinstance(target, cst.Name):
+                self.on_accumulate(small, target.value, rhs, small.value, st)
         if isinstance(current, Tensor):
             self.on_inplace(small, "augassign", current, st)
             result = self.binop(_plain_operator(op), current, rhs, id(small), st)

@@ -71,8 +71,11 @@ def _accumulator_only_logged(ctx, scope, name: str, loop, accumulations) -> bool
         if not (isinstance(node, cst.Name) and node.value == name):
             continue
         parent = parents.get(id(node))
-        if isinstance(parent, cst.AugAssign) and parent.target is node:
-            if id(parent) not in accumulations and _enclosing(parents, parent, _SCOPES) is scope:
+        grown = parent
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            grown = parents.get(id(parent))  # `metrics["loss"] += ...`
+        if isinstance(grown, cst.AugAssign) and grown.target in (node, parent):
+            if id(grown) not in accumulations and not _is_number(grown.value):
                 return False
             continue
         if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value == "append":
@@ -82,15 +85,34 @@ def _accumulator_only_logged(ctx, scope, name: str, loop, accumulations) -> bool
             return False
         if isinstance(parent, cst.AssignTarget):
             value = parents.get(id(parent)).value
-            literal = (isinstance(value, (cst.Integer, cst.Float)) or
-                       (isinstance(value, cst.List) and not value.elements))
-            if not literal or _inside(parents, parent, loop):
+            if not _is_empty_or_zero(value) or _inside(parents, parent, loop):
                 return False
             initialised = True
             continue
         if not _use_is_harmless(parents, node):
             return False
     return initialised
+
+
+def _is_number(expr) -> bool:
+    """A number literal, or a value turned into a plain number (`x.item()`, `float(x)`)."""
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return True
+    return isinstance(expr, cst.Call) and (
+        (isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "item")
+        or (isinstance(expr.func, cst.Name) and expr.func.value in ("float", "int")))
+
+
+def _is_empty_or_zero(value) -> bool:
+    """`0`, `0.0`, `[]`, or a dict literal of numbers: a fresh accumulator."""
+    if isinstance(value, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(value, cst.List):
+        return not value.elements
+    if isinstance(value, cst.Dict):
+        return all(isinstance(e, cst.DictElement) and isinstance(e.value, (cst.Integer, cst.Float))
+                   for e in value.elements)
+    return False
 
 
 def _inside(parents, node, ancestor) -> bool:
@@ -154,9 +176,10 @@ RULE = Rule(
     fixable=True,
     docs=RuleDocs(
         what="""
-Finds `total += loss` and `history.append(loss)` inside a loop, where the value requires
-grad (it has a graph) and the accumulator is made before the loop (`total = 0`,
-`history = []`) and is otherwise only turned into numbers or logged: printed, formatted,
+Finds `total += loss`, `history.append(loss)` and `metrics["loss"] += loss` inside a
+loop, where the value requires grad (it has a graph) and the accumulator is made before
+the loop (`total = 0`, `history = []`, `metrics = {"loss": 0.0}`) and is otherwise only
+grown by plain numbers or turned into numbers or logged: printed, formatted,
 passed to `float()`, `.item()`, a logger or `writer.add_scalar`. Accumulators that are
 backward'd (multi-step losses, truncated BPTT windows), returned, passed to other code,
 or fed values already `.item()`'d or `.detach()`'d are not reported.
