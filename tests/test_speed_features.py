@@ -88,3 +88,33 @@ def test_clean_and_cache_dir_setting(project):
     assert result.exit_code == 0 and not (project / "build" / "lintcache").exists()
     _json("--no-cache", "a.py")
     assert not (project / "build" / "lintcache").exists()
+
+
+_IMPORTS_LIBCST = (
+    "import sys\n"
+    "from gradlint.cli import main\n"
+    "try:\n"
+    "    main(['check', '--exit-zero', '-j', '1', '.'])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "print('libcst' in sys.modules, file=sys.stderr)\n"
+)
+
+
+def _imports_libcst(project) -> bool:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS_LIBCST], cwd=project,
+                          capture_output=True, text=True, check=True)
+    return proc.stderr.strip().splitlines()[-1] == "True"
+
+
+def test_libcst_is_imported_only_when_a_file_must_be_parsed(project):
+    """Start-up stays light: a warm run and a run whose files the prefilter skips never
+    import libcst (nor the parts of gradlint that need it)."""
+    (project / "plain.py").write_text("print('no autograd here')\n")
+    assert not _imports_libcst(project)
+    shutil.copy(FIXTURES / "gl001" / "flagged_accumulation_never_cleared.py", project / "train.py")
+    assert _imports_libcst(project)  # cold: train.py is parsed, and the cache filled
+    assert not _imports_libcst(project)  # warm

@@ -1,7 +1,5 @@
 """GL005: gradients are cleared between backward() and the step that should apply them."""
 
-import libcst as cst
-
 from gradlint.diagnostics import Fix
 from gradlint.rules.base import Rule, RuleDocs
 
@@ -9,6 +7,8 @@ from gradlint.rules.base import Rule, RuleDocs
 def make_fix(ctx, clear, loop):
     """Move the clearing statement to the start of the loop body: only when it is a whole
     line of its own directly in that body (not under an `if`, not in a helper)."""
+    import libcst as cst
+
     from gradlint.rules.edits import insert_statement_before, replace, whole_lines
 
     if loop is None:

@@ -1,0 +1,151 @@
+"""GL006's look at the source: is an accumulator only ever turned into numbers or logged?
+
+Kept apart from the rule module so that libcst is imported only when a file is analysed.
+"""
+
+import libcst as cst
+
+from gradlint.analysis.walk import iter_tree
+from gradlint.diagnostics import Fix
+
+_SCOPES = (cst.FunctionDef, cst.Module)
+_NESTED = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+# calls that turn a tensor into a number, a string or a log line
+_SINK_FUNCS = {"print", "float", "int", "round", "str", "len", "repr", "format", "bool"}
+_SINK_METHODS = {"item", "tolist", "info", "debug", "warning", "error", "log", "add_scalar",
+                 "add_scalars", "set_postfix", "set_description", "write", "log_dict"}
+# expression nodes a value passes through on its way to a sink
+_THROUGH = (cst.BinaryOperation, cst.UnaryOperation, cst.Arg, cst.Dict, cst.DictElement,
+            cst.Element, cst.Tuple, cst.List, cst.Subscript, cst.SubscriptElement, cst.Index)
+_PASS_FUNCS = {"sum", "max", "min", "abs"}
+
+
+def _enclosing(parents, node, kinds):
+    current = parents.get(id(node))
+    while current is not None and not isinstance(current, kinds):
+        current = parents.get(id(current))
+    return current
+
+
+def _is_sink_call(call: cst.Call) -> bool:
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value in _SINK_FUNCS
+    return isinstance(func, cst.Attribute) and func.attr.value in _SINK_METHODS
+
+
+def _use_is_harmless(parents, name: cst.Name) -> bool:
+    """Does this use of the accumulator end in a number, a string or a log call?"""
+    child, current = name, parents.get(id(name))
+    while current is not None:
+        if isinstance(current, (cst.FormattedStringExpression, cst.Comparison)):
+            return True
+        if isinstance(current, cst.Attribute):
+            if current.value is not child:
+                return False
+            call = parents.get(id(current))
+            if not (isinstance(call, cst.Call) and call.func is current):
+                return False
+            return current.attr.value in _SINK_METHODS - {"log", "write"}
+        if isinstance(current, cst.Call):
+            if current.func is child:
+                return False
+            if _is_sink_call(current):
+                return True
+            if not (isinstance(current.func, cst.Name) and current.func.value in _PASS_FUNCS):
+                return False
+        elif not isinstance(current, _THROUGH):
+            return False
+        child, current = current, parents.get(id(current))
+    return False
+
+
+def _accumulator_only_logged(ctx, scope, name: str, loop, accumulations) -> bool:
+    parents = ctx.parent_map()
+    initialised = False
+    for node in iter_tree(scope):
+        if isinstance(node, _NESTED) and node is not scope:
+            if any(isinstance(n, cst.Name) and n.value == name for n in iter_tree(node)):
+                return False
+            continue
+        if not (isinstance(node, cst.Name) and node.value == name):
+            continue
+        parent = parents.get(id(node))
+        grown = parent
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            grown = parents.get(id(parent))  # `metrics["loss"] += ...`
+        if isinstance(grown, cst.AugAssign) and grown.target in (node, parent):
+            if id(grown) not in accumulations and not _is_number(grown.value):
+                return False
+            continue
+        if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value == "append":
+            call = parents.get(id(parent))
+            if isinstance(call, cst.Call) and id(call) in accumulations:
+                continue
+            return False
+        if isinstance(parent, cst.AssignTarget):
+            value = parents.get(id(parent)).value
+            if not _is_empty_or_zero(value) or _inside(parents, parent, loop):
+                return False
+            initialised = True
+            continue
+        if not _use_is_harmless(parents, node):
+            return False
+    return initialised
+
+
+def _is_number(expr) -> bool:
+    """A number literal, or a value turned into a plain number (`x.item()`, `float(x)`)."""
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return True
+    return isinstance(expr, cst.Call) and (
+        (isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "item")
+        or (isinstance(expr.func, cst.Name) and expr.func.value in ("float", "int")))
+
+
+def _is_empty_or_zero(value) -> bool:
+    """`0`, `0.0`, `[]`, or a dict literal of numbers: a fresh accumulator."""
+    if isinstance(value, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(value, cst.List):
+        return not value.elements
+    if isinstance(value, cst.Dict):
+        return all(isinstance(e, cst.DictElement) and isinstance(e.value, (cst.Integer, cst.Float))
+                   for e in value.elements)
+    return False
+
+
+def _inside(parents, node, ancestor) -> bool:
+    current = parents.get(id(node))
+    while current is not None:
+        if current is ancestor:
+            return True
+        current = parents.get(id(current))
+    return False
+
+
+def make_fix(ctx, expr_id):
+    from gradlint.rules.edits import replace
+
+    expr = ctx.node(expr_id)
+    text = ctx.interp.code(expr)
+    if not isinstance(expr, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+        text = f"({text})"
+    return Fix("safe", f"Use `{text}.detach()`",
+               (replace(ctx.src, ctx.span(expr_id), f"{text}.detach()"),))
+
+
+def kept_accumulators(ctx):
+    """(accumulator name, loop node, [(statement id, value expression id)]) for the
+    accumulators that live across the loop and are only used as numbers or logged."""
+    parents = ctx.parent_map()
+    found = {}
+    for stmt, name, expr, _ in ctx.obs.accumulations.values():
+        loop = _enclosing(parents, ctx.node(stmt), (cst.For, cst.While) + _SCOPES)
+        if not isinstance(loop, (cst.For, cst.While)):
+            continue
+        scope = _enclosing(parents, loop, _SCOPES)
+        found.setdefault((id(scope), name), (scope, loop, []))[2].append((stmt, expr))
+    for (_, name), (scope, loop, sites) in found.items():
+        if _accumulator_only_logged(ctx, scope, name, loop, {s for s, _ in sites}):
+            yield name, loop, sites
