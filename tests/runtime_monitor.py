@@ -352,7 +352,8 @@ def _make_param_hook(param):
 
 
 def _pre_step(optimizer, args, kwargs):
-    _check_cleared_before_step(optimizer)
+    # (args holds the optimizer itself first)
+    _check_cleared_before_step(optimizer, len(args) > 1 or kwargs.get("closure") is not None)
     if not _state["backwards"]:
         return
     for group in optimizer.param_groups:
@@ -440,12 +441,14 @@ _wrap_zero_grad(torch.nn.Module, lambda m: list(m.parameters()))
 _last_step = {}  # id(optimizer) -> (optimizer, backward count at its last step)
 
 
-def _check_cleared_before_step(optimizer):
+def _check_cleared_before_step(optimizer, closure):
     count = _state["backwards"]
     params = [p for g in optimizer.param_groups for p in g["params"]]
     previous = _last_step.get(id(optimizer), (None, 0))[1]
     marks = [_cleared_at.get(id(p)) for p in params]
-    if params and count > previous and all(m is not None and m[1] == count for m in marks):
+    # a step given a closure computes fresh gradients itself before using them
+    if params and not closure and count > previous and all(
+            m is not None and m[1] == count for m in marks):
         record("cleared-before-step", marks[0][2], "every gradient was cleared after the "
                "last backward, before this step")
     _last_step[id(optimizer)] = (optimizer, count)

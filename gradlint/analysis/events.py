@@ -153,7 +153,11 @@ class EventMixin:
         cleared, st.cleared_after_bw, st.bw_pending = st.cleared_after_bw, None, None
         if not isinstance(opt, Optimizer):
             return
-        if cleared is not None and (cleared[2] == opt.ident or cleared[2] in opt.coverage):
+        # a step given a closure re-evaluates the loss and its gradients itself
+        closure = any(not isinstance(v, Optimizer) for v in pos) or any(
+            a.keyword is not None and a.keyword.value == "closure" for a in node.args)
+        if cleared is not None and not closure and (
+                cleared[2] == opt.ident or cleared[2] in opt.coverage):
             loop = self.loop_stack[-1][0].loop if self.loop_stack else None
             self.obs.zero_before_step.setdefault(
                 cleared[0], (cleared[0], cleared[1], self.register(node), text or "optimizer", loop))
