@@ -52,7 +52,8 @@ def _timed(source):
 
 
 def test_deep_nesting_is_a_clear_finding():
-    src = "import torch\n" + "".join("    " * i + f"if x{i}:\n" for i in range(100))
+    src = "import torch\nw = torch.ones(1, requires_grad=True)\n"
+    src += "".join("    " * i + f"if x{i}:\n" for i in range(100))
     src += "    " * 100 + "loss.backward()\n"
     found, seconds = _timed(src)
     assert [d.code for d in found] == ["GL000"] and seconds < 30
