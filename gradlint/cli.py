@@ -216,9 +216,10 @@ def rules_cmd(output_format) -> None:
                                 "fixable": r.fixable, "summary": r.summary} for r in rules],
                               indent=2))
         return
-    click.echo(f"{'code':<7}{'name':<22}{'default':<9}{'fix':<5}summary")
+    width = max(len(r.name) for r in rules) + 2
+    click.echo(f"{'code':<7}{'name':<{width}}{'default':<9}{'fix':<5}summary")
     for r in rules:
-        click.echo(f"{r.code:<7}{r.name:<22}{'on' if r.default_on else 'off':<9}"
+        click.echo(f"{r.code:<7}{r.name:<{width}}{'on' if r.default_on else 'off':<9}"
                    f"{'yes' if r.fixable else '-':<5}{r.summary}")
 
 

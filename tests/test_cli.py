@@ -137,6 +137,7 @@ def test_noqa_comments(project):
 def test_rules_and_rule_commands():
     out = run("rules").output
     assert "GL001  missing-zero-grad" in out
+    assert "GL011  requires-grad-on-non-leaf  on " in out  # columns fit the longest name
     doc = run("rule", "GL003").output
     assert doc.startswith("# backward-twice (GL003)") and "## Fix safety" in doc
     assert run("rule", "non-leaf-grad").output.startswith("# non-leaf-grad (GL002)")
