@@ -11,7 +11,7 @@ from gradlint.analysis import torchapi as api
 from gradlint.analysis.exprs import dotted
 from gradlint.analysis.observations import CutHit, DoubleBackward, NonLeafGradRead
 from gradlint.analysis.values import (
-    Function, GradContext, NNModule, Optimizer, Params, Seq, State, Tensor,
+    Const, Function, GradContext, NNModule, Optimizer, Params, Seq, State, Tensor,
 )
 
 
@@ -30,6 +30,16 @@ def _backward_subject(interp, node: cst.Call) -> str:
     if node.args:
         return interp.code(node.args[0].value)
     return "the loss"
+
+
+def _plain_number(expr) -> bool:
+    """`x.item()`, `y.numel()`, `len(z)`, `float(w)`: a number whatever x, y, z, w are."""
+    if not isinstance(expr, cst.Call):
+        return False
+    func = expr.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value in api.NON_TENSOR_METHODS
+    return isinstance(func, cst.Name) and func.value in ("len", "float", "int", "round")
 
 
 class EventMixin:
@@ -238,6 +248,13 @@ class EventMixin:
 
     def on_accumulate(self, node, name: str, value, expr, st: State) -> None:
         """`name += value` / `name.append(value)` in a loop, with a value that has a graph."""
+        graph_free = isinstance(value, Const) or (
+            isinstance(value, Tensor) and value.requires_grad is False) or _plain_number(expr)
+        if not graph_free:
+            # what the loop keeps may be backward'd later: not an evaluation loop (GL101)
+            nid = self.register(node)
+            for events, _ in self.loop_stack:
+                self.obs.collecting_loops.setdefault(events.loop, set()).add(nid)
         if (isinstance(value, Tensor) and value.requires_grad is True and value.leaf is False
                 and st.grad_mode is True and self.loop_stack):
             self.obs.accumulations.setdefault(id(node), (

@@ -64,6 +64,8 @@ class Observations:
     # loop -> forward calls of modules in eval() mode with grad mode on (GL101)
     eval_forwards: Dict[int, List[int]] = field(default_factory=dict)
     grad_loops: Set[int] = field(default_factory=set)  # loops that call torch.autograd.grad
+    # loop -> `x += v` / `x.append(v)` inside it with a v that may carry a graph
+    collecting_loops: Dict[int, Set[int]] = field(default_factory=dict)
     # statement -> (statement, the `x.data` node, `x`, how it is written)
     data_writes: Dict[int, Tuple[int, int, str, str]] = field(default_factory=dict)
     # backward call -> (call, the tensor's text, its element count, where it was computed)

@@ -17,9 +17,24 @@ def _candidates(ctx):
         if any(word in ctx.interp.code(ctx.node(ev.loop)) for word in _TRAINING_WORDS):
             continue
         out.append(ev)
+    if out and obs.collecting_loops:
+        out = [ev for ev in out if not _keeps_outputs(ctx, ev)]
     # the outermost such loop: wrapping it covers the ones inside
     inner = set().union(*(ev.nested for ev in out)) if out else set()
     return [ev for ev in out if ev.loop not in inner]
+
+
+def _keeps_outputs(ctx, ev) -> bool:
+    """The loop collects values that may carry graphs into something a later backward may
+    use (REINFORCE collects log-probabilities in eval mode): not an evaluation loop.
+    Accumulators that are only logged (GL006's) do not count."""
+    collected = ctx.obs.collecting_loops.get(ev.loop)
+    if not collected:
+        return False
+    from gradlint.rules.accumulators import kept_accumulators
+
+    logged = {stmt for _, _, sites in kept_accumulators(ctx) for stmt, _ in sites}
+    return any(stmt not in logged for stmt in collected)
 
 
 def check(ctx):
@@ -53,7 +68,9 @@ RULE = Rule(
 Finds a loop that calls a model after `model.eval()` (with no `model.train()` between),
 with gradient tracking on, and that neither calls backward (directly or in a helper),
 steps an optimizer, nor uses `torch.autograd.grad`: an evaluation or inference loop
-outside `torch.no_grad()` / `torch.inference_mode()`. Loops inside a `no_grad` block
+outside `torch.no_grad()` / `torch.inference_mode()`. A loop that collects values with
+graphs for later use (log-probabilities for a policy gradient) is not an evaluation
+loop and is not reported. Loops inside a `no_grad` block
 or a `@torch.no_grad()` function, saliency maps and adversarial examples (which need
 gradients), and models whose mode or parameters are unknown are not reported. Off by
 default: it costs memory and time, not correctness; enable it with `--select GL101`

@@ -184,8 +184,7 @@ class Positions:
                 shift = 1
         else:
             tiny, shift = cst.Module(body=[stmt]), 0
-        positions = MetadataWrapper(tiny, unsafe_skip_copy=True).resolve(PositionProvider)
-        return positions, line, shift, col
+        return _positions_of(tiny), line, shift, col
 
     # -- the exact way ------------------------------------------------------------------
     def _slow(self, node) -> Optional[Span]:
@@ -196,6 +195,30 @@ class Positions:
         if rng is None:
             return None
         return (rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+
+
+class _Ranges:
+    """Stands in for the provider that PositionProvider's codegen state writes into."""
+
+    def __init__(self):
+        self._computed = {}
+
+
+def _positions_of(module: cst.Module):
+    """PositionProvider's ranges for a small module, by running its codegen directly:
+    MetadataWrapper.resolve would also walk the tree once for batchable providers, which
+    cost as much again on these one-statement modules."""
+    try:
+        from libcst.metadata.position_provider import PositionProvidingCodegenState
+
+        ranges = _Ranges()
+        state = PositionProvidingCodegenState(default_indent=module.default_indent,
+                                              default_newline=module.default_newline,
+                                              provider=ranges)
+        module._codegen(state)
+        return ranges._computed
+    except (ImportError, AttributeError, TypeError):  # a libcst without these internals
+        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
 
 _KINDS = {
