@@ -53,8 +53,9 @@ Finds a read of `x.grad` (a leaf tensor that requires grad) after an earlier rea
 `x.grad` and a later `backward()` that reaches `x`, with no clearing of the gradient in
 between (`x.grad = None`, `x.grad.zero_()`, `optimizer.zero_grad()`, ...). This covers
 the straight-line case and the manual training loop that updates `w` from `w.grad`
-without ever clearing it. A leaf made afresh in each iteration is not reported, nor
-are reads when the analysis cannot tell whether the backward reaches the leaf.
+without ever clearing it. A leaf made afresh in each iteration starts with no gradient,
+so reads in different iterations are not reported (two reads in one iteration are);
+nor are reads when the analysis cannot tell whether the backward reaches the leaf.
 """,
         why="""
 `backward()` accumulates: it adds the new gradient into `.grad`. After `(x * 2).backward()`

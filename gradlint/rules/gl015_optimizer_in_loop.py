@@ -1,5 +1,7 @@
 """GL015: a stateful optimizer constructed inside the loop that steps it."""
 
+import re
+
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -20,7 +22,8 @@ RULE = Rule(
     name="optimizer-in-loop",
     summary="A stateful optimizer is rebuilt inside the training loop that steps it.",
     check=check,
-    needs=("optim", "step(", "torch"),
+    # an optimizer class is reached through `torch.optim` (not the word "optimizer")
+    needs=(re.compile(r"\boptim\b"), "step(", "torch"),
     docs=RuleDocs(
         what="""
 Finds an optimizer that keeps state between steps (Adam, AdamW, RMSprop, Adagrad, ...,

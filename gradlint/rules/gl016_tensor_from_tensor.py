@@ -32,7 +32,8 @@ RULE = Rule(
     summary="`torch.tensor(t)` of a tensor: a warning, and a copy cut from autograd.",
     check=check,
     # the argument starts with a name (a variable or a call), not literal data
-    needs=(re.compile(r"tensor\(\s*[A-Za-z_]"), "torch"),
+    # `\b`: `randn_tensor(shape)` (diffusers) is not torch.tensor
+    needs=(re.compile(r"\btensor\(\s*[A-Za-z_]"), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""
