@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 import traceback
@@ -15,13 +16,21 @@ DEEP_RECURSION = 20000 if sys.version_info >= (3, 11) else 4000
 
 
 def _prefilter_words(rule, settings: Settings):
+    return _groups(rule.needs, tuple(settings.backward_functions))
+
+
+@functools.lru_cache(maxsize=256)
+def _groups(needs: tuple, backward_functions: tuple) -> tuple:
     groups = []
-    for group in rule.needs:
+    for group in needs:
         group = tuple(group) if isinstance(group, (tuple, list)) else (group,)
         if any(isinstance(w, str) and "backward" in w for w in group):
-            group = group + tuple(settings.backward_functions)
+            group = group + backward_functions
         groups.append(group)
-    return groups
+    # plain words first: a substring test is far cheaper than a regex search, and most
+    # files fail on a word (`torch`) before any regex has to run
+    groups.sort(key=lambda g: any(not isinstance(w, str) for w in g))
+    return tuple(groups)
 
 
 def _occurs(word, source: str) -> bool:
