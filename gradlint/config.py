@@ -79,15 +79,25 @@ class Settings:
         return out
 
     def is_excluded(self, path: str) -> bool:
-        parts = Path(_relative(path, self.root)).parts
         rel = _relative(path, self.root)
-        for pattern in self.exclude + self.extend_exclude:
-            if "/" in pattern.rstrip("/") or "*" in pattern and "/" in pattern:
-                if _glob_match(rel, pattern) or _glob_match(rel, pattern.rstrip("/") + "/*"):
-                    return True
-            elif any(fnmatch.fnmatchcase(part, pattern.rstrip("/")) for part in parts):
-                return True
-        return False
+        names, paths = _exclude_matchers(tuple(self.exclude) + tuple(self.extend_exclude))
+        if names is not None and any(names.match(part) for part in rel.split("/") if part):
+            return True
+        return any(_glob_match(rel, p) or _glob_match(rel, p.rstrip("/") + "/*") for p in paths)
+
+
+@functools.lru_cache(maxsize=32)
+def _exclude_matchers(patterns: tuple):
+    """One regex for the patterns that match a single path component (`.venv`,
+    `*.egg-info`), and the patterns that match a path (`docs/build`): discovery asks
+    for every file and folder, and matching pattern by pattern dominated warm runs."""
+    names, paths = [], []
+    for pattern in patterns:
+        if "/" in pattern.rstrip("/") or "*" in pattern and "/" in pattern:
+            paths.append(pattern)
+        else:
+            names.append(fnmatch.translate(pattern.rstrip("/")))
+    return (re.compile("|".join(names)) if names else None), tuple(paths)
 
 
 @functools.lru_cache(maxsize=64)

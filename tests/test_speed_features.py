@@ -118,3 +118,37 @@ def test_libcst_is_imported_only_when_a_file_must_be_parsed(project):
     shutil.copy(FIXTURES / "gl001" / "flagged_accumulation_never_cleared.py", project / "train.py")
     assert _imports_libcst(project)  # cold: train.py is parsed, and the cache filled
     assert not _imports_libcst(project)  # warm
+
+
+def test_exclusion_patterns(tmp_path):
+    """Name patterns match any path component, path patterns match from the root, and
+    the compiled form agrees with fnmatch on every case."""
+    import fnmatch
+
+    from gradlint.config import Settings
+
+    settings = Settings(root=str(tmp_path), extend_exclude=("*.egg-info", "docs/out/",
+                                                              "gen_*", "tests/data/*.py"))
+    cases = {
+        "pkg/mod.py": False,
+        ".venv/lib/x.py": True,
+        "src/build/x.py": True,  # `build` at any depth
+        "builder/x.py": False,
+        "foo.egg-info/PKG.py": True,
+        "docs/out/conf.py": True,
+        "docs/outx/conf.py": False,
+        "src/docs/out/conf.py": False,  # a path pattern is anchored at the root
+        "gen_proto/a.py": True,
+        "lib/gen_x.py": True,
+        "tests/data/sample.py": True,
+        "tests/data/deep/sample.py": True,  # `*` in a path pattern crosses folders
+        "site-packages/torch/x.py": True,
+    }
+    for rel, excluded in cases.items():
+        assert settings.is_excluded(str(tmp_path / rel)) is excluded, rel
+    names = [p for p in settings.exclude + settings.extend_exclude if "/" not in p.rstrip("/")]
+    for rel in cases:
+        by_fnmatch = any(fnmatch.fnmatchcase(part, p.rstrip("/"))
+                         for part in rel.split("/") for p in names)
+        if by_fnmatch:
+            assert settings.is_excluded(str(tmp_path / rel)), rel
