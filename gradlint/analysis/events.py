@@ -8,7 +8,7 @@ from typing import Optional
 import libcst as cst
 
 from gradlint.analysis import torchapi as api
-from gradlint.analysis.exprs import dotted
+from gradlint.analysis.exprs import dotted, plain_number
 from gradlint.analysis.observations import CutHit, DoubleBackward, NonLeafGradRead
 from gradlint.analysis.values import (
     Const, Function, GradContext, NNModule, Optimizer, Params, Seq, State, Tensor,
@@ -30,16 +30,6 @@ def _backward_subject(interp, node: cst.Call) -> str:
     if node.args:
         return interp.code(node.args[0].value)
     return "the loss"
-
-
-def _plain_number(expr) -> bool:
-    """`x.item()`, `y.numel()`, `len(z)`, `float(w)`: a number whatever x, y, z, w are."""
-    if not isinstance(expr, cst.Call):
-        return False
-    func = expr.func
-    if isinstance(func, cst.Attribute):
-        return func.attr.value in api.NON_TENSOR_METHODS
-    return isinstance(func, cst.Name) and func.value in ("len", "float", "int", "round")
 
 
 class EventMixin:
@@ -249,7 +239,7 @@ class EventMixin:
     def on_accumulate(self, node, name: str, value, expr, st: State) -> None:
         """`name += value` / `name.append(value)` in a loop, with a value that has a graph."""
         graph_free = isinstance(value, Const) or (
-            isinstance(value, Tensor) and value.requires_grad is False) or _plain_number(expr)
+            isinstance(value, Tensor) and value.requires_grad is False) or plain_number(expr)
         if not graph_free:
             # what the loop keeps may be backward'd later: not an evaluation loop (GL101)
             nid = self.register(node)
@@ -257,13 +247,13 @@ class EventMixin:
                 self.obs.collecting_loops.setdefault(events.loop, set()).add(nid)
         if (isinstance(value, Tensor) and value.requires_grad is True and value.leaf is False
                 and st.grad_mode is True and self.loop_stack):
-            self.obs.accumulations.setdefault(id(node), (
-                self.register(node), name, self.register(expr), self.loop_stack[-1][0].loop))
+            self.obs.accumulations.setdefault(id(node), (self.register(node), name,
+                                                         self.register(expr)))
 
     def on_module_forward(self, node, module: NNModule, st: State) -> None:
         """A forward pass of a module in eval() mode, with grad mode on, inside loops."""
-        if ((module.ident in st.eval_modules or module.root in st.eval_modules) and st.grad_mode is True and module.trainable is True
-                and self.loop_stack):
+        in_eval = module.ident in st.eval_modules or module.root in st.eval_modules
+        if in_eval and st.grad_mode is True and module.trainable is True and self.loop_stack:
             nid = self.register(node)
             for events, _ in self.loop_stack:
                 self.obs.eval_forwards.setdefault(events.loop, []).append(nid)

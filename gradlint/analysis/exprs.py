@@ -35,6 +35,19 @@ def literal_bool(node: Optional[cst.BaseExpression]) -> Optional[bool]:
     return None
 
 
+def plain_number(expr: cst.BaseExpression) -> bool:
+    """A number literal, or a call that gives a number whatever its argument is
+    (`x.item()`, `y.numel()`, `len(z)`, `float(w)`)."""
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return True
+    if not isinstance(expr, cst.Call):
+        return False
+    func = expr.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value in api.NON_TENSOR_METHODS
+    return isinstance(func, cst.Name) and func.value in ("len", "float", "int", "round")
+
+
 def kwarg(call: cst.Call, name: str) -> Optional[cst.Arg]:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == name:

@@ -62,7 +62,7 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
         self.bw_seq: Dict[int, int] = {}
         self.module_roots: Set[int] = set()  # idents of modules made in the file
         self.site_loops: Dict[int, frozenset] = {}  # statement / allocation -> loops around it
-        self.backward_stmts: Dict[int, tuple] = {}  # backward call -> (statement, call depth)
+        self.backward_stmts: Dict[int, tuple] = {}  # backward call -> (statement, call chain)
         self.clearing_grad = False  # evaluating the receiver of `x.grad.zero_()`
         self.current_loops: frozenset = frozenset()
         self.init_frames()

@@ -59,8 +59,8 @@ class Observations:
     grad_mode_not_entered: Dict[int, Tuple[str, int, str]] = field(default_factory=dict)
     tensor_from_tensor: Dict[int, int] = field(default_factory=dict)  # torch.tensor(t) calls
     deprecated_variable: Dict[int, int] = field(default_factory=dict)  # Variable(...) calls
-    # `x += t` / `x.append(t)` in a loop -> (statement or call, x, the t expression, loop)
-    accumulations: Dict[int, Tuple[int, str, int, int]] = field(default_factory=dict)
+    # `x += t` / `x.append(t)` in a loop -> (statement or call, x, the t expression)
+    accumulations: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)
     # loop -> forward calls of modules in eval() mode with grad mode on (GL101)
     eval_forwards: Dict[int, List[int]] = field(default_factory=dict)
     grad_loops: Set[int] = field(default_factory=set)  # loops that call torch.autograd.grad

@@ -5,6 +5,7 @@ Kept apart from the rule module so that libcst is imported only when a file is a
 
 import libcst as cst
 
+from gradlint.analysis.exprs import plain_number
 from gradlint.analysis.walk import iter_tree
 from gradlint.diagnostics import Fix
 
@@ -75,7 +76,7 @@ def _accumulator_only_logged(ctx, scope, name: str, loop, accumulations) -> bool
         if isinstance(parent, cst.Subscript) and parent.value is node:
             grown = parents.get(id(parent))  # `metrics["loss"] += ...`
         if isinstance(grown, cst.AugAssign) and grown.target in (node, parent):
-            if id(grown) not in accumulations and not _is_number(grown.value):
+            if id(grown) not in accumulations and not plain_number(grown.value):
                 return False
             continue
         if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value == "append":
@@ -92,15 +93,6 @@ def _accumulator_only_logged(ctx, scope, name: str, loop, accumulations) -> bool
         if not _use_is_harmless(parents, node):
             return False
     return initialised
-
-
-def _is_number(expr) -> bool:
-    """A number literal, or a value turned into a plain number (`x.item()`, `float(x)`)."""
-    if isinstance(expr, (cst.Integer, cst.Float)):
-        return True
-    return isinstance(expr, cst.Call) and (
-        (isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "item")
-        or (isinstance(expr.func, cst.Name) and expr.func.value in ("float", "int")))
 
 
 def _is_empty_or_zero(value) -> bool:
@@ -140,7 +132,7 @@ def kept_accumulators(ctx):
     accumulators that live across the loop and are only used as numbers or logged."""
     parents = ctx.parent_map()
     found = {}
-    for stmt, name, expr, _ in ctx.obs.accumulations.values():
+    for stmt, name, expr in ctx.obs.accumulations.values():
         loop = _enclosing(parents, ctx.node(stmt), (cst.For, cst.While) + _SCOPES)
         if not isinstance(loop, (cst.For, cst.While)):
             continue

@@ -42,8 +42,8 @@ def check(ctx):
             f"`{text}` clears the gradients that `{ctx.code(backward)}` at line "
             f"{ctx.line(backward)} just computed, before `{opt}.step()` at line {ctx.line(step)} "
             f"applies them: the step finds no gradient (`None`, or zeros with "
-            f"`set_to_none=False`), so nothing from this batch is learned. Clear the gradients at the start of the "
-            f"iteration, before the forward pass, or after the step."
+            f"`set_to_none=False`), so nothing from this batch is learned. Clear the gradients "
+            f"at the start of the iteration, before the forward pass, or after the step."
         )
         related = [(backward, "backward() computes the gradients here"),
                    (step, f"`{opt}.step()` finds them cleared")]

@@ -17,24 +17,17 @@ def _candidates(ctx):
         if any(word in ctx.interp.code(ctx.node(ev.loop)) for word in _TRAINING_WORDS):
             continue
         out.append(ev)
+    # a loop that collects values that may carry graphs (REINFORCE collects
+    # log-probabilities in eval mode) keeps them for a later backward: not an evaluation loop
     if out and obs.collecting_loops:
-        out = [ev for ev in out if not _keeps_outputs(ctx, ev)]
+        from gradlint.rules.accumulators import kept_accumulators
+
+        # accumulators that are only logged (GL006's) do not keep graphs for a backward
+        logged = {stmt for _, _, sites in kept_accumulators(ctx) for stmt, _ in sites}
+        out = [ev for ev in out if not (obs.collecting_loops.get(ev.loop, set()) - logged)]
     # the outermost such loop: wrapping it covers the ones inside
     inner = set().union(*(ev.nested for ev in out)) if out else set()
     return [ev for ev in out if ev.loop not in inner]
-
-
-def _keeps_outputs(ctx, ev) -> bool:
-    """The loop collects values that may carry graphs into something a later backward may
-    use (REINFORCE collects log-probabilities in eval mode): not an evaluation loop.
-    Accumulators that are only logged (GL006's) do not count."""
-    collected = ctx.obs.collecting_loops.get(ev.loop)
-    if not collected:
-        return False
-    from gradlint.rules.accumulators import kept_accumulators
-
-    logged = {stmt for _, _, sites in kept_accumulators(ctx) for stmt, _ in sites}
-    return any(stmt not in logged for stmt in collected)
 
 
 def check(ctx):
