@@ -82,10 +82,11 @@ def _lint_parsed_deep(source, path, settings, rules, enabled, verbose) -> List[D
     import libcst as cst
 
     from gradlint.analysis.interp import AnalysisTimeout, Interpreter
+    from gradlint.parsing import parse_module
     from gradlint.rules.context import RuleContext
 
     try:
-        module = cst.parse_module(source)
+        module = parse_module(source)
     except cst.ParserSyntaxError as exc:
         if "GL000" not in enabled:
             return []
