@@ -43,9 +43,16 @@ def _check(source):
     return placed, len(interp.nodes)
 
 
-@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
 def test_tricky_layout(newline):
     placed, total = _check(TRICKY.replace("\n", newline))
+    assert placed >= total * 0.8
+
+
+def test_characters_that_split_lines_for_str_but_not_for_python():
+    # a form feed between definitions (old code has them) and separators in a string
+    source = TRICKY.replace("def f(x):", "\x0c\ndef f(x):").replace('"é☕"', '"é\x1c☕\x0c"')
+    placed, total = _check(source)
     assert placed >= total * 0.8
 
 

@@ -11,6 +11,7 @@ caller falls back to the full metadata pass.
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from typing import Dict, List, Optional, Tuple
 
@@ -18,6 +19,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 Span = Tuple[int, int, int, int]  # 1-based line, column; end line, end column
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
 
 
 def _cst_statements(body, out: List[cst.CSTNode]) -> None:
@@ -86,7 +88,8 @@ class Positions:
         self._statements: Optional[Dict[int, Span]] = None
         self._tiny: Dict[int, object] = {}
         self._full = None
-        self._lines = source.splitlines(keepends=True)
+        # Python's own line ends only (str.splitlines also splits at form feeds and others)
+        self._lines = _LINE.findall(source)
 
     def span(self, node: cst.CSTNode, within: Optional[cst.CSTNode] = None) -> Optional[Span]:
         """`within`: a node known to contain `node` (whose statement is then used)."""
@@ -141,6 +144,9 @@ class Positions:
             owner = within if id(within) in spans else self.owners.get(id(within))
         if owner is None or id(owner) not in spans:
             return None
+        found = self._by_text(node, spans[id(owner)])
+        if found is not None:
+            return found
         cached = self._tiny.get(id(owner))
         if cached is None:
             cached = self._tiny[id(owner)] = self._regenerate(owner, spans)
@@ -157,6 +163,27 @@ class Positions:
         if rel.start.line != 1 or rel.end.line != 1:
             return None
         return (line, col + rel.start.column, line, col + rel.end.column)
+
+    def _by_text(self, node, statement: Span) -> Optional[Span]:
+        """libcst is lossless: a node's own code is the exact text it was parsed from. When
+        that text occurs once in its statement's lines, that occurrence is the node (the
+        statement's first line is searched from the statement's start)."""
+        code = self.module.code_for_node(node)
+        line, col, end_line, _ = statement
+        if not code or end_line - line > 200 or code != code.strip():
+            return None
+        first = self._lines[line - 1][col - 1:]
+        text = first + "".join(self._lines[line:end_line])
+        if "\r" in text.replace("\r\n", ""):  # old Mac line ends: counted below as one line
+            return None
+        at = text.find(code)
+        if at < 0 or text.find(code, at + 1) >= 0:
+            return None
+        before = text.count("\n", 0, at)
+        start_col = (at - text.rfind("\n", 0, at)) if before else col + at
+        inner = code.count("\n")
+        end_col = (len(code) - code.rfind("\n")) if inner else start_col + len(code)
+        return (line + before, start_col, line + before + inner, end_col)
 
     def _regenerate(self, owner, spans):
         """Positions of every node of one statement, regenerated on its own (once)."""
