@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import List, Optional
 
 import libcst as cst
@@ -13,9 +12,10 @@ from gradlint.analysis.shapes import with_count
 from gradlint.analysis.walk import iter_children
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
-    UNKNOWN, Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref,
-    Scheduler, State, Tensor, Unknown, Value,
+    Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Scheduler, State,
+    Tensor, UNKNOWN, Unknown, Value, evolve,
 )
+
 
 _OPT_NAME = re.compile(r"^(opt|opt_.*|.*_opt|opt[A-Z0-9].*|.*optim.*|.*Optim.*)$")
 
@@ -364,13 +364,13 @@ class CallEvaluator:
             self.on_backward(node, t, _retain(node, 1), st)
             return NONTENSOR
         if method == "retain_grad":
-            st.replace_everywhere(t, replace(t, retains_grad=True))
+            st.replace_everywhere(t, evolve(t, retains_grad=True))
             return NONTENSOR
         if method == "requires_grad_":
             flag = literal_bool(node.args[0].value) if node.args else True
             self.on_requires_grad_change(node, func.value, t, st, flag)
             if t.leaf is True and flag is not None:
-                new = replace(t, requires_grad=flag,
+                new = evolve(t, requires_grad=flag,
                               sources=frozenset([t.ident]) if flag else frozenset())
                 st.replace_everywhere(t, new)
                 return new
@@ -393,7 +393,7 @@ class CallEvaluator:
                           is_int=True)
         if method in api.MAYBE_SELF:
             leaf = True if t.leaf is True and t.requires_grad is False else None
-            return replace(t, leaf=leaf)
+            return evolve(t, leaf=leaf)
         if method.endswith("_") and not method.endswith("__"):
             if (isinstance(func.value, cst.Attribute) and func.value.attr.value == "data"
                     and t.ident == id(func.value)):
@@ -405,7 +405,7 @@ class CallEvaluator:
             rg = t.requires_grad
             if st.grad_mode is True and any(o.requires_grad is True for o in others):
                 rg = True
-            new = replace(t, requires_grad=rg, leaf=t.leaf if rg == t.requires_grad else False)
+            new = evolve(t, requires_grad=rg, leaf=t.leaf if rg == t.requires_grad else False)
             st.replace_everywhere(t, new)
             return new
         result = self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
@@ -453,13 +453,13 @@ class CallEvaluator:
             self.on_full_clear(node, opt.ident, st)
             return NONTENSOR
         if method == "add_param_group":
-            st.replace_everywhere(opt, replace(opt, coverage=opt.coverage | self.coverage(node, st)))
+            st.replace_everywhere(opt, evolve(opt, coverage=opt.coverage | self.coverage(node, st)))
         return UNKNOWN
 
     def set_module_trainable(self, root: int, value, st: State) -> None:
         for key, v in list(st.env.items()):
             if isinstance(v, NNModule) and (v.root or v.ident) == root:
-                st.env[key] = replace(v, trainable=value)
+                st.env[key] = evolve(v, trainable=value)
 
     # -- unknown code -----------------------------------------------------------------
     def unknown_call(self, node: cst.Call, args, st: State, receiver_text=None) -> Value:

@@ -10,8 +10,10 @@ from gradlint.analysis import torchapi as api
 from gradlint.analysis.shapes import elementwise_count, with_count
 from gradlint.analysis.walk import iter_children, iter_tree
 from gradlint.analysis.values import (
-    UNKNOWN, Const, Cut, GradContext, NNModule, Params, Ref, Seq, State, Tensor, Unknown, Value,
+    Const, Cut, GradContext, NNModule, Params, Ref, Seq, State, Tensor, UNKNOWN, Unknown, Value,
+    evolve,
 )
+
 
 NONTENSOR = Const("<non-tensor>")
 _BINOPS_SAVING = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)
@@ -19,11 +21,17 @@ _BINOPS_SAVING = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
     """`a.b.c` as a string when the expression is a plain access path."""
+    # exact types, not isinstance: these classes have no subclasses, and isinstance on
+    # libcst's ABC-based classes is slow (this runs for every name and call)
+    kind = type(node)
+    if kind is cst.Name:
+        return node.value
     parts = []
-    while isinstance(node, cst.Attribute):
+    while kind is cst.Attribute:
         parts.append(node.attr.value)
         node = node.value
-    if isinstance(node, cst.Name):
+        kind = type(node)
+    if kind is cst.Name:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
@@ -331,9 +339,7 @@ class ExprEvaluator:
 
 
 def _with(value: Tensor, **kw) -> Tensor:
-    from dataclasses import replace
-
-    return replace(value, **kw)
+    return evolve(value, **kw)
 
 
 def _names_in(node: cst.CSTNode):

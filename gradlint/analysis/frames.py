@@ -3,7 +3,7 @@ functions nobody in the file calls (analysed with unknown arguments)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -11,9 +11,10 @@ import libcst as cst
 from gradlint.analysis.exprs import dotted
 from gradlint.analysis.walk import iter_statements
 from gradlint.analysis.values import (
-    UNKNOWN, Function, GradContext, ModuleClass, NNModule, Ref, State, Tensor, Value,
+    Function, GradContext, ModuleClass, NNModule, Ref, State, Tensor, UNKNOWN, Value, evolve,
     join_all, join_values,
 )
+
 
 MAX_CALL_DEPTH = 3
 _MODULE_BASES = ("torch.nn.Module", "torch.nn.modules.module.Module",
@@ -121,7 +122,7 @@ class FrameMixin:
                 (isinstance(v, NNModule) and v.trainable is True)
                 or (isinstance(v, Tensor) and v.leaf is True and v.requires_grad is True)
                 for v in attrs.values()) else None
-            self.class_self[id(node)] = replace(self_value, trainable=has_params)
+            self.class_self[id(node)] = evolve(self_value, trainable=has_params)
             st.bind(node.name.value, ModuleClass(node_id=id(node), has_params=has_params))
         else:
             st.bind(node.name.value, UNKNOWN)

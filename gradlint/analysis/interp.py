@@ -8,7 +8,7 @@ arguments. Loops run to a fixpoint with a cap; `if`/`else` branches are joined.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List, Set, Tuple
 
 import libcst as cst
@@ -20,9 +20,10 @@ from gradlint.analysis.events import EventMixin
 from gradlint.analysis.frames import FrameMixin
 from gradlint.analysis.observations import LoopEvents, Observations
 from gradlint.analysis.values import (
-    UNKNOWN, GradContext, NNModule, Params, Ref, Seq, State, Tensor,
-    join_all, join_states, same_state,
+    GradContext, NNModule, Params, Ref, Seq, State, Tensor, UNKNOWN, evolve, join_all, join_states,
+    same_state,
 )
+
 
 MAX_LOOP_PASSES = 4
 
@@ -221,9 +222,9 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
             if isinstance(result, Tensor):
                 leaf = current.leaf if result.requires_grad == current.requires_grad else False
                 if st.grad_mode is False:
-                    result = replace(current, cuts=current.cuts | result.cuts)
+                    result = evolve(current, cuts=current.cuts | result.cuts)
                 else:
-                    result = replace(result, ident=current.ident, leaf=leaf,
+                    result = evolve(result, ident=current.ident, leaf=leaf,
                                      retains_grad=current.retains_grad)
                 st.replace_everywhere(current, result)
                 self.bind_target(small.target, result, st)
@@ -251,7 +252,7 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
                     self.set_module_trainable(base.ident, None, st)
                     if base.leaf is True and value in _BOOLS:
                         flag = value.value
-                        st.replace_everywhere(base, replace(
+                        st.replace_everywhere(base, evolve(
                             base, requires_grad=flag,
                             sources=frozenset([base.ident]) if flag else frozenset()))
                     return
@@ -269,7 +270,7 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
                 if isinstance(element, cst.StarredElement):
                     self.bind_target(element.value, UNKNOWN, st)
                 elif isinstance(value, Tensor):
-                    self.bind_target(element.value, replace(value, ident=hash((value.ident, i))), st)
+                    self.bind_target(element.value, evolve(value, ident=hash((value.ident, i))), st)
                 elif isinstance(value, Seq) and len(value.items) == len(target.elements):
                     self.bind_target(element.value, value.items[i], st)
                 else:

@@ -6,13 +6,12 @@ reductions make it 1, shape changes keep it, and everything else forgets it.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from math import prod
 from typing import List, Optional
 
 import libcst as cst
 
-from gradlint.analysis.values import Const, Tensor
+from gradlint.analysis.values import Const, Tensor, evolve
 
 # operations whose result has as many elements as their tensor input
 SAME_COUNT = {
@@ -147,5 +146,5 @@ def op_count(name: str, node: cst.Call, inputs, method: bool) -> Optional[int]:
 
 def with_count(value, count: Optional[int]):
     if isinstance(value, Tensor) and count is not None and value.numel != count:
-        return replace(value, numel=count)
+        return evolve(value, numel=count)
     return value

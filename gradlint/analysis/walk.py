@@ -29,15 +29,29 @@ def _fields(kind: Type) -> Tuple[str, ...]:
     return names
 
 
+# libcst's node classes are ABCs, and `isinstance` against an ABC is several times
+# slower than a dictionary lookup on the exact type: this walk runs on every node
+_IS_NODE: Dict[Type, bool] = {tuple: False, list: False, str: False, type(None): False}
+
+
+def is_node(value) -> bool:
+    kind = type(value)
+    known = _IS_NODE.get(kind)
+    if known is None:
+        known = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
+    return known
+
+
 def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     for name in _fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (tuple, list)):
+        kind = type(value)
+        if kind is tuple or kind is list:
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                if _IS_NODE.get(type(item)) or is_node(item):
                     yield item
+        elif _IS_NODE.get(kind) or is_node(value):
+            yield value
 
 
 def iter_tree(node: cst.CSTNode, skip=()) -> Iterator[cst.CSTNode]:

@@ -65,5 +65,23 @@ class RuleContext:
                     self._parents[id(child)] = node
         return self._parents
 
+    def statement_parents(self):
+        """Parent of every statement, statement line and block, without entering
+        expressions: a small part of `parent_map`'s walk, for fixes that move statements."""
+        if getattr(self, "_statement_parents", None) is None:
+            from gradlint.analysis.walk import is_node
+
+            parents = self._statement_parents = {}
+            stack = [self.module]
+            while stack:
+                node = stack.pop()
+                for name in ("body", "orelse", "handlers", "finalbody", "cases"):
+                    value = getattr(node, name, None)
+                    for child in value if isinstance(value, (tuple, list)) else (value,):
+                        if child is not None and is_node(child):
+                            parents[id(child)] = node
+                            stack.append(child)
+        return self._statement_parents
+
     def enclosing_loop_line(self, nid: Optional[int]) -> Optional[int]:
         return None if nid is None else self.line(nid)

@@ -109,7 +109,7 @@ def make_fix(ctx, hit):
     from gradlint.diagnostics import Fix
     from gradlint.rules.edits import assigned_names, dedent_lines, insert, replace, whole_lines
 
-    parents = ctx.parent_map()
+    parents = ctx.statement_parents()
     small = ctx.node(hit.cut_site)
     line_node = parents.get(id(small))
     if not isinstance(line_node, cst.SimpleStatementLine) or len(line_node.body) != 1:
