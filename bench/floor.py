@@ -30,7 +30,7 @@ def files_under(paths):
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
-    parser.add_argument("paths", nargs="+")
+    parser.add_argument("paths", nargs="*")
     parser.add_argument("--metadata", action="store_true")
     parser.add_argument("--only", help="a file listing the paths to parse, one per line")
     args = parser.parse_args(argv)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import functools
 import re
@@ -70,7 +69,7 @@ class Settings:
         from gradlint.rules import REGISTRY
 
         out = set()
-        rel = _relative(path, self.root)
+        rel = relative_to_root(path, self.root)
         for pattern, codes in self.per_file_ignores:
             if _glob_match(rel, pattern) or _glob_match(path, pattern):
                 for rule in REGISTRY.values():
@@ -79,7 +78,10 @@ class Settings:
         return out
 
     def is_excluded(self, path: str) -> bool:
-        rel = _relative(path, self.root)
+        return self.is_excluded_relative(relative_to_root(path, self.root))
+
+    def is_excluded_relative(self, rel: str) -> bool:
+        """`rel`: the path relative to the project root, with `/` separators."""
         names, paths = _exclude_matchers(tuple(self.exclude) + tuple(self.extend_exclude))
         if names is not None and any(names.match(part) for part in rel.split("/") if part):
             return True
@@ -123,7 +125,7 @@ def matches(selector: str, rule) -> bool:
     return rule.code.startswith(selector.upper()) or selector == rule.name
 
 
-def _relative(path: str, root: str) -> str:
+def relative_to_root(path: str, root: str) -> str:
     try:
         rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
     except ValueError:
@@ -146,6 +148,8 @@ def closest_code(code: str, known) -> Optional[str]:
     for k in known:
         if k.upper() == digits:
             return k
+    import difflib  # only for a mistake: kept out of every run's start-up
+
     close = difflib.get_close_matches(upper, [k.upper() for k in known], n=1)
     if not close:
         return None
@@ -262,6 +266,8 @@ def parse_section(section: dict, path: Path) -> Settings:
             values[_BOOL_KEYS[key]] = value
             continue
         if key not in _LIST_KEYS:
+            import difflib
+
             close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, replace
 from typing import List, Optional, Tuple
 
@@ -184,6 +183,8 @@ def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
+    import difflib
+
     lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
                                  fromfile=path, tofile=path)
     out = []

@@ -8,7 +8,7 @@ import tokenize
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
-from gradlint.config import Settings
+from gradlint.config import Settings, relative_to_root
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,13 @@ def _walk(root: str, settings: Settings, errors: List[str], ignored: set) -> Ite
         errors.append(f"{exc.filename}: cannot read folder: {exc.strerror}")
 
     for folder, dirs, files in os.walk(root, onerror=onerror, followlinks=False):
+        # the folder's path relative to the project root, worked out once for its entries
+        base = relative_to_root(folder, settings.root)
+        prefix = "" if base == "." else base + "/"
         keep = []
         for d in sorted(dirs):
             full = os.path.join(folder, d)
-            if d.startswith(".") or d == "__pycache__" or settings.is_excluded(full):
+            if d.startswith(".") or d == "__pycache__" or settings.is_excluded_relative(prefix + d):
                 continue
             if ignored and os.path.abspath(full) + os.sep in ignored:
                 continue
@@ -94,7 +97,8 @@ def _walk(root: str, settings: Settings, errors: List[str], ignored: set) -> Ite
             if not name.endswith(SUFFIXES):
                 continue
             full = os.path.join(folder, name)
-            if settings.is_excluded(full) or (ignored and os.path.abspath(full) in ignored):
+            if settings.is_excluded_relative(prefix + name) or (
+                    ignored and os.path.abspath(full) in ignored):
                 continue
             if os.path.islink(full):
                 target = os.path.realpath(full)

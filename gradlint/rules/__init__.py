@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Dict, Optional
 
 from gradlint.rules import (
@@ -49,6 +48,8 @@ def find_rule(code_or_name: str) -> Optional[Rule]:
 
 def closest(code_or_name: str) -> Optional[str]:
     candidates = list(REGISTRY) + list(BY_NAME)
+    import difflib
+
     match = difflib.get_close_matches(code_or_name.upper(), [c.upper() for c in candidates], n=1,
                                       cutoff=0.5)
     if not match:
