@@ -53,10 +53,15 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
     if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES and _enough_work(todo, stats):
         from concurrent.futures import ProcessPoolExecutor  # (multiprocessing: 15 ms to import)
 
+        # largest files first: the run ends on small ones, so no worker is left alone with a
+        # big file at the end; the results are then taken in path order, as a serial run's
+        todo_order = {path: i for i, path in enumerate(todo)}
+        bigger_first = sorted(todo, key=lambda path: -_size(path, stats))
         chunk = max(1, min(64, len(todo) // (jobs * 8)))
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            parts = zip(todo, pool.map(_job, [(path, work) for path in todo], chunksize=chunk))
-            _collect(parts, result, index, stats, settings, prefilter)
+            done = pool.map(_job, [(path, work) for path in bigger_first], chunksize=chunk)
+            parts = sorted(zip(bigger_first, done), key=lambda part: todo_order[part[0]])
+        _collect(parts, result, index, stats, settings, prefilter)
     else:
         _collect(((path, _job((path, work))) for path in todo), result, index, stats, settings,
                  prefilter)
@@ -67,13 +72,17 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
     return result
 
 
+def _size(path, stats) -> int:
+    try:
+        return stats[path].st_size if path in stats else os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _enough_work(paths, stats) -> bool:
     total = 0
     for path in paths:
-        try:
-            total += stats[path].st_size if path in stats else os.path.getsize(path)
-        except OSError:
-            continue
+        total += _size(path, stats)
         if total >= PARALLEL_MIN_BYTES:
             return True
     return False

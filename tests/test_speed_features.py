@@ -32,6 +32,18 @@ def test_output_does_not_depend_on_jobs_or_cache(project):
     assert _json("-j", "1", ".") == serial  # from the cache
 
 
+def test_parallel_diffs_come_in_path_order(project, monkeypatch):
+    # workers take the largest files first; what is printed must not show it
+    import gradlint.runner
+
+    monkeypatch.setattr(gradlint.runner, "PARALLEL_MIN_BYTES", 0)
+    _copy_fixtures(project)
+    args = ["check", "--diff", "--unsafe-fixes", "--no-cache", "fx"]
+    serial = CliRunner().invoke(main, args + ["-j", "1"]).stdout
+    assert serial.count("+++ ") > 40
+    assert CliRunner().invoke(main, args + ["-j", "2"]).stdout == serial
+
+
 def test_cache_is_keyed_by_content_and_settings(project):
     bug = (FIXTURES / "gl002" / "flagged_article_example.py").read_text()
     (project / "a.py").write_text(bug)
