@@ -9,7 +9,12 @@ from typing import Callable, Iterable, Optional
 # Prefilter: a tensor that requires grad can only come from a `torch.nn` module (or a
 # class built on one), `nn.Parameter`, `Variable`, or a `requires_grad` flag, so a rule
 # that needs one needs one of these words. (Checked on real code by a slow test.)
-GRAD_SOURCE = re.compile(r"\bnn\b|requires_grad|Parameter|Variable")
+# (`Parameters` is not `Parameter`: numpy-style docstrings have a "Parameters:" section)
+GRAD_SOURCE = re.compile(r"\bnn\b|requires_grad|Parameter(?!s\b)|Variable")
+# a leaf that requires grad is made by a requires_grad flag or as a Parameter
+LEAF_SOURCE = re.compile(r"requires_grad|Parameter(?!s\b)")
+# the `.grad` attribute itself, not `.grad_fn`, `.gradient_checkpointing`, `.grad_norm`
+GRAD_ATTRIBUTE = re.compile(r"\.grad\b")
 
 
 @dataclass(frozen=True)

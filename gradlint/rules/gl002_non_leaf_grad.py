@@ -1,6 +1,6 @@
 """GL002: `.grad` read on a tensor that is not a leaf: it is None."""
 
-from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
+from gradlint.rules.base import GRAD_ATTRIBUTE, GRAD_SOURCE, Rule, RuleDocs
 
 
 def check(ctx):
@@ -23,7 +23,7 @@ RULE = Rule(
     name="non-leaf-grad",
     summary="`.grad` is read on a non-leaf tensor, where it is always None.",
     check=check,
-    needs=(".grad", GRAD_SOURCE, "torch"),  # a known non-leaf comes from torch
+    needs=(GRAD_ATTRIBUTE, GRAD_SOURCE, "torch"),  # a known non-leaf comes from torch
     fixable=True,
     docs=RuleDocs(
         what="""

@@ -2,7 +2,7 @@
 
 import re
 
-from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.base import LEAF_SOURCE, Rule, RuleDocs
 
 
 def make_fix(ctx, stmt_id):
@@ -39,7 +39,7 @@ RULE = Rule(
     check=check,
     # a leaf made in the file with requires_grad or as a Parameter, and an in-place
     # operation: a method ending in `_(`, an augmented assignment, or `x[...] = ...`
-    needs=(("requires_grad", "Parameter"), re.compile(r"[a-z0-9]_\(|[-+*/@]=|\]\s*=[^=]"),
+    needs=(LEAF_SOURCE, re.compile(r"[a-z0-9]_\(|[-+*/@]=|\]\s*=[^=]"),
            "torch"),
     fixable=True,
     docs=RuleDocs(

@@ -1,7 +1,7 @@
 """GL014: a leaf's .grad is read again after another backward added to it."""
 
 from gradlint.diagnostics import Fix
-from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
+from gradlint.rules.base import GRAD_ATTRIBUTE, GRAD_SOURCE, Rule, RuleDocs
 
 
 def make_fix(ctx, var, stmt):
@@ -45,7 +45,7 @@ RULE = Rule(
     name="stale-grad-read",
     summary="A leaf's .grad is read again after another backward added to the value read before.",
     check=check,
-    needs=(".grad", "backward", GRAD_SOURCE, "torch"),
+    needs=(GRAD_ATTRIBUTE, "backward", GRAD_SOURCE, "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""
