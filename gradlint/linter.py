@@ -37,15 +37,21 @@ def _occurs(word, source: str) -> bool:
     return word in source if isinstance(word, str) else word.search(source) is not None
 
 
+def _holds(rule, source: str, settings: Settings) -> bool:
+    return all(any(_occurs(word, source) for word in group)
+               for group in _prefilter_words(rule, settings))
+
+
 def could_match(source: str, rules, settings: Settings) -> bool:
     """Is there any selected rule whose required words all occur in the text?"""
-    for rule in rules:
-        if rule.check is None:
-            continue
-        if all(any(_occurs(word, source) for word in group)
-               for group in _prefilter_words(rule, settings)):
-            return True
-    return False
+    return any(rule.check is not None and _holds(rule, source, settings) for rule in rules)
+
+
+def matching_rules(source: str, rules, settings: Settings) -> list:
+    """The selected rules whose required words all occur in the text: only these run, so
+    that each rule's words are held to account on their own (a rule that wrongly needs a
+    word would otherwise hide behind another rule that keeps the file)."""
+    return [rule for rule in rules if rule.check is not None and _holds(rule, source, settings)]
 
 
 def lint_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,
@@ -57,8 +63,10 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
     if enabled is None:
         enabled = settings.enabled_codes(path)
     rules = [REGISTRY[c] for c in sorted(enabled) if c in REGISTRY]
-    if prefilter and not could_match(source, rules, settings):
-        return []
+    if prefilter:
+        rules = matching_rules(source, rules, settings)
+        if not rules:
+            return []
     diagnostics = _lint_parsed(source, path, settings, rules, enabled, verbose)
     if not diagnostics or not apply_noqa:
         return sorted(set(diagnostics), key=Diagnostic.sort_key)

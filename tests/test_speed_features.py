@@ -164,3 +164,19 @@ def test_exclusion_patterns(tmp_path):
                          for part in rel.split("/") for p in names)
         if by_fnmatch:
             assert settings.is_excluded(str(tmp_path / rel)), rel
+
+
+def test_prefilter_changes_nothing_on_the_fixtures():
+    """Every fixture, fixed output and example, all rules: the same findings with and
+    without the prefilter (the slow tests do the same on real libraries and the
+    standard library)."""
+    from gradlint.config import Settings
+    from gradlint.runner import lint_paths
+
+    paths = [str(FIXTURES), str(ROOT / "examples")]
+    settings = Settings(select=("ALL",))
+    with_filter = lint_paths(paths, settings, prefilter=True, jobs=1)
+    without = lint_paths(paths, settings, prefilter=False, jobs=1)
+    assert with_filter.files == without.files > 400
+    assert len(with_filter.diagnostics) > 150
+    assert with_filter.diagnostics == [d for d in without.diagnostics if d.code != "GL000"]
