@@ -1,44 +1,31 @@
-"""The flow-sensitive walk: statements, control flow, frames and training-loop events.
+"""The flow-sensitive walk: simple statements, assignment, frames and training-loop events.
 
 One walk of the module body (functions called from it are followed, with the
 arguments they get), then every function and method nobody called, with unknown
-arguments. Loops run to a fixpoint with a cap; `if`/`else` branches are joined.
+arguments. Compound statements (branches, loops, `with`) are in `control.py`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Dict, List, Set, Tuple
 
 import libcst as cst
 
-from gradlint.analysis import torchapi as api
 from gradlint.analysis.calls import CallEvaluator
+from gradlint.analysis.control import ControlFlowMixin, LoopCtx
 from gradlint.analysis.exprs import ExprEvaluator, dotted
 from gradlint.analysis.events import EventMixin
 from gradlint.analysis.frames import FrameMixin
 from gradlint.analysis.observations import LoopEvents, Observations
-from gradlint.analysis.values import (
-    GradContext, NNModule, Params, Ref, Seq, State, Tensor, UNKNOWN, evolve, join_all, join_states,
-    same_state,
-)
-
-
-MAX_LOOP_PASSES = 4
+from gradlint.analysis.values import GradContext, NNModule, Ref, Seq, State, Tensor, UNKNOWN, evolve
 
 
 class AnalysisTimeout(Exception):
     """The per-file time budget ran out."""
 
 
-@dataclass
-class LoopCtx:
-    breaks: List[State] = field(default_factory=list)
-    continues: List[State] = field(default_factory=list)
-
-
-class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
+class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
     def __init__(self, module: cst.Module, extra_backward=(), extra_clear=(), deadline=None,
                  source_length: int = 0):
         self.module = module
@@ -288,131 +275,10 @@ class Interpreter(EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
         elif isinstance(target, cst.StarredElement):
             self.bind_target(target.value, UNKNOWN, st)
 
-    # -- compound statements --------------------------------------------------------------
-    def exec_If(self, node: cst.If, st: State) -> State:
-        self.cur = st
-        self.eval(node.test, st)
-        yes = self.exec_block(node.body, st.copy())
-        if node.orelse is None:
-            no = st
-        elif isinstance(node.orelse, cst.If):
-            no = self.exec_If(node.orelse, st.copy())
-        else:
-            no = self.exec_block(node.orelse.body, st.copy())
-        return join_states(yes, no)
-
-    def exec_Match(self, node, st: State) -> State:
-        self.eval(node.subject, st)
-        outs = [self.exec_block(case.body, st.copy()) for case in node.cases]
-        return join_all(outs + [st])
-
-    def exec_Try(self, node, st: State) -> State:
-        body = self.exec_block(node.body, st.copy())
-        outs = []
-        if node.orelse is not None and not body.dead:
-            body = self.exec_block(node.orelse.body, body)
-        outs.append(body)
-        for handler in node.handlers:
-            start = join_states(st, body) if not body.dead else st.copy()
-            if handler.name is not None:
-                self.bind_target(handler.name.name, UNKNOWN, start)
-            outs.append(self.exec_block(handler.body, start))
-        out = join_all(outs)
-        if node.finalbody is not None:
-            if out.dead:
-                self.exec_block(node.finalbody.body, join_states(st, body).copy())
-            else:
-                out = self.exec_block(node.finalbody.body, out)
-        return out
-
-    exec_TryStar = exec_Try
-
-    def exec_With(self, node: cst.With, st: State) -> State:
-        self.cur = st
-        previous = st.grad_mode
-        mode = previous
-        for item in node.items:
-            value = self.eval(item.item, st)
-            if isinstance(value, GradContext):
-                mode = value.enabled
-            elif isinstance(value, Ref) and value.qualname in api.GRAD_CONTEXTS:
-                mode = api.GRAD_CONTEXTS[value.qualname]  # `with torch.no_grad:` (GL009)
-                self.on_grad_context_not_called(item, value, st)
-            elif _mentions_grad(self.code(item.item)):
-                mode = None
-            if item.asname is not None:
-                self.bind_target(item.asname.name, UNKNOWN, st)
-        st.grad_mode = mode
-        out = self.exec_block(node.body, st)
-        if not out.dead:
-            out.grad_mode = previous
-        return out
-
-    def exec_For(self, node: cst.For, st: State) -> State:
-        self.cur = st
-        iterable = self.eval(node.iter, st)
-        element = UNKNOWN
-        if isinstance(iterable, Params):
-            element = Tensor(ident=iterable.root, requires_grad=iterable.trainable, leaf=True,
-                             sources=frozenset([iterable.root]))
-        elif isinstance(iterable, Tensor):
-            element = self.op_result([iterable], saves=False, site=id(node.iter), st=st)
-        return self.run_loop(node, st, lambda s: self.bind_target(node.target, element, s))
-
-    def exec_While(self, node: cst.While, st: State) -> State:
-        self.cur = st
-        self.eval(node.test, st)
-        infinite = isinstance(node.test, cst.Name) and node.test.value == "True"
-        return self.run_loop(node, st, lambda s: self.eval(node.test, s), infinite=infinite)
-
-    def run_loop(self, node, st: State, enter, infinite: bool = False) -> State:
-        events = self.obs.loops.get(id(node))
-        if events is None:
-            events = LoopEvents(loop=self.register(node))
-            self.obs.loops[id(node)] = events
-            self.obs.loop_order.append(id(node))
-        for outer, _ in self.loop_stack:
-            outer.nested.add(id(node))
-        self.loop_stack.append((events, len(self.call_chain)))
-        outer_loops = self.current_loops
-        self.current_loops = outer_loops | {id(node)}
-        ctx = LoopCtx()
-        self.loop_ctx.append(ctx)
-        head = st.copy()
-        passes = MAX_LOOP_PASSES if self.steps < self.step_limit else 2
-        try:
-            for n in range(passes):
-                start = head.copy()
-                self.cur = start
-                enter(start)
-                out = self.exec_block(node.body, start)
-                back = join_all([out] + ctx.continues)
-                ctx.continues.clear()
-                new_head = back if n == 0 else join_states(head, back)
-                if n > 0 and same_state(new_head, head):
-                    break
-                head = new_head
-                if head.dead:
-                    break
-        finally:
-            self.loop_stack.pop()
-            self.loop_ctx.pop()
-            self.current_loops = outer_loops
-        exits = list(ctx.breaks)
-        if not infinite:
-            exits += [st, head]
-        out = join_all(exits)
-        orelse = getattr(node, "orelse", None)
-        if orelse is not None and not infinite:
-            out = self.exec_block(orelse.body, out)
-        self.cur = out
-        return out
-
     @property
     def stmt_var(self) -> str:
         """The name the current statement assigns (only needed to word a finding)."""
         return target_text(self, self.stmt_small) if self.stmt_small is not None else ""
-
 
 
 _BOOLS = ()
@@ -430,10 +296,6 @@ _init_bools()
 
 def _is_data(node) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value == "data"
-
-
-def _mentions_grad(text: str) -> bool:
-    return "no_grad" in text or "inference_mode" in text or "grad_enabled" in text
 
 
 def _plain_operator(op):

@@ -1,0 +1,213 @@
+"""Method calls: on tensors, modules, optimizers, and `.append` / `.zero_()` idioms on
+anything (a mixin of the interpreter)."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import libcst as cst
+
+from gradlint.analysis import shapes, torchapi as api
+from gradlint.analysis.shapes import with_count
+from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
+from gradlint.analysis.values import (
+    GradContext, NNModule, Optimizer, Params, Scheduler, State, Tensor, UNKNOWN, Value, evolve,
+)
+
+
+_OPT_NAME = re.compile(r"^(opt|opt_.*|.*_opt|opt[A-Z0-9].*|.*optim.*|.*Optim.*)$")
+
+
+def optimizer_like_name(text: Optional[str]) -> bool:
+    if not text:
+        return False
+    last = text.rsplit(".", 1)[-1]
+    return bool(_OPT_NAME.match(last)) and "scheduler" not in last.lower()
+
+
+def keeps_graph(call: cst.Call, retain_pos: int) -> Optional[bool]:
+    """Does this backward keep the graph? True / False / None (cannot tell)."""
+    arg = kwarg(call, "retain_graph")
+    if arg is None:
+        pos = positional(call)
+        if len(pos) > retain_pos:
+            arg = pos[retain_pos]
+    if arg is not None:
+        value = literal_bool(arg.value)
+        if value is None and isinstance(arg.value, cst.Name) and arg.value.value == "None":
+            arg = None
+        else:
+            return value
+    create = kwarg(call, "create_graph")
+    if create is not None:
+        value = literal_bool(create.value)
+        return None if value is None else value
+    return False
+
+
+def _is_grad_expr(node) -> bool:
+    """`p.grad`, `p.grad.data`, `self.w.grad`: the gradient buffer of something."""
+    while isinstance(node, cst.Attribute) and node.attr.value == "data":
+        node = node.value
+    return isinstance(node, cst.Attribute) and node.attr.value == "grad"
+
+
+class MethodEvaluator:
+    def call_method(self, node, func, method, receiver: Value, args, pos, st: State) -> Value:
+        rtext = dotted(func.value)
+        if method == "append" and isinstance(func.value, cst.Name) and len(node.args) == 1 and pos:
+            self.on_accumulate(node, func.value.value, pos[0], node.args[0].value, st)
+        if method in ("zero_", "detach_") and _is_grad_expr(func.value):
+            self.on_clear(node)
+            return NONTENSOR
+        if isinstance(receiver, Tensor):
+            return self.tensor_method(node, func, method, receiver, pos, st)
+        if isinstance(receiver, NNModule):
+            return self.module_method(node, method, receiver, pos, st)
+        if isinstance(receiver, Optimizer):
+            return self.optimizer_method(node, method, receiver, pos, args, st, rtext)
+        if isinstance(receiver, Scheduler):
+            return NONTENSOR
+        if isinstance(receiver, GradContext) and method in ("__enter__",):
+            return UNKNOWN
+        if isinstance(receiver, Params):
+            return UNKNOWN
+        # an object we do not know: recognise the training-loop idioms by shape
+        last = (rtext or "").rsplit(".", 1)[-1].lower()
+        if method == "backward":
+            wrapper = any(w in last for w in api.BACKWARD_WRAPPERS)
+            if wrapper and pos:
+                self.on_backward(node, pos[0], keeps_graph(node, 99), st)
+            else:
+                self.on_backward(node, receiver, keeps_graph(node, 1), st)
+            return NONTENSOR
+        if method in api.MANUAL_BACKWARD:
+            self.on_backward(node, pos[0] if pos else UNKNOWN, keeps_graph(node, 99), st)
+            return NONTENSOR
+        if method == "zero_grad":
+            self.on_clear(node)
+            return NONTENSOR
+        if method == "step":
+            if optimizer_like_name(rtext):
+                self.on_step(node, rtext, None, pos, st)
+                return NONTENSOR
+            if pos and "scaler" in last:
+                opt_value = pos[0]
+                opt_text = dotted(positional(node)[0].value)
+                if isinstance(opt_value, Optimizer) or optimizer_like_name(opt_text):
+                    self.on_step(node, opt_text or self.code(positional(node)[0].value),
+                                 opt_value if isinstance(opt_value, Optimizer) else None, [], st)
+                    return NONTENSOR
+            return self.unknown_call(node, args, st)
+        if method == "scale" and "scaler" in last and pos:
+            return pos[0]
+        if method in ("update", "unscale_") and "scaler" in last:
+            return NONTENSOR
+        return self.unknown_call(node, args, st, receiver_text=rtext)
+
+    def tensor_method(self, node, func, method, t: Tensor, pos, st: State) -> Value:
+        if method == "backward":
+            if not node.args:
+                self.on_implicit_grad(node, func.value, t)
+            self.on_backward(node, t, keeps_graph(node, 1), st)
+            return NONTENSOR
+        if method == "retain_grad":
+            st.replace_everywhere(t, evolve(t, retains_grad=True))
+            return NONTENSOR
+        if method == "requires_grad_":
+            flag = literal_bool(node.args[0].value) if node.args else True
+            self.on_requires_grad_change(node, func.value, t, st, flag)
+            if t.leaf is True and flag is not None:
+                new = evolve(t, requires_grad=flag,
+                              sources=frozenset([t.ident]) if flag else frozenset())
+                st.replace_everywhere(t, new)
+                return new
+            return UNKNOWN
+        if method in api.DETACHING:
+            new = Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
+                         is_int=t.is_int)
+            if method == "detach_":
+                st.replace_everywhere(t, new)
+            return new
+        if method in api.NON_TENSOR_METHODS:
+            self.on_tensor_method(node, method, t, st)
+            return NONTENSOR
+        if method in api.INDEX_RESULT_METHODS:
+            self.note_site(id(node))
+            return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
+                          is_int=True)
+        if method in api.INT_CASTS:
+            return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
+                          is_int=True)
+        if method in api.MAYBE_SELF:
+            leaf = True if t.leaf is True and t.requires_grad is False else None
+            return evolve(t, leaf=leaf)
+        if method.endswith("_") and not method.endswith("__"):
+            if (isinstance(func.value, cst.Attribute) and func.value.attr.value == "data"
+                    and t.ident == id(func.value)):
+                self.on_data_write(func.value, method)
+            self.on_inplace(node, method, t, st)
+            others = [v for v in pos if isinstance(v, Tensor)]
+            if method in ("zero_", "fill_", "normal_", "uniform_", "random_", "bernoulli_"):
+                return t
+            rg = t.requires_grad
+            if st.grad_mode is True and any(o.requires_grad is True for o in others):
+                rg = True
+            new = evolve(t, requires_grad=rg, leaf=t.leaf if rg == t.requires_grad else False)
+            st.replace_everywhere(t, new)
+            return new
+        result = self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
+                                site=id(node), st=st)
+        return with_count(result, shapes.op_count(method, node, [t] + list(pos), method=True))
+
+    def module_method(self, node, method, m: NNModule, pos, st: State) -> Value:
+        root = m.root or m.ident
+        if method in ("parameters", "named_parameters"):
+            return Params(root=root, trainable=m.trainable)
+        if method == "zero_grad":
+            self.on_clear(node)
+            self.on_full_clear(node, root, st)
+            return NONTENSOR
+        if method == "requires_grad_":
+            self.set_module_trainable(root, None, st)
+            return m
+        if method in ("train", "eval"):
+            flag = literal_bool(node.args[0].value) if node.args else True
+            evaluating = method == "eval" or flag is False
+            if evaluating and (method == "eval" or flag is not None):
+                st.eval_modules = st.eval_modules | {m.ident}
+            else:
+                st.eval_modules = st.eval_modules - {m.ident, root}
+            return m
+        if method in ("to", "cuda", "cpu", "float", "double", "half",
+                      "bfloat16", "share_memory", "type"):
+            return m
+        if method == "forward" or method == "__call__":
+            self.on_module_forward(node, m, st)
+            return self.module_call(m, pos, id(node), st)
+        if method in ("state_dict", "load_state_dict", "named_modules", "modules", "children",
+                      "named_children", "buffers", "named_buffers", "register_buffer",
+                      "add_module", "apply", "register_forward_hook"):
+            return UNKNOWN
+        self.escape(m, st)
+        return UNKNOWN
+
+    def optimizer_method(self, node, method, opt: Optimizer, pos, args, st, rtext) -> Value:
+        if method == "step":
+            self.on_step(node, rtext or "optimizer", opt, pos, st)
+            return UNKNOWN
+        if method == "zero_grad":
+            self.on_clear(node)
+            self.on_full_clear(node, opt.ident, st)
+            return NONTENSOR
+        if method == "add_param_group":
+            st.replace_everywhere(opt, evolve(opt, coverage=opt.coverage | self.coverage(node, st)))
+        return UNKNOWN
+
+    def set_module_trainable(self, root: int, value, st: State) -> None:
+        for key, v in list(st.env.items()):
+            if isinstance(v, NNModule) and (v.root or v.ident) == root:
+                st.env[key] = evolve(v, trainable=value)
+
+    # -- unknown code -----------------------------------------------------------------
