@@ -3,9 +3,10 @@ Markdown table and writes a plot.
 
     python bench/run.py [--rounds 3] [--quick] [--out docs/performance.md]
 
-Tools: gradlint (cold with 1 and all jobs, warm), the libcst parse floor
-(bench/floor.py), TorchFix and `flake8 --select TOR` (installed into their own venv),
-and Ruff as the reference of a compiled linter. Medians of interleaved rounds.
+Tools: gradlint (cold with 1 and all jobs, warm) and the libcst parse floor
+(bench/floor.py), both from a regular install of this tree in its own venv; TorchFix and
+`flake8 --select TOR` (in their own venv); and Ruff as the reference of a compiled
+linter. Medians of interleaved rounds.
 Needs `pip install -e '.[bench]'` and PyPI access (wheels, TorchFix, Ruff).
 """
 
@@ -123,6 +124,23 @@ def torchfix_venv() -> Path:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+def gradlint_venv() -> Path:
+    """gradlint as a user installs it: a regular (not editable) install of this source
+    tree, byte-compiled, in its own venv like TorchFix's. (Run from the source tree, each
+    process would also pay for the editable-install finder and whatever `.pth` files the
+    development environment has: 30 ms per process on this machine.)"""
+    venv = CACHE / "venv-gradlint"
+    pip = [str(venv / "bin" / "pip"), "install", "--quiet"]
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([PY, "-m", "venv", str(venv)], check=True)
+        subprocess.run(pip + [str(ROOT)], check=True)  # with its dependencies
+    subprocess.run(pip + ["--no-deps", "--force-reinstall", str(ROOT)], check=True)
+    return venv
+
+
+GRADLINT_VENV: Path = Path()
+
+
 def timed(cmd, cwd=None) -> tuple:
     """Wall seconds and peak RSS (MB) of one run."""
     timer = ["/usr/bin/time", "-v"] if os.path.exists("/usr/bin/time") else []
@@ -152,7 +170,9 @@ def measure(tools: dict, rounds: int, warm_up: bool = True) -> dict:
 
 
 def gradlint(path, *extra):
-    return [PY, "-m", "gradlint", "check", "--quiet", "--exit-zero", *extra, str(path)]
+    # the console script: `python -m` would import the source tree when run from it
+    return [str(GRADLINT_VENV / "bin" / "gradlint"), "check", "--quiet", "--exit-zero", *extra,
+            str(path)]
 
 
 def clear_cache():
@@ -184,7 +204,7 @@ def kept_files(path: Path) -> Path:
 
 def suite(path: Path, rounds: int, peers: bool, venv=None) -> dict:
     cache = ["--config", str(CACHE / "bench.toml")]
-    floor = [PY, str(ROOT / "bench" / "floor.py")]
+    floor = [str(GRADLINT_VENV / "bin" / "python"), str(ROOT / "bench" / "floor.py")]
     tools = {
         "gradlint cold, 1 job": (gradlint(path, "--no-cache", "-j", "1"), None),
         f"gradlint cold, {JOBS} jobs": (gradlint(path, "--no-cache", "-j", str(JOBS)), None),
@@ -216,6 +236,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rounds = 1 if args.quick else args.rounds
     venv = torchfix_venv()
+    global GRADLINT_VENV
+    GRADLINT_VENV = gradlint_venv()
     library = library_corpus()
     n_sub = 60 if args.quick else 200
     corpora = [
@@ -253,7 +275,9 @@ def header(rounds) -> str:
     return (f"# Performance\n\nMeasured by `python bench/run.py --out docs/performance.md` on "
             f"{date.today().isoformat()}: {platform.machine()}, {JOBS} cores, Python "
             f"{platform.python_version()}, medians of {rounds} interleaved rounds (wall time, "
-            f"each tool a fresh process, start-up included).\n\n")
+            f"each tool a fresh process, start-up included, after one untimed run of each). "
+            f"gradlint and the parse floor run from a regular install of this tree in their "
+            f"own venv, TorchFix and flake8 from theirs, Ruff as its binary.\n\n")
 
 
 def section(title, files, lines, data) -> str:
