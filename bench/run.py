@@ -349,9 +349,10 @@ def targets(results) -> str:
             row("<= 1.3x the parse of the files the prefilter keeps, 1 job", title,
                 f"{cold1:.2f} s / {kept:.2f} s = {ratio:.2f}x", ratio <= 1.3)
         warm, ruff = t(title, "gradlint warm (cache full)"), t(title, "ruff check (default rules)")
-        row("warm <= 5% of cold and <= `ruff check`", title,
-            f"{warm / cold1:.1%} of cold; {warm:.2f} s vs Ruff {ruff:.2f} s",
-            warm <= 0.05 * cold1 and warm <= ruff)
+        row("warm (cache full) <= 5% of cold", title,
+            f"{warm:.2f} s / {cold1:.2f} s = {warm / cold1:.1%}", warm <= 0.05 * cold1)
+        row("warm no slower than `ruff check`", title, f"{warm:.2f} s vs Ruff {ruff:.2f} s",
+            warm <= ruff)
         if title.startswith("library"):
             row(f"{JOBS} jobs >= 1.7x the speed of 1 job", title, f"{cold1 / coldn:.2f}x",
                 cold1 / coldn >= 1.7)
