@@ -56,6 +56,16 @@ def test_characters_that_split_lines_for_str_but_not_for_python():
     assert placed >= total * 0.8
 
 
+def test_decorated_definitions():
+    # CPython's span of a def or class starts below its decorators, libcst's above them
+    source = (
+        "import torch\n\n@torch.no_grad()\ndef f(x):\n    y = torch.no_grad()\n"
+        "    return torch.no_grad()\n\nclass C(torch.nn.Module):\n    @torch.no_grad()\n"
+        "    def g(self):\n        torch.no_grad()\n        return 1\n")
+    placed, total = _check(source)
+    assert placed >= 1
+
+
 def test_every_fixture():
     placed = total = 0
     for path in fixture_files() + sorted((ROOT / "examples").glob("*.py")):

@@ -20,6 +20,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 Span = Tuple[int, int, int, int]  # 1-based line, column; end line, end column
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
+# statements whose CPython span covers all of their own text
+_WHOLE_SPAN = (cst.BaseSmallStatement, cst.For, cst.While, cst.With, cst.If)
 
 
 def _cst_statements(body, out: List[cst.CSTNode]) -> None:
@@ -144,9 +146,11 @@ class Positions:
             owner = within if id(within) in spans else self.owners.get(id(within))
         if owner is None or id(owner) not in spans:
             return None
-        found = self._by_text(node, spans[id(owner)])
-        if found is not None:
-            return found
+        # (not for a def or class: CPython's span starts below its decorators)
+        if isinstance(owner, _WHOLE_SPAN):
+            found = self._by_text(node, spans[id(owner)])
+            if found is not None:
+                return found
         cached = self._tiny.get(id(owner))
         if cached is None:
             cached = self._tiny[id(owner)] = self._regenerate(owner, spans)
