@@ -130,34 +130,35 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         return self._exec_small(small, st)
 
     def _exec_small(self, small: cst.BaseSmallStatement, st: State) -> State:
-        if isinstance(small, cst.Assign):
+        kind = type(small)  # exact types: isinstance on libcst's classes is slow
+        if kind is cst.Assign:
             value = self.eval(small.value, st)
             for target in small.targets:
                 self.bind_target(target.target, value, st)
-        elif isinstance(small, cst.AnnAssign):
+        elif kind is cst.AnnAssign:
             if small.value is not None:
                 self.bind_target(small.target, self.eval(small.value, st), st)
-        elif isinstance(small, cst.AugAssign):
+        elif kind is cst.AugAssign:
             self.exec_augassign(small, st)
-        elif isinstance(small, cst.Expr):
+        elif kind is cst.Expr:
             value = self.eval(small.value, st)
             if isinstance(value, GradContext) and value.applies_now:
                 st.grad_mode = value.enabled
             self.on_expression_statement(small, value, st)
-        elif isinstance(small, cst.Return):
+        elif kind is cst.Return:
             value = self.eval(small.value, st) if small.value is not None else UNKNOWN
             self.frame.returns.append((st.copy(), value))
             st.dead = True
-        elif isinstance(small, (cst.Break, cst.Continue)):
+        elif kind is cst.Break or kind is cst.Continue:
             if self.loop_ctx:
                 ctx = self.loop_ctx[-1]
-                (ctx.breaks if isinstance(small, cst.Break) else ctx.continues).append(st.copy())
+                (ctx.breaks if kind is cst.Break else ctx.continues).append(st.copy())
             st.dead = True
-        elif isinstance(small, cst.Raise):
+        elif kind is cst.Raise:
             if small.exc is not None:
                 self.eval(small.exc, st)
             st.dead = True
-        elif isinstance(small, cst.Import):
+        elif kind is cst.Import:
             for alias in small.names:
                 name = dotted(alias.name)
                 if alias.asname is not None:
@@ -165,16 +166,16 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
                 else:
                     head = name.split(".")[0]
                     st.bind(head, Ref(head))
-        elif isinstance(small, cst.ImportFrom):
+        elif kind is cst.ImportFrom:
             self.exec_importfrom(small, st)
-        elif isinstance(small, cst.Del):
+        elif kind is cst.Del:
             for target in _flatten_targets(small.target):
                 path = dotted(target)
                 if path:
                     if path.endswith(".grad"):
                         self.on_clear(small)
                     st.bind(path, UNKNOWN)
-        elif isinstance(small, cst.Assert):
+        elif kind is cst.Assert:
             self.eval(small.test, st)
         return st
 

@@ -145,7 +145,9 @@ class GradContext(Value):
 
 
 def join_values(a: Value, b: Value) -> Value:
-    if a == b:
+    # (`is` first: most bindings are the same object on both paths, and a dataclass's
+    # `==` compares field by field even then)
+    if a is b or a == b:
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         return Tensor(
@@ -205,7 +207,8 @@ class State:
 
     def bind(self, key: str, value: Value) -> None:
         prefix = key + "."
-        for other in [k for k in self.env if k.startswith(prefix)]:
+        n = len(prefix)  # (a slice compare is cheaper than str.startswith: runs per key)
+        for other in [k for k in self.env if k[:n] == prefix]:
             del self.env[other]
         self.env[key] = value
 

@@ -65,28 +65,41 @@ def iter_tree(node: cst.CSTNode, skip=()) -> Iterator[cst.CSTNode]:
         stack.extend(iter_children(current))
 
 
+# statement kinds, compared by exact type (see `_IS_NODE`): parsed trees hold only
+# libcst's own concrete classes
+_BLOCKS = frozenset({cst.IndentedBlock, cst.SimpleStatementSuite, cst.SimpleStatementLine,
+                     cst.Module})
+_DEFINITIONS = frozenset({cst.FunctionDef, cst.ClassDef})
+_TRIES = frozenset({cst.Try, cst.TryStar})
+_SUITES = frozenset({cst.IndentedBlock, cst.SimpleStatementSuite})
+_IS_COMPOUND: Dict[Type, bool] = {}
+
+
 def iter_statements(node: cst.CSTNode, into_definitions: bool = True) -> Iterator[cst.CSTNode]:
     """Every statement (small ones too) below `node`, without entering expressions;
     with `into_definitions=False`, nested `def`/`class` are yielded but not entered."""
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, (cst.IndentedBlock, cst.SimpleStatementSuite,
-                                cst.SimpleStatementLine, cst.Module)):
+        kind = type(current)
+        if kind in _BLOCKS:
             stack.extend(current.body)
             continue
         yield current
-        if not into_definitions and isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+        compound = _IS_COMPOUND.get(kind)
+        if compound is None:
+            compound = _IS_COMPOUND[kind] = issubclass(kind, cst.BaseCompoundStatement)
+        if not compound or (not into_definitions and kind in _DEFINITIONS):
             continue
-        if isinstance(current, (cst.Try, cst.TryStar)):
+        if kind in _TRIES:
             stack.extend(h.body for h in current.handlers)
             if current.finalbody is not None:
                 stack.append(current.finalbody.body)
-        elif isinstance(current, cst.Match):
+        elif kind is cst.Match:
             stack.extend(case.body for case in current.cases)
         body = getattr(current, "body", None)
-        if isinstance(body, cst.BaseSuite):
+        if type(body) in _SUITES:
             stack.append(body)
         orelse = getattr(current, "orelse", None)
         if orelse is not None:
-            stack.append(orelse if isinstance(orelse, cst.If) else orelse.body)
+            stack.append(orelse if type(orelse) is cst.If else orelse.body)
