@@ -185,7 +185,7 @@ def kept_files(path: Path) -> Path:
     sys.path.insert(0, str(ROOT))
     from gradlint.config import Settings
     from gradlint.files import decode
-    from gradlint.linter import could_match
+    from gradlint.linter import matching_rules
     from gradlint.rules import REGISTRY
 
     settings = Settings()
@@ -195,9 +195,9 @@ def kept_files(path: Path) -> Path:
     kept = []
     for file in files:
         text = decode(str(file), file.read_bytes()).text
-        if text is not None and could_match(text, rules, settings):
+        if text is not None and matching_rules(text, rules, settings):
             kept.append(str(file))
-    listing = CACHE / f"kept-{abs(hash(str(path)))}.txt"
+    listing = CACHE / f"kept-{path.name}.txt"
     listing.write_text("\n".join(kept) + "\n")
     return listing
 

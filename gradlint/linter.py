@@ -42,11 +42,6 @@ def _holds(rule, source: str, settings: Settings) -> bool:
                for group in _prefilter_words(rule, settings))
 
 
-def could_match(source: str, rules, settings: Settings) -> bool:
-    """Is there any selected rule whose required words all occur in the text?"""
-    return any(rule.check is not None and _holds(rule, source, settings) for rule in rules)
-
-
 def matching_rules(source: str, rules, settings: Settings) -> list:
     """The selected rules whose required words all occur in the text: only these run, so
     that each rule's words are held to account on their own (a rule that wrongly needs a

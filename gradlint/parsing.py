@@ -3,7 +3,7 @@
 Every libcst node checks its fields when it is constructed (`CSTNode.__post_init__` ->
 `_validate`): right for trees that code builds by hand, redundant for the ones the parser
 builds from source it has accepted (libcst's own comment on `__post_init__` says as much).
-On training scripts that check is about a quarter of the parse. The tree is the same
+On training scripts that check is 10-15% of the parse. The tree is the same
 either way (a test compares both on every fixture), and the check is back on when the
 parse returns. (A node another thread builds by hand during a parse goes unchecked: that
 check only catches mistakes in hand-built trees, and gradlint verifies every fixed file

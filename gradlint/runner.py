@@ -54,13 +54,13 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         from concurrent.futures import ProcessPoolExecutor  # (multiprocessing: 15 ms to import)
 
         # largest files first: the run ends on small ones, so no worker is left alone with a
-        # big file at the end; the results are then taken in path order, as a serial run's
-        todo_order = {path: i for i, path in enumerate(todo)}
+        # big file at the end; the results are then taken in path order (`todo` is sorted),
+        # as a serial run's
         bigger_first = sorted(todo, key=lambda path: -_size(path, stats))
         chunk = max(1, min(64, len(todo) // (jobs * 8)))
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             done = pool.map(_job, [(path, work) for path in bigger_first], chunksize=chunk)
-            parts = sorted(zip(bigger_first, done), key=lambda part: todo_order[part[0]])
+            parts = sorted(zip(bigger_first, done), key=lambda part: part[0])
         _collect(parts, result, index, stats, settings, prefilter)
     else:
         _collect(((path, _job((path, work))) for path in todo), result, index, stats, settings,

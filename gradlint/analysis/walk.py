@@ -48,9 +48,9 @@ def iter_children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         kind = type(value)
         if kind is tuple or kind is list:
             for item in value:
-                if _IS_NODE.get(type(item)) or is_node(item):
+                if is_node(item):
                     yield item
-        elif _IS_NODE.get(kind) or is_node(value):
+        elif is_node(value):
             yield value
 
 

@@ -3,7 +3,8 @@
 libcst's PositionProvider regenerates the whole file to count positions, which costs
 about as much as the parse. Statement positions come instead from CPython's own parser
 (`ast`, in C), matched to libcst's statements in source order; a node inside a
-statement is placed by regenerating only that statement. Whenever anything does not
+statement is placed by its own text when that occurs once in the statement, otherwise
+by regenerating only that statement. Whenever anything does not
 line up (a syntax CPython cannot parse, a node outside its recorded statement), the
 caller falls back to the full metadata pass.
 """
