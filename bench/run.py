@@ -185,7 +185,7 @@ def kept_files(path: Path) -> Path:
     sys.path.insert(0, str(ROOT))
     from gradlint.config import Settings
     from gradlint.files import decode
-    from gradlint.linter import matching_rules
+    from gradlint.prefilter import matching_rules
     from gradlint.rules import REGISTRY
 
     settings = Settings()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 import traceback
@@ -11,42 +10,9 @@ from typing import FrozenSet, List, Optional
 from gradlint import suppression
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
+from gradlint.prefilter import matching_rules
 
 DEEP_RECURSION = 20000 if sys.version_info >= (3, 11) else 4000
-
-
-def _prefilter_words(rule, settings: Settings):
-    return _groups(rule.needs, tuple(settings.backward_functions))
-
-
-@functools.lru_cache(maxsize=256)
-def _groups(needs: tuple, backward_functions: tuple) -> tuple:
-    groups = []
-    for group in needs:
-        group = tuple(group) if isinstance(group, (tuple, list)) else (group,)
-        if any(isinstance(w, str) and "backward" in w for w in group):
-            group = group + backward_functions
-        groups.append(group)
-    # plain words first: a substring test is far cheaper than a regex search, and most
-    # files fail on a word (`torch`) before any regex has to run
-    groups.sort(key=lambda g: any(not isinstance(w, str) for w in g))
-    return tuple(groups)
-
-
-def _occurs(word, source: str) -> bool:
-    return word in source if isinstance(word, str) else word.search(source) is not None
-
-
-def _holds(rule, source: str, settings: Settings) -> bool:
-    return all(any(_occurs(word, source) for word in group)
-               for group in _prefilter_words(rule, settings))
-
-
-def matching_rules(source: str, rules, settings: Settings) -> list:
-    """The selected rules whose required words all occur in the text: only these run, so
-    that each rule's words are held to account on their own (a rule that wrongly needs a
-    word would otherwise hide behind another rule that keeps the file)."""
-    return [rule for rule in rules if rule.check is not None and _holds(rule, source, settings)]
 
 
 def lint_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,

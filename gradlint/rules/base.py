@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
+
+from gradlint.prefilter import Word
 
 # Prefilter: a tensor that requires grad can only come from a `torch.nn` module (or a
 # class built on one), `nn.Parameter`, `Variable`, or a `requires_grad` flag, so a rule
 # that needs one needs one of these words. (Checked on real code by a slow test.)
 # (`Parameters` is not `Parameter`: numpy-style docstrings have a "Parameters:" section)
-GRAD_SOURCE = re.compile(r"\bnn\b|requires_grad|Parameter(?!s\b)|Variable")
+# (alternatives: plain words are tried before the patterns)
+PARAMETER = Word(r"Parameter(?!s\b)")
+GRAD_SOURCE = ("requires_grad", "Variable", PARAMETER, Word(r"\bnn\b"))
 # a leaf that requires grad is made by a requires_grad flag or as a Parameter
-LEAF_SOURCE = re.compile(r"requires_grad|Parameter(?!s\b)")
+LEAF_SOURCE = ("requires_grad", PARAMETER)
 # the `.grad` attribute itself, not `.grad_fn`, `.gradient_checkpointing`, `.grad_norm`
-GRAD_ATTRIBUTE = re.compile(r"\.grad\b")
+GRAD_ATTRIBUTE = Word(r"\.grad\b")
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Rule:
     check: Optional[Callable[["object"], Iterable]] = None
     default_on: bool = True
     fixable: bool = False
-    # prefilter: every entry (a word or compiled regex, or a tuple of alternatives) must
+    # prefilter: every entry (plain text, a `Word` pattern, or a tuple of alternatives) must
     # occur in the source for the rule to possibly report; a file no selected rule needs
     # is not parsed. It must over-approximate: a test compares results without it.
     needs: tuple = ()

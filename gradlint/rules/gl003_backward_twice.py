@@ -1,7 +1,6 @@
 """GL003: a backward runs through a graph that an earlier backward already freed."""
 
-import re
-
+from gradlint.prefilter import Word
 from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
@@ -37,7 +36,7 @@ RULE = Rule(
     summary="A second backward() runs through a graph that an earlier backward freed.",
     check=check,
     # `\bgrad(` is torch.autograd.grad (not no_grad( or enable_grad()
-    needs=(("backward(", re.compile(r"\bgrad\(")), GRAD_SOURCE, "torch"),
+    needs=(("backward(", Word(r"\bgrad\(")), GRAD_SOURCE, "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

@@ -1,7 +1,6 @@
 """GL006: a tensor with a graph accumulated across iterations into a logging accumulator."""
 
-import re
-
+from gradlint.prefilter import Word
 from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
@@ -32,7 +31,7 @@ RULE = Rule(
     check=check,
     # the value must require grad: it comes from a module, a Parameter or requires_grad
     needs=(("+=", ".append("), GRAD_SOURCE, "torch",
-           re.compile(r"\b(for|while)\b")),
+           Word(r"\b(for|while)\b", "for", "while")),
     fixable=True,
     docs=RuleDocs(
         what="""

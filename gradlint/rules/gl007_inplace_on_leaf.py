@@ -1,7 +1,6 @@
 """GL007: an in-place operation on a leaf that requires grad, with grad mode on."""
 
-import re
-
+from gradlint.prefilter import Word
 from gradlint.rules.base import LEAF_SOURCE, Rule, RuleDocs
 
 
@@ -39,7 +38,7 @@ RULE = Rule(
     check=check,
     # a leaf made in the file with requires_grad or as a Parameter, and an in-place
     # operation: a method ending in `_(`, an augmented assignment, or `x[...] = ...`
-    needs=(LEAF_SOURCE, re.compile(r"[a-z0-9]_\(|[-+*/@]=|\]\s*=[^=]"),
+    needs=(LEAF_SOURCE, Word(r"[a-z0-9]_\(|[-+*/@]=|\]\s*=[^=]"),
            "torch"),
     fixable=True,
     docs=RuleDocs(

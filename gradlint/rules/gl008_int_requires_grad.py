@@ -1,7 +1,6 @@
 """GL008: requires_grad=True on an integer (or bool) tensor."""
 
-import re
-
+from gradlint.prefilter import Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -45,7 +44,7 @@ RULE = Rule(
     name="int-requires-grad",
     summary="requires_grad=True on an integer or bool tensor raises a RuntimeError.",
     check=check,
-    needs=(re.compile(r"requires_grad\s*=\s*True"), "torch"),
+    needs=(Word(r"requires_grad\s*=\s*True"), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

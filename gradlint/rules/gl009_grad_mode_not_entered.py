@@ -2,6 +2,7 @@
 
 import re
 
+from gradlint.prefilter import Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -35,8 +36,9 @@ RULE = Rule(
     name="grad-mode-not-entered",
     summary="`torch.no_grad()` as a bare statement, or `with torch.no_grad:` without the call.",
     check=check,
-    needs=(re.compile(r"^[ \t]*[\w.]*(no_grad|enable_grad|inference_mode)\(\)[ \t]*(#.*)?$"
-                      r"|with[^\n:]*(no_grad|enable_grad|inference_mode)[ \t]*[:,]", re.M), "torch"),
+    needs=(Word(r"^[ \t]*[\w.]*(no_grad|enable_grad|inference_mode)\(\)[ \t]*(#.*)?$"
+                 r"|with[^\n:]*(no_grad|enable_grad|inference_mode)[ \t]*[:,]",
+                 "no_grad", "enable_grad", "inference_mode", flags=re.M), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

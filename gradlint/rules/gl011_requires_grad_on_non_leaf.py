@@ -1,7 +1,6 @@
 """GL011: changing requires_grad of a tensor that is not a leaf."""
 
-import re
-
+from gradlint.prefilter import Word
 from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
@@ -23,7 +22,7 @@ RULE = Rule(
     name="requires-grad-on-non-leaf",
     summary="Setting requires_grad on a non-leaf tensor raises a RuntimeError.",
     check=check,
-    needs=(re.compile(r"\.requires_grad\s*=[^=]|requires_grad_\([^)]*False"), GRAD_SOURCE,
+    needs=(Word(r"\.requires_grad\s*=[^=]|requires_grad_\([^)]*False", "requires_grad"), GRAD_SOURCE,
            "torch"),
     docs=RuleDocs(
         what="""

@@ -1,7 +1,6 @@
 """GL016: `torch.tensor(t)` where `t` is already a tensor."""
 
-import re
-
+from gradlint.prefilter import Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -33,7 +32,7 @@ RULE = Rule(
     check=check,
     # the argument starts with a name (a variable or a call), not literal data
     # `\b`: `randn_tensor(shape)` (diffusers) is not torch.tensor
-    needs=(re.compile(r"\btensor\(\s*[A-Za-z_]"), "torch"),
+    needs=(Word(r"\btensor\(\s*[A-Za-z_]"), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

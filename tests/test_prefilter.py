@@ -1,0 +1,81 @@
+"""The prefilter's patterns find exactly what the plain regular expressions find."""
+
+import re
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+from gradlint.config import Settings
+from gradlint.prefilter import Word, groups, matching_rules
+from gradlint.rules import REGISTRY
+
+
+def _words():
+    out = {}
+    for rule in REGISTRY.values():
+        for group in rule.needs:
+            for word in group if isinstance(group, tuple) else (group,):
+                if isinstance(word, Word):
+                    out[word.pattern] = word
+    return sorted(out.values(), key=lambda w: w.pattern)
+
+
+EDGES = [
+    "", "grad(", "xgrad(", "_grad(", "autograd.grad(", "\u00e9grad(", "torch.autograd.grad(y)",
+    "optim", "optim_", "toptim", "torch.optim.Adam", "from torch import optim", "optimizer",
+    "nn", "cnn", "nn_", "nn.Linear", "import torch.nn as nn", "channel", "x = nn\n",
+    "torch.tensor(x)", "mytensor(x)", "tensor( x)", "tensor(1)", "tensor(\n    x)",
+    "with torch.no_grad:", "with torch.no_grad():", "    torch.no_grad()  # note\n",
+    "torch.no_grad()\n", "x = torch.no_grad()", "with a, torch.enable_grad :",
+    "x.requires_grad = True", "x.requires_grad == y", "x.requires_grad_(False)",
+    "requires_grad=True", "requires_grad = False", "w.grad", "w.grad_fn", "w.grad.zero_()",
+    "for x in y:", "before", "while True:", "x += 1", "a[0] = 1", "a[0] == 1", "x.add_(1)",
+    "Parameter", "Parameters:", "nn.Parameter(w)", "Parameters", "ParameterList",
+]
+TEXTS = EDGES + [p.read_text(encoding="utf-8") for p in sorted(FIXTURES.rglob("*.py"))] + [
+    p.read_text(encoding="utf-8") for p in sorted((ROOT / "gradlint").rglob("*.py"))]
+
+
+@pytest.mark.parametrize("word", _words(), ids=lambda w: w.pattern[:40])
+def test_a_word_finds_what_its_regular_expression_finds(word):
+    plain = re.compile(word.pattern, word.regex.flags)
+    for text in TEXTS:
+        assert (word.search(text) is not None) == (plain.search(text) is not None), text[:80]
+    # each edge case also inside other text, where the leading boundary looks back
+    for text in EDGES:
+        for padded in ("a" + text, " " + text, text + " z", "x\n" + text):
+            assert (word.search(padded) is not None) == (plain.search(padded) is not None), padded
+
+
+def test_a_hint_keeps_the_pattern_from_running_where_it_cannot_match():
+    word = Word(r"needle\d", "needle")
+    word.regex = None  # would fail if searched
+    assert word.search("a haystack without it") is None
+
+
+def test_plain_words_come_first_in_and_among_groups():
+    nn = Word(r"\bnn\b")
+    found = groups((("a", nn, "b"), nn, "torch", ("backward(",)), ("my_backward",))
+    assert found[0] == ("torch",)
+    assert found[1] == ("backward(", "my_backward")
+    assert found[2] == ("a", "b", nn)
+    assert found[3] == (nn,)
+
+
+def test_each_word_is_looked_for_once_per_text():
+    calls = []
+
+    class Counting(Word):
+        def search(self, text):
+            calls.append(self.pattern)
+            return super().search(text)
+
+    shared = Counting(r"\bshared\b")
+
+    class Rule:
+        def __init__(self, needs):
+            self.needs, self.check = needs, object()
+
+    rules = [Rule((shared, "x")), Rule((shared,)), Rule(("y", shared))]
+    kept = matching_rules("x y shared", rules, Settings())
+    assert kept == rules and calls == [shared.pattern]
