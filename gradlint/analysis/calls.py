@@ -54,10 +54,11 @@ class CallEvaluator(MethodEvaluator):
         func = node.func
         receiver: Value = UNKNOWN
         method = None
-        if isinstance(func, cst.Attribute):
+        fname = dotted(func)
+        func_kind = type(func)  # exact types: isinstance on libcst's classes is slow
+        if func_kind is cst.Attribute:
             method = func.attr.value
-            path = dotted(func)
-            callee = st.env.get(path) if path is not None and path in st.env else None
+            callee = st.env.get(fname) if fname is not None and fname in st.env else None
             if callee is None:
                 # `x.grad.zero_()` reads .grad only to clear it
                 self.clearing_grad, outer = method in ("zero_", "detach_", "fill_"), self.clearing_grad
@@ -70,11 +71,10 @@ class CallEvaluator(MethodEvaluator):
             callee = self.eval(func, st)
         args = [self.eval(a.value, st) for a in node.args]
         pos = [v for a, v in zip(node.args, args) if a.keyword is None and not a.star]
-        fname = dotted(func)
         extra = self.extra_call(node, fname, pos, st)
         if extra is not None:
             return extra
-        if (isinstance(func, cst.Name) and func.value in api.HARMLESS_BUILTINS
+        if (func_kind is cst.Name and func.value in api.HARMLESS_BUILTINS
                 and func.value not in st.env and func.value not in self.module_env):
             return NONTENSOR if func.value in ("len", "float", "int", "str", "bool", "print",
                                               "isinstance", "round", "repr", "format") else UNKNOWN

@@ -16,7 +16,8 @@ from gradlint.analysis.values import (
 
 
 NONTENSOR = Const("<non-tensor>")
-_BINOPS_SAVING = (cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power)
+_OPAQUE = (Unknown, NNModule, Params, Seq)  # operands that may hide a tensor
+_BINOPS_SAVING = frozenset([cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power])
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
@@ -74,11 +75,12 @@ class ExprEvaluator:
     #    self.stmt_var, self.lookup(state, name), self.event_*(), self.call_local(...)
 
     def eval(self, node: cst.BaseExpression, st: State) -> Value:
-        method = getattr(self, "eval_" + type(node).__name__, None)
+        kind = type(node)
+        table = _EVALUATORS.setdefault(type(self), {})
+        method = table.get(kind)
         if method is None:
-            self.eval_children(node, st)
-            return UNKNOWN
-        return method(node, st)
+            method = table[kind] = getattr(type(self), "eval_" + kind.__name__, _children)
+        return method(self, node, st)
 
     def eval_children(self, node: cst.CSTNode, st: State) -> None:
         """Evaluate sub-expressions for their effects (calls inside containers...)."""
@@ -162,14 +164,11 @@ class ExprEvaluator:
                 return NONTENSOR
             return UNKNOWN
         both = isinstance(left, Tensor) and isinstance(right, Tensor)
-        saves = isinstance(operator, _BINOPS_SAVING) and (
-            both or isinstance(operator, cst.Power)
-            or (isinstance(operator, cst.Divide) and not isinstance(left, Tensor))
-        )
-        if isinstance(operator, (cst.FloorDivide, cst.Modulo)):
-            saves = False
+        kind = type(operator)  # (operator classes have no subclasses)
+        saves = kind in _BINOPS_SAVING and (
+            both or kind is cst.Power or (kind is cst.Divide and not isinstance(left, Tensor)))
         result = self.op_result([left, right], saves=saves, site=site, st=st)
-        if isinstance(operator, cst.MatrixMultiply):
+        if kind is cst.MatrixMultiply:
             return result
         return with_count(result, elementwise_count((left, right)))
 
@@ -248,23 +247,46 @@ class ExprEvaluator:
     def op_result(self, inputs: List[Value], saves: Optional[bool], site: int, st: State) -> Value:
         """The result of a differentiable operation on `inputs`."""
         self.note_site(site)
-        if any(isinstance(v, Seq) for v in inputs):
-            flat: List[Value] = []
-            for v in inputs:
-                flat.extend(v.items if isinstance(v, Seq) else (v,))
-            inputs = flat
-        tensors = [v for v in inputs if isinstance(v, Tensor)]
-        unknown = any(isinstance(v, (Unknown, NNModule, Params, Seq)) for v in inputs)
-        any_rg = any(t.requires_grad is True for t in tensors)
-        all_false = not unknown and all(t.requires_grad is False for t in tensors)
-        cuts = frozenset().union(*(t.cuts for t in tensors)) if tensors else frozenset()
-        is_int = True if tensors and all(t.is_int is True for t in tensors) and not unknown else (
-            False if tensors and all(t.is_int is False for t in tensors) and not unknown else None)
+        # one pass over the inputs (this runs for every operation on a tensor)
+        tensors: List[Tensor] = []
+        unknown = False
+        for v in inputs:
+            if isinstance(v, Seq):  # a literal tuple or list: its items, one level deep
+                for item in v.items:
+                    if isinstance(item, Tensor):
+                        tensors.append(item)
+                    elif isinstance(item, _OPAQUE):
+                        unknown = True
+            elif isinstance(v, Tensor):
+                tensors.append(v)
+            elif isinstance(v, _OPAQUE):
+                unknown = True
+        any_rg = False
+        all_false = not unknown
+        all_int = all_float = bool(tensors) and not unknown
+        cuts = graph = sources = lost = frozenset()
+        is_open = unknown
+        for t in tensors:
+            if t.requires_grad is True:
+                any_rg = True
+                graph = graph | t.graph
+                lost = lost | t.sources
+            if t.requires_grad is not False:
+                all_false = False
+            if t.is_int is not True:
+                all_int = False
+            if t.is_int is not False:
+                all_float = False
+            if t.cuts:
+                cuts = cuts | t.cuts
+            if t.sources:
+                sources = sources | t.sources
+            if t.open:
+                is_open = True
+        is_int = True if all_int else (False if all_float else None)
         mode = st.grad_mode
         if mode is False:
             if any_rg:
-                lost = frozenset().union(*(t.sources for t in tensors
-                                           if t.requires_grad is True))
                 cuts = cuts | {Cut(site=self.stmt_id, lost=lost, var=self.stmt_var)}
             return Tensor(ident=site, requires_grad=False, leaf=True, cuts=cuts,
                           origin=self.stmt_id, is_int=is_int)
@@ -274,14 +296,6 @@ class ExprEvaluator:
             rg, leaf = False, True
         else:
             rg, leaf = None, None
-        graph = frozenset()
-        sources = frozenset()
-        is_open = unknown
-        for t in tensors:
-            if t.requires_grad is True:
-                graph |= t.graph
-            sources |= t.sources
-            is_open = is_open or t.open
         if rg is True and saves:
             node = self.new_node(site, st)
             if node in graph:  # the inputs hold this site's previous instance
@@ -336,6 +350,15 @@ class ExprEvaluator:
             value = st.env.get(name) if name in st.env else None
             if value is not None:
                 self.escape(value, st)
+
+
+def _children(self, node, st: State) -> Value:
+    self.eval_children(node, st)
+    return UNKNOWN
+
+
+# evaluator class -> node class -> its method, found once by name
+_EVALUATORS: dict = {}
 
 
 def _with(value: Tensor, **kw) -> Tensor:

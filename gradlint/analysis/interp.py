@@ -103,7 +103,8 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
     def exec_stmt(self, stmt: cst.CSTNode, st: State) -> State:
         self.tick()
         self.cur = st
-        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        kind = type(stmt)  # exact types: isinstance on libcst's classes is slow
+        if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
             for small in stmt.body:
                 if st.dead:
                     break
@@ -221,9 +222,10 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         self.bind_target(small.target, result, st)
 
     def bind_target(self, target: cst.BaseExpression, value, st: State) -> None:
-        if isinstance(target, cst.Name):
+        kind = type(target)
+        if kind is cst.Name:
             st.bind(target.value, value)
-        elif isinstance(target, cst.Attribute):
+        elif kind is cst.Attribute:
             attr = target.attr.value
             if attr == "grad":
                 self.eval(target.value, st)
