@@ -164,17 +164,17 @@ def assigned_names(node: cst.CSTNode) -> set:
 
     out = set()
     for current in iter_tree(node):
-        target = None
-        if isinstance(current, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
-            target = current.target
-        elif isinstance(current, (cst.For, cst.CompFor)):
-            target = current.target
-        elif isinstance(current, cst.AsName):
-            target = current.name
-        elif isinstance(current, cst.NamedExpr):
-            target = current.target
-        if target is not None:
-            for sub in iter_tree(target):
-                if isinstance(sub, cst.Name):
+        # exact types (none of these has subclasses): isinstance on libcst's classes is slow
+        field = _BINDING_FIELD.get(type(current))
+        if field is not None:
+            for sub in iter_tree(getattr(current, field)):
+                if type(sub) is cst.Name:
                     out.add(sub.value)
     return out
+
+
+# node class -> the field holding the target it binds
+_BINDING_FIELD = {
+    cst.AssignTarget: "target", cst.AugAssign: "target", cst.AnnAssign: "target",
+    cst.For: "target", cst.CompFor: "target", cst.AsName: "name", cst.NamedExpr: "target",
+}

@@ -27,12 +27,14 @@ _WHOLE_SPAN = (cst.BaseSmallStatement, cst.For, cst.While, cst.With, cst.If)
 
 def _cst_statements(body, out: List[cst.CSTNode]) -> None:
     for stmt in body:
-        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        kind = type(stmt)  # exact types: isinstance on libcst's classes is slow
+        if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
             out.extend(stmt.body)
             continue
         out.append(stmt)
         for block in _blocks(stmt):
-            _cst_statements(block.body if not isinstance(block, cst.SimpleStatementSuite) else [block], out)
+            _cst_statements(block.body if type(block) is not cst.SimpleStatementSuite else [block],
+                            out)
 
 
 def _blocks(stmt) -> list:
