@@ -27,16 +27,20 @@ class Word:
 
     def __init__(self, pattern: str, *hints: str, flags: int = 0):
         self.pattern = pattern
-        self.regex = re.compile(pattern, flags)
+        self.flags = flags
         self.hints = hints
         self._bounded = pattern.startswith("\\b") and bool(_WORD_CHAR.match(pattern, 2))
-        self._rest = re.compile(pattern[2:], flags) if self._bounded else self.regex
+        self._rest: Optional[re.Pattern] = None  # compiled when first needed: a warm run
+        # (every file from the cache) searches nothing, and compiling costs ~0.2 ms each
 
     def search(self, text: str) -> Optional[re.Match]:
         if self.hints and not any(hint in text for hint in self.hints):
             return None
+        if self._rest is None:
+            self._rest = re.compile(self.pattern[2:] if self._bounded else self.pattern,
+                                    self.flags)
         if not self._bounded:
-            return self.regex.search(text)
+            return self._rest.search(text)
         found = self._rest.search(text)
         while found is not None:
             at = found.start()
