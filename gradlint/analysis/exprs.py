@@ -74,12 +74,20 @@ class ExprEvaluator:
     # -- helpers the interpreter provides: self.obs, self.code(node), self.stmt_id,
     #    self.stmt_var, self.lookup(state, name), self.event_*(), self.call_local(...)
 
+    # node class -> its evaluator, found once by name; one table per class (a subclass
+    # may define its own evaluators)
+    _evaluators: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._evaluators = {}
+
     def eval(self, node: cst.BaseExpression, st: State) -> Value:
         kind = type(node)
-        table = _EVALUATORS.setdefault(type(self), {})
-        method = table.get(kind)
+        method = self._evaluators.get(kind)
         if method is None:
-            method = table[kind] = getattr(type(self), "eval_" + kind.__name__, _children)
+            method = self._evaluators[kind] = getattr(type(self), "eval_" + kind.__name__,
+                                                      _children)
         return method(self, node, st)
 
     def eval_children(self, node: cst.CSTNode, st: State) -> None:
@@ -355,10 +363,6 @@ class ExprEvaluator:
 def _children(self, node, st: State) -> Value:
     self.eval_children(node, st)
     return UNKNOWN
-
-
-# evaluator class -> node class -> its method, found once by name
-_EVALUATORS: dict = {}
 
 
 def _with(value: Tensor, **kw) -> Tensor:
