@@ -9,12 +9,13 @@ frozen class, which sets each field with `object.__setattr__`, looked up anew pe
 During a parse, the node classes the parser makes most often get a plain `__init__` that
 stores the same arguments, with the same defaults, straight into the class's slots, and
 checks nothing; the classes' own `__init__` and `__post_init__` are back when the parse
-returns. Together that is 15-20% of the parse. (Only the common classes: setting a class's
-`__init__` costs about 0.3 us each way, and swapping all 173 on every parse of a small file
-cost as much as it saved.) The tree is the same either
-way (a test compares both on every fixture and source file). A node another thread
-builds by hand during a parse goes unchecked: that check only catches mistakes in
-hand-built trees, and gradlint verifies every fixed file by parsing it again.
+returns, or, for many files parsed inside `held()`, when that block ends. Together that
+is 15-20% of the parse. (Only the common classes: setting a class's `__init__` costs
+about 0.3 us each way, and swapping all 173 on every parse of a small file cost as much
+as it saved.) The tree is the same either way (a test compares both on every fixture and
+source file). A node another thread builds by hand meanwhile goes unchecked: that check
+only catches mistakes in hand-built trees, and gradlint verifies every fixed file by
+parsing it again.
 
 A class whose `__init__` does not look like the one `dataclasses` writes (a libcst
 release that changes how nodes are made) keeps its own; if `__post_init__` moves, the
@@ -23,6 +24,7 @@ parse is the plain one.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Dict, Optional
 
@@ -41,6 +43,8 @@ _COMMON = (
     "Import", "Tuple", "For", "AsName", "WithItem", "With", "List",
 )
 _FAST_INITS: Optional[Dict[type, object]] = None
+_HELD = 0  # open `held()` blocks (and workers held for good); guarded by _LOCK
+_SWAPPED = None  # (the original __post_init__, [(class, its __init__)]) while swapped
 
 
 def _hook_owner():
@@ -121,19 +125,60 @@ def _fast_inits() -> Dict[type, object]:
 def parse_module(source: str):
     import libcst as cst
 
-    owner = _hook_owner()
-    if owner is None:
+    if _hook_owner() is None:
         return cst.parse_module(source)
-    inits = _fast_inits()
     with _LOCK:  # two threads parsing at once must not restore each other's hooks
-        checked = owner.__dict__["__post_init__"]
-        originals = [(cls, cls.__dict__["__init__"]) for cls in inits]
-        owner.__post_init__ = _unchecked
+        if _SWAPPED is None:
+            _install()
         try:
-            for cls, init in inits.items():
-                cls.__init__ = init
             return cst.parse_module(source)
         finally:
-            for cls, init in originals:
-                cls.__init__ = init
-            owner.__post_init__ = checked
+            if _HELD == 0:
+                _restore()
+
+
+@contextlib.contextmanager
+def held():
+    """Keep the parser's hooks in place across all the parses inside (a run over many
+    files in gradlint's own process): each swap changes libcst's classes, which makes
+    CPython drop what it learned about attribute access on every node class (their
+    version tags), and the analysis between two parses ran 10% slower for it. Nodes
+    built by hand inside go unchecked too (gradlint builds only valid ones, and checks
+    every fix by parsing it)."""
+    global _HELD
+    with _LOCK:
+        _HELD += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _HELD -= 1
+            if _HELD == 0 and _SWAPPED is not None:
+                _restore()
+
+
+def hold_for_good() -> None:
+    """For a worker process that only lints: the hooks stay for its lifetime."""
+    global _HELD
+    with _LOCK:
+        _HELD += 1
+
+
+def _install() -> None:
+    global _SWAPPED
+    owner = _hook_owner()
+    inits = _fast_inits()
+    _SWAPPED = (owner.__dict__["__post_init__"],
+                [(cls, cls.__dict__["__init__"]) for cls in inits])
+    owner.__post_init__ = _unchecked
+    for cls, init in inits.items():
+        cls.__init__ = init
+
+
+def _restore() -> None:
+    global _SWAPPED
+    checked, originals = _SWAPPED
+    for cls, init in originals:
+        cls.__init__ = init
+    _hook_owner().__post_init__ = checked
+    _SWAPPED = None

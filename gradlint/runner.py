@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Tuple
 
+from gradlint import parsing
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
 from gradlint.filejob import FixMode, RunResult, lint_file, lint_stdin  # noqa: F401 (API)
@@ -58,13 +59,14 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         # as a serial run's
         bigger_first = sorted(todo, key=lambda path: -_size(path, stats))
         chunk = max(1, min(64, len(todo) // (jobs * 8)))
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=parsing.hold_for_good) as pool:
             done = pool.map(_job, [(path, work) for path in bigger_first], chunksize=chunk)
             parts = sorted(zip(bigger_first, done), key=lambda part: part[0])
         _collect(parts, result, index, stats, settings, prefilter)
     else:
-        _collect(((path, _job((path, work))) for path in todo), result, index, stats, settings,
-                 prefilter)
+        with parsing.held():
+            _collect(((path, _job((path, work))) for path in todo), result, index, stats,
+                     settings, prefilter)
     if index is not None:
         index.save()
     result.paths.sort()

@@ -2,6 +2,8 @@
 
 import dataclasses
 import inspect
+import subprocess
+import sys
 
 import libcst as cst
 import pytest
@@ -98,3 +100,48 @@ def test_a_node_built_by_the_plain_init_equals_the_checked_one(name):
     for field in dataclasses.fields(cls):
         if field.default_factory is not dataclasses.MISSING:
             assert getattr(node, field.name).deep_equals(field.default_factory())
+
+
+def _installed():
+    return cst.Name.__dict__["__init__"] is parsing._fast_inits()[cst.Name]
+
+
+def test_held_keeps_the_hooks_across_parses_and_puts_them_back():
+    with parsing.held():
+        assert not _installed()  # nothing is swapped before a parse needs it
+        parsing.parse_module("x = 1\n")
+        assert _installed()
+        with parsing.held():
+            parsing.parse_module("y = 2\n")
+        assert _installed()  # the outer block still holds them
+    assert not _installed()
+    _check_is_on()
+
+
+def test_held_puts_the_hooks_back_after_an_error():
+    with pytest.raises(cst.ParserSyntaxError):
+        with parsing.held():
+            parsing.parse_module("x = 1\n")
+            parsing.parse_module("def (:\n")
+    assert not _installed()
+    _check_is_on()
+
+
+def test_a_serial_run_swaps_the_hooks_once(monkeypatch):
+    from gradlint.config import Settings
+    from gradlint.runner import lint_paths
+
+    installs = []
+    install = parsing._install
+    monkeypatch.setattr(parsing, "_install", lambda: (installs.append(1), install()))
+    result = lint_paths([str(FIXTURES / "gl001")], Settings(), jobs=1)
+    assert result.files > 5 and len(installs) == 1
+    assert not _installed()
+    _check_is_on()
+
+
+def test_a_worker_holds_the_hooks_for_its_lifetime():
+    code = ("import libcst as cst\nfrom gradlint import parsing\nparsing.hold_for_good()\n"
+            "parsing.parse_module('x = 1\\n')\nparsing.parse_module('y = 2\\n')\n"
+            "assert cst.Name.__dict__['__init__'] is parsing._fast_inits()[cst.Name]\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
