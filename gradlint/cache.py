@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from typing import List, Optional
 
 from gradlint import __version__
@@ -119,6 +117,8 @@ class Index:
 
 
 def _write(path: str, text: str) -> None:
+    import tempfile  # (with shutil, which it imports: ~3 ms that a warm run never needs)
+
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -145,6 +145,8 @@ def from_json(d: dict) -> Diagnostic:
 
 
 def clean(folder: str) -> bool:
+    import shutil
+
     if os.path.isdir(folder):
         shutil.rmtree(folder)
         return True

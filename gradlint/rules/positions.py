@@ -131,6 +131,8 @@ class Positions:
 
     def _column(self, line: int, byte_offset: int) -> int:
         text = self._lines[line - 1] if line - 1 < len(self._lines) else ""
+        if text.isascii():  # CPython counts UTF-8 bytes; in ASCII, bytes are characters
+            return min(byte_offset, len(text)) + 1
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace")) + 1
 
     def _fast(self, node, within=None) -> Optional[Span]:
