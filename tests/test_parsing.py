@@ -83,7 +83,7 @@ def test_the_plain_init_takes_the_same_arguments_and_defaults(name):
             assert fast[field.name].default == own[field.name].default
 
 
-def _defaults_only(cls):
+def _required_fields(cls):
     # every required field of these classes is a name, or a Name's own text
     return {f.name: "x" if cls is cst.Name else cst.Name("x") for f in dataclasses.fields(cls)
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
@@ -92,7 +92,7 @@ def _defaults_only(cls):
 @pytest.mark.parametrize("name", ["Name", "Comma", "Arg", "Newline", "Param", "Attribute"])
 def test_a_node_built_by_the_plain_init_equals_the_checked_one(name):
     cls = getattr(cst, name)
-    required = _defaults_only(cls)
+    required = _required_fields(cls)
     node = cls.__new__(cls)
     parsing._fast_inits()[cls](node, **required)
     assert node.deep_equals(cls(**required))

@@ -22,8 +22,8 @@ RULE = Rule(
     name="requires-grad-on-non-leaf",
     summary="Setting requires_grad on a non-leaf tensor raises a RuntimeError.",
     check=check,
-    needs=(Word(r"\.requires_grad\s*=[^=]|requires_grad_\([^)]*False", "requires_grad"), GRAD_SOURCE,
-           "torch"),
+    needs=(Word(r"\.requires_grad\s*=[^=]|requires_grad_\([^)]*False", "requires_grad"),
+           GRAD_SOURCE, "torch"),
     docs=RuleDocs(
         what="""
 Finds `x.requires_grad = ...` and `x.requires_grad_(False)` where `x` is the result of
