@@ -26,7 +26,7 @@ def explain_source(text: str, path: str = "<string>", settings=None) -> dict:
                          source_length=len(text))
     interp.recorder = recorder = Recorder()
     interp.run()
-    positions = Positions(module, text, interp.owners)
+    positions = Positions(module, text, interp.owners, interp.raw_code)
     findings = lint_source(text, path, settings)
     back_lines = {}
     for site in recorder.sites:

@@ -91,3 +91,83 @@ def test_statement_lines_and_hinted_nodes():
         inner = call.args[-1].value
         fast = positions._fast(inner, call)
         assert fast is None or fast == positions._slow(inner)
+
+
+def _every_node(module):
+    from gradlint.analysis.walk import iter_tree
+
+    return list(iter_tree(module))
+
+
+def test_whole_file_text():
+    """Expressions placed by their text alone agree with libcst; a text that occurs twice,
+    spans lines, or has its own parentheses is left to the statement positions."""
+    source = ("import torch\nw = torch.ones(2, requires_grad=True)\nloss = (w * 2).sum()\n"
+              "loss.backward()\nprint(w.grad, w.grad)\nz = torch.stack([w,\n    w])\n")
+    module = cst.parse_module(source)
+    interp = Interpreter(module, source_length=len(source))
+    interp.run()
+    positions = Positions(module, source, interp.owners, interp.raw_code)
+    placed = {}
+    for node in _every_node(module):
+        code = interp.code(node)
+        found = positions._unique(node)
+        if found is not None:
+            assert found == positions._slow(node), code
+            placed[code] = found
+        if code in ("w.grad", "(w * 2)", "w * 2") or "\n" in code:
+            assert found is None, code
+    assert placed["loss.backward()"] == (4, 1, 4, 16)
+    assert placed["torch.ones(2, requires_grad=True)"] == (2, 5, 2, 38)
+    assert placed["requires_grad"] == (2, 19, 2, 32)
+    grads = [n for n in interp.nodes.values() if interp.code(n) == "w.grad"]
+    assert len(grads) == 2 and all(positions._fast(n) == positions._slow(n) for n in grads)
+
+
+def test_whole_file_text_on_every_fixture():
+    placed = 0
+    for path in fixture_files():
+        source = path.read_text()
+        try:
+            module = cst.parse_module(source)
+        except cst.ParserSyntaxError:
+            continue
+        interp = Interpreter(module, source_length=len(source))
+        positions = Positions(module, source, interp.owners, interp.raw_code)
+        for node in _every_node(module):
+            positions._searches = 1  # every node, not only the first 200
+            found = positions._unique(node)
+            if found is not None:
+                placed += 1
+                assert found == positions._slow(node), (path.name, interp.code(node))
+    assert placed >= 5000
+
+
+def test_whole_file_searches_are_bounded():
+    lines = [f"y{i} = torch.relu(x{i})" for i in range(300)]
+    source = "import torch\n" + "\n".join(lines) + "\n"
+    module = cst.parse_module(source)
+    interp = Interpreter(module, source_length=len(source))
+    interp.run()
+    positions = Positions(module, source, interp.owners, interp.raw_code)
+    calls = [n for n in _every_node(module) if isinstance(n, cst.Call)]
+    assert len(calls) == 300
+    found = [positions._unique(n) for n in calls]
+    assert all(f is not None for f in found[:200]) and all(f is None for f in found[200:])
+    assert all(positions.span(n) == positions._slow(n) for n in calls[195:205])
+
+
+def test_node_text_is_generated_once_per_node(monkeypatch):
+    source = "import torch\nw = torch.ones(2, requires_grad=True)\nw.sum().backward()\n"
+    module = cst.parse_module(source)
+    interp = Interpreter(module, source_length=len(source))
+    interp.run()
+    node = next(n for n in interp.nodes.values() if isinstance(n, cst.Call))
+    calls = []
+    original = cst.Module.code_for_node
+    monkeypatch.setattr(cst.Module, "code_for_node",
+                        lambda self, n: calls.append(n) or original(self, n))
+    first, second = interp.code(node), interp.raw_code(node)
+    other = node.deep_clone()  # an equal node is another node: its own text
+    interp.code(other)
+    assert first == second.strip() and calls == [node, other]

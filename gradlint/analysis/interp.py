@@ -36,6 +36,7 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         self.stmt_small = None
         self.stmt_owner = None
         self.owners: Dict[int, cst.CSTNode] = {}
+        self._texts: Dict[int, Tuple[cst.CSTNode, str]] = {}
         self.loop_stack: List[Tuple[LoopEvents, int]] = []
         self.loop_ctx: List[LoopCtx] = []
         self.call_chain: List[cst.Call] = []
@@ -72,7 +73,16 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         return id(node)
 
     def code(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node).strip()
+        return self.raw_code(node).strip()
+
+    def raw_code(self, node: cst.CSTNode) -> str:
+        """The node's own text, generated once: a finding's message and its position
+        usually ask for the same node. (The node is kept with its text, so that its id
+        cannot be reused by a node a fix builds and drops.)"""
+        known = self._texts.get(id(node))
+        if known is None or known[0] is not node:
+            known = self._texts[id(node)] = (node, self.module.code_for_node(node))
+        return known[1]
 
     def qualify(self, text: str) -> str:
         if not text:

@@ -27,10 +27,7 @@ class RuleContext:
         return self.interp.code(self.node(nid))
 
     def span(self, nid: int) -> Tuple[int, int, int, int]:
-        # positions are resolved only for the nodes that findings name
-        if self._positions is None:
-            self._positions = Positions(self.module, self.src.code, self.interp.owners)
-        return self._positions.span(self.node(nid)) or (1, 1, 1, 1)
+        return self._placer().span(self.node(nid)) or (1, 1, 1, 1)
 
     def line(self, nid: int) -> int:
         return self.span(nid)[0]
@@ -49,10 +46,15 @@ class RuleContext:
 
     def span_of(self, node: cst.CSTNode, within: Optional[int] = None) -> Tuple[int, int, int, int]:
         """The span of any node; `within`: the id of a recorded node that contains it."""
-        if self._positions is None:
-            self._positions = Positions(self.module, self.src.code, self.interp.owners)
         hint = self.interp.nodes.get(within) if within is not None else None
-        return self._positions.span(node, hint) or (1, 1, 1, 1)
+        return self._placer().span(node, hint) or (1, 1, 1, 1)
+
+    def _placer(self) -> Positions:
+        # positions are resolved only for the nodes that findings name
+        if self._positions is None:
+            self._positions = Positions(self.module, self.src.code, self.interp.owners,
+                                        self.interp.raw_code)
+        return self._positions
 
     def parent_map(self):
         """Child node id -> parent node, built on demand (only for fixes that need it)."""

@@ -1,20 +1,23 @@
 """Positions of the few nodes a file's findings name, without libcst's metadata pass.
 
 libcst's PositionProvider regenerates the whole file to count positions, which costs
-about as much as the parse. Statement positions come instead from CPython's own parser
-(`ast`, in C), matched to libcst's statements in source order; a node inside a
-statement is placed by its own text when that occurs once in the statement, otherwise
-by regenerating only that statement. Whenever anything does not
-line up (a syntax CPython cannot parse, a node outside its recorded statement), the
-caller falls back to the full metadata pass.
+about as much as the parse. An expression whose text is one line and occurs once in the
+whole file is placed where it occurs (libcst is lossless: a node's text is the text it
+was parsed from). Otherwise, statement positions come from CPython's own parser (`ast`,
+in C), matched to libcst's statements in source order; a node inside a statement is
+placed by its own text when that occurs once in the statement, otherwise by
+regenerating only that statement. Whenever anything does not line up (a syntax CPython
+cannot parse, a node outside its recorded statement), the caller falls back to the full
+metadata pass.
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -23,6 +26,13 @@ Span = Tuple[int, int, int, int]  # 1-based line, column; end line, end column
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
 # statements whose CPython span covers all of their own text
 _WHOLE_SPAN = (cst.BaseSmallStatement, cst.For, cst.While, cst.With, cst.If)
+# the expression classes (exact types: isinstance on libcst's abstract classes is slow)
+_EXPRESSIONS = frozenset(
+    kind for kind in vars(cst).values()
+    if isinstance(kind, type) and issubclass(kind, cst.BaseExpression))
+# whole-file searches per file: on a 1.5 MB module, CPython's parse took as long as 2,800
+# searches for a node's text (two each), so these stay under a tenth of one parse
+_SEARCHES = 200
 
 
 def _cst_statements(body, out: List[cst.CSTNode]) -> None:
@@ -86,10 +96,14 @@ def _ast_statements(body, out: List[ast.stmt]) -> None:
 
 
 class Positions:
-    def __init__(self, module: cst.Module, source: str, owners: Dict[int, cst.CSTNode]):
+    def __init__(self, module: cst.Module, source: str, owners: Dict[int, cst.CSTNode],
+                 text_of: Optional[Callable[[cst.CSTNode], str]] = None):
         self.module = module
         self.source = source
         self.owners = owners
+        self.text_of = text_of or module.code_for_node  # the interpreter's, which keeps them
+        self._starts: Optional[List[int]] = None
+        self._searches = _SEARCHES
         self._statements: Optional[Dict[int, Span]] = None
         self._tiny: Dict[int, object] = {}
         self._full = None
@@ -135,7 +149,32 @@ class Positions:
             return min(byte_offset, len(text)) + 1
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace")) + 1
 
+    def _unique(self, node) -> Optional[Span]:
+        """An expression by its text, when that is one line and occurs once in the file.
+        (Not with parentheses of its own: its position is inside them. Not after a byte
+        order mark, which libcst drops from the text it parses.)"""
+        if (type(node) not in _EXPRESSIONS or node.lpar or self._searches <= 0
+                or self.source.startswith("\ufeff")):
+            return None
+        code = self.text_of(node)
+        if not code or "\n" in code or "\r" in code or code != code.strip():
+            return None
+        self._searches -= 1
+        at = self.source.find(code)
+        if at < 0 or self.source.find(code, at + 1) >= 0:
+            return None
+        if self._starts is None:
+            self._starts = [0]
+            for text in self._lines:
+                self._starts.append(self._starts[-1] + len(text))
+        line = bisect.bisect_right(self._starts, at) - 1
+        col = at - self._starts[line] + 1
+        return (line + 1, col, line + 1, col + len(code))
+
     def _fast(self, node, within=None) -> Optional[Span]:
+        found = self._unique(node)
+        if found is not None:
+            return found
         spans = self._statement_spans()
         if not spans:
             return None
@@ -177,7 +216,7 @@ class Positions:
         """libcst is lossless: a node's own code is the exact text it was parsed from. When
         that text occurs once in its statement's lines, that occurrence is the node (the
         statement's first line is searched from the statement's start)."""
-        code = self.module.code_for_node(node)
+        code = self.text_of(node)
         line, col, end_line, _ = statement
         if not code or end_line - line > 200 or code != code.strip():
             return None
