@@ -53,10 +53,6 @@ class Word:
         return f"Word({self.pattern!r})"
 
 
-def occurs(word, text: str) -> bool:
-    return word in text if isinstance(word, str) else word.search(text) is not None
-
-
 @functools.lru_cache(maxsize=256)
 def groups(needs: tuple, backward_functions: tuple) -> tuple:
     """A rule's `needs` as groups of alternatives, the user's backward functions added to
@@ -72,18 +68,61 @@ def groups(needs: tuple, backward_functions: tuple) -> tuple:
     return tuple(out)
 
 
+_PLANS: dict = {}
+
+
+def _plan(rules, backward: tuple):
+    """The selected rules' conditions over one list of distinct words (plain text by
+    value, patterns by identity), as word indices: built once per rule selection, not
+    per file. Keyed by the rules' identities (hashing a frozen rule hashes all its
+    fields); the entry holds the rules, so that their ids stay theirs."""
+    key = (tuple(map(id, rules)), backward)
+    entry = _PLANS.get(key)
+    if entry is not None:
+        return entry[1], entry[2]
+    words: list = []
+    where: dict = {}
+    plan = []
+    for rule in rules:
+        if rule.check is None:
+            continue
+        conditions = []
+        for group in groups(rule.needs, backward):
+            indices = []
+            for word in group:
+                slot = word if isinstance(word, str) else id(word)
+                if slot not in where:
+                    where[slot] = len(words)
+                    words.append(word)
+                indices.append(where[slot])
+            conditions.append(tuple(indices))
+        plan.append((rule, tuple(conditions)))
+    if len(_PLANS) >= 64:  # selections differ per file only with per-file-ignores
+        _PLANS.clear()
+    _PLANS[key] = (list(rules), tuple(words), tuple(plan))
+    return tuple(words), tuple(plan)
+
+
 def matching_rules(text: str, rules, settings) -> list:
     """The selected rules whose required words all occur in the text: only these run, so
     that each rule's words are held to account on their own (a rule that wrongly needs a
-    word would otherwise hide behind another rule that keeps the file)."""
-    found: dict = {}  # by identity: hashing a compiled pattern hashes its whole program
-
-    def seen(word) -> bool:
-        hit = found.get(id(word))
-        if hit is None:
-            hit = found[id(word)] = occurs(word, text)
-        return hit
-
-    backward = tuple(settings.backward_functions)
-    return [rule for rule in rules if rule.check is not None and all(
-        any(seen(word) for word in group) for group in groups(rule.needs, backward))]
+    word would otherwise hide behind another rule that keeps the file). Each word is
+    looked for at most once, and only when a rule still needs it."""
+    words, plan = _plan(rules, tuple(settings.backward_functions))
+    hits = [None] * len(words)
+    kept = []
+    for rule, conditions in plan:
+        for group in conditions:
+            for i in group:
+                hit = hits[i]
+                if hit is None:
+                    word = words[i]
+                    hit = hits[i] = (word in text if isinstance(word, str)
+                                     else word.search(text) is not None)
+                if hit:
+                    break
+            else:
+                break  # no word of this group occurs
+        else:
+            kept.append(rule)
+    return kept

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from gradlint.config import Settings
-from gradlint.prefilter import Word, groups, matching_rules
+from gradlint.prefilter import _PLANS, Word, _plan, groups, matching_rules
 from gradlint.rules import REGISTRY
 
 
@@ -80,3 +80,51 @@ def test_each_word_is_looked_for_once_per_text():
     rules = [Rule((shared, "x")), Rule((shared,)), Rule(("y", shared))]
     kept = matching_rules("x y shared", rules, Settings())
     assert kept == rules and calls == [shared.pattern]
+
+
+def _naive(text, rules, backward=()):
+    def occurs(word):
+        return word in text if isinstance(word, str) else re.search(
+            word.pattern, text, word.flags) is not None
+
+    return [rule for rule in rules if rule.check is not None and all(
+        any(occurs(w) for w in group) for group in groups(rule.needs, backward))]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_rules_kept_are_those_whose_every_group_has_a_word_in_the_text(seed):
+    import random
+
+    pick = random.Random(seed)
+    codes = sorted(REGISTRY)
+    rules = [REGISTRY[c] for c in sorted(pick.sample(codes, pick.randint(1, len(codes))))]
+    backward = ("my_backward",) if seed % 2 else ()
+    settings = Settings(backward_functions=backward)
+    for text in TEXTS + ["my_backward(loss)\nopt.step()\n"]:
+        assert matching_rules(text, rules, settings) == _naive(text, rules, backward)
+
+
+class _Rule:
+    def __init__(self, needs, check=True):
+        self.needs, self.check = needs, (object() if check else None)
+
+
+def test_a_plan_lists_each_word_once_and_leaves_out_rules_without_a_check():
+    same_text = "".join(["back", "ward("])  # equal to the literal, another object
+    nn = Word(r"\bnn\b")
+    rules = [_Rule(("backward(", nn)), _Rule((same_text, ("x", nn))), _Rule(("z",), check=False)]
+    words, plan = _plan(rules, ())
+    assert words == ("backward(", nn, "x")
+    assert [rule for rule, _ in plan] == rules[:2]
+    assert plan[0][1] == ((0,), (1,)) and plan[1][1] == ((0,), (2, 1))
+
+
+def test_plans_are_kept_per_selection_and_bounded():
+    rules = [_Rule(("a",)), _Rule(("b",))]
+    assert _plan(rules, ()) is not None
+    first = _PLANS[(tuple(map(id, rules)), ())]
+    _plan(list(rules), ())  # the same rules in another list: the same plan
+    assert _PLANS[(tuple(map(id, rules)), ())] is first
+    for _ in range(100):
+        _plan([_Rule(("c",))], ())
+    assert len(_PLANS) <= 64
