@@ -100,14 +100,21 @@ def _every_node(module):
 
 
 def test_whole_file_text():
-    """Expressions placed by their text alone agree with libcst; a text that occurs twice,
-    spans lines, or has its own parentheses is left to the statement positions."""
+    """Expressions and simple statements placed by their text alone agree with libcst; a
+    text that occurs twice or spans lines, an expression with its own parentheses and a
+    statement with a semicolon are left to the statement positions."""
     source = ("import torch\nw = torch.ones(2, requires_grad=True)\nloss = (w * 2).sum()\n"
-              "loss.backward()\nprint(w.grad, w.grad)\nz = torch.stack([w,\n    w])\n")
+              "loss.backward()\nprint(w.grad, w.grad)\nz = torch.stack([w,\n    w])\n"
+              "a = 1; b = 2\n")
     module = cst.parse_module(source)
     interp = Interpreter(module, source_length=len(source))
     interp.run()
     positions = Positions(module, source, interp.owners, interp.raw_code)
+    lines = {interp.code(n): n for n in _every_node(module)
+             if isinstance(n, cst.SimpleStatementLine)}
+    ones = lines["w = torch.ones(2, requires_grad=True)"]
+    assert positions._unique(ones) == (2, 1, 2, 38)  # its one statement's place
+    assert positions._unique(lines["a = 1; b = 2"]) is None  # two statements
     placed = {}
     for node in _every_node(module):
         code = interp.code(node)
@@ -115,11 +122,13 @@ def test_whole_file_text():
         if found is not None:
             assert found == positions._slow(node), code
             placed[code] = found
-        if code in ("w.grad", "(w * 2)", "w * 2") or "\n" in code:
+        if code in ("w.grad", "(w * 2)", "w * 2", "a = 1;") or "\n" in code:
             assert found is None, code
     assert placed["loss.backward()"] == (4, 1, 4, 16)
     assert placed["torch.ones(2, requires_grad=True)"] == (2, 5, 2, 38)
     assert placed["requires_grad"] == (2, 19, 2, 32)
+    assert placed["w = torch.ones(2, requires_grad=True)"] == (2, 1, 2, 38)
+    assert placed["b = 2"] == (8, 8, 8, 13)
     grads = [n for n in interp.nodes.values() if interp.code(n) == "w.grad"]
     assert len(grads) == 2 and all(positions._fast(n) == positions._slow(n) for n in grads)
 

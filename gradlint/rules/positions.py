@@ -1,9 +1,9 @@
 """Positions of the few nodes a file's findings name, without libcst's metadata pass.
 
 libcst's PositionProvider regenerates the whole file to count positions, which costs
-about as much as the parse. An expression whose text is one line and occurs once in the
-whole file is placed where it occurs (libcst is lossless: a node's text is the text it
-was parsed from). Otherwise, statement positions come from CPython's own parser (`ast`,
+about as much as the parse. An expression or simple statement whose text is one line
+and occurs once in the whole file is placed where it occurs (libcst is lossless: a
+node's text is the text it was parsed from). Otherwise, statement positions come from CPython's own parser (`ast`,
 in C), matched to libcst's statements in source order; a node inside a statement is
 placed by its own text when that occurs once in the statement, otherwise by
 regenerating only that statement. Whenever anything does not line up (a syntax CPython
@@ -26,10 +26,13 @@ Span = Tuple[int, int, int, int]  # 1-based line, column; end line, end column
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
 # statements whose CPython span covers all of their own text
 _WHOLE_SPAN = (cst.BaseSmallStatement, cst.For, cst.While, cst.With, cst.If)
-# the expression classes (exact types: isinstance on libcst's abstract classes is slow)
+# exact types: isinstance on libcst's abstract classes is slow
 _EXPRESSIONS = frozenset(
     kind for kind in vars(cst).values()
     if isinstance(kind, type) and issubclass(kind, cst.BaseExpression))
+_SMALL_STATEMENTS = frozenset(
+    kind for kind in vars(cst).values()
+    if isinstance(kind, type) and issubclass(kind, cst.BaseSmallStatement))
 # whole-file searches per file: on a 1.5 MB module, CPython's parse took as long as 2,800
 # searches for a node's text (two each), so these stay under a tenth of one parse
 _SEARCHES = 200
@@ -150,11 +153,20 @@ class Positions:
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace")) + 1
 
     def _unique(self, node) -> Optional[Span]:
-        """An expression by its text, when that is one line and occurs once in the file.
-        (Not with parentheses of its own: its position is inside them. Not after a byte
-        order mark, which libcst drops from the text it parses.)"""
-        if (type(node) not in _EXPRESSIONS or node.lpar or self._searches <= 0
-                or self.source.startswith("\ufeff")):
+        """An expression or a simple statement by its text, when that is one line and
+        occurs once in the file. (Not an expression with parentheses of its own: its
+        position is inside them; not a statement with a semicolon, which is outside.
+        Not after a byte order mark, which libcst drops from the text it parses.)"""
+        if self._searches <= 0 or self.source.startswith("\ufeff"):
+            return None
+        kind = type(node)
+        if kind is cst.SimpleStatementLine and len(node.body) == 1:
+            node = node.body[0]  # the line's position is its one statement's
+            kind = type(node)
+        if kind in _EXPRESSIONS:
+            if node.lpar:
+                return None
+        elif kind not in _SMALL_STATEMENTS or node.semicolon is not cst.MaybeSentinel.DEFAULT:
             return None
         code = self.text_of(node)
         if not code or "\n" in code or "\r" in code or code != code.strip():
