@@ -263,7 +263,13 @@ def main(argv=None) -> int:
         for name, (sec, mem) in data.items():
             print(f"   {name:<32} {sec:8.2f} s  {mem:7.0f} MB", flush=True)
         sections.append(section(title, files, lines, data))
-    report = header(rounds) + "\n".join(sections) + summary(results) + "\n" + targets(results)
+    import phases
+
+    inside = phases.report([(t, p) for t, p, _ in corpora if "training scripts subset" in t
+                            or "library subset" in t or t.startswith("1,000")],
+                           str(GRADLINT_VENV / "bin" / "python"), ENV)
+    report = (header(rounds) + "\n".join(sections) + summary(results) + "\n"
+              + targets(results) + inside)
     if args.out:
         args.out.write_text(report)
         plot(results, args.out.with_name("performance.png"))
