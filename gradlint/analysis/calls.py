@@ -96,7 +96,7 @@ class CallEvaluator(MethodEvaluator):
 
     # -- configured names ---------------------------------------------------------
     def extra_call(self, node, fname, pos, st):
-        if not fname:
+        if not fname or not (self.extra_backward or self.extra_clear):
             return None
         last = fname.rsplit(".", 1)[-1]
         if fname in self.extra_backward or last in self.extra_backward:

@@ -16,6 +16,10 @@ from gradlint.analysis.values import (
 
 
 NONTENSOR = Const("<non-tensor>")
+# values are immutable: literals share one each (they compare equal either way)
+_CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
+_NUMBER = Const(0)
+_STRING = Const("")
 _OPAQUE = (Unknown, NNModule, Params, Seq)  # operands that may hide a tensor
 _BINOPS_SAVING = frozenset([cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power])
 
@@ -103,23 +107,24 @@ class ExprEvaluator:
 
     # -- leaves -----------------------------------------------------------------
     def eval_Name(self, node: cst.Name, st: State) -> Value:
-        if node.value in ("True", "False", "None"):
-            return Const({"True": True, "False": False, "None": None}[node.value])
+        constant = _CONSTANTS.get(node.value)
+        if constant is not None:
+            return constant
         return self.lookup(st, node.value)
 
     def eval_Integer(self, node, st):
-        return Const(0)
+        return _NUMBER
 
     eval_Float = eval_Imaginary = eval_Integer
 
     def eval_SimpleString(self, node, st):
-        return Const("")
+        return _STRING
 
     eval_ConcatenatedString = eval_SimpleString
 
     def eval_FormattedString(self, node, st):
         self.eval_children(node, st)
-        return Const("")
+        return _STRING
 
     # -- attributes ---------------------------------------------------------------
     def eval_Attribute(self, node: cst.Attribute, st: State) -> Value:

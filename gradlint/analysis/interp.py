@@ -67,10 +67,11 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         return self.obs
 
     def register(self, node: cst.CSTNode) -> int:
-        self.nodes[id(node)] = node
+        key = id(node)
+        self.nodes[key] = node
         # the statement being run: where to look for this node's position
-        self.owners.setdefault(id(node), self.stmt_owner)
-        return id(node)
+        self.owners.setdefault(key, self.stmt_owner)
+        return key
 
     def code(self, node: cst.CSTNode) -> str:
         return self.raw_code(node).strip()
@@ -93,14 +94,10 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
             return value.qualname + ("." + rest if rest else "")
         return text
 
-    def tick(self) -> None:
-        self.steps += 1
-        if self.deadline is not None and self.steps % 256 == 0 and time.monotonic() > self.deadline:
-            raise AnalysisTimeout()
-
     # -- statements ---------------------------------------------------------------------
     def exec_block(self, body, st: State, top: bool = False) -> State:
-        if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        kind = type(body)  # (exact types, as below)
+        if kind is cst.IndentedBlock or kind is cst.SimpleStatementSuite:
             body = body.body
         for stmt in body:
             if st.dead:
@@ -111,7 +108,9 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         return st
 
     def exec_stmt(self, stmt: cst.CSTNode, st: State) -> State:
-        self.tick()
+        self.steps += 1  # the time budget, looked at every 256 statements
+        if not self.steps % 256 and self.deadline is not None and time.monotonic() > self.deadline:
+            raise AnalysisTimeout()
         self.cur = st
         kind = type(stmt)  # exact types: isinstance on libcst's classes is slow
         if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
