@@ -96,7 +96,7 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
 
     # -- statements ---------------------------------------------------------------------
     def exec_block(self, body, st: State, top: bool = False) -> State:
-        kind = type(body)  # (exact types, as below)
+        kind = type(body)  # exact types: isinstance on libcst's classes is slow
         if kind is cst.IndentedBlock or kind is cst.SimpleStatementSuite:
             body = body.body
         for stmt in body:

@@ -3,12 +3,12 @@
 libcst's PositionProvider regenerates the whole file to count positions, which costs
 about as much as the parse. An expression or simple statement whose text is one line
 and occurs once in the whole file is placed where it occurs (libcst is lossless: a
-node's text is the text it was parsed from). Otherwise, statement positions come from CPython's own parser (`ast`,
-in C), matched to libcst's statements in source order; a node inside a statement is
-placed by its own text when that occurs once in the statement, otherwise by
-regenerating only that statement. Whenever anything does not line up (a syntax CPython
-cannot parse, a node outside its recorded statement), the caller falls back to the full
-metadata pass.
+node's text is the text it was parsed from). Otherwise, statement positions come from
+CPython's own parser (`ast`, in C), matched to libcst's statements in source order; a
+node inside a statement is placed by its own text when that occurs once in the
+statement, otherwise by regenerating only that statement. Whenever anything does not
+line up (a syntax CPython cannot parse, a node outside its recorded statement), the
+caller falls back to the full metadata pass.
 """
 
 from __future__ import annotations
