@@ -265,8 +265,8 @@ def main(argv=None) -> int:
         sections.append(section(title, files, lines, data))
     import phases
 
-    inside = phases.report([(t, p) for t, p, _ in corpora if "training scripts subset" in t
-                            or "library subset" in t or t.startswith("1,000")],
+    # the two TorchFix subsets (the corpora with peers) and the 1,000 scripts
+    inside = phases.report([(t, p) for t, p, peers in corpora if peers or t.startswith("1,000")],
                            str(GRADLINT_VENV / "bin" / "python"), ENV)
     report = (header(rounds) + "\n".join(sections) + summary(results) + "\n"
               + targets(results) + inside)

@@ -99,8 +99,8 @@ def _plan(rules, backward: tuple):
         plan.append((rule, tuple(conditions)))
     if len(_PLANS) >= 64:  # selections differ per file only with per-file-ignores
         _PLANS.clear()
-    _PLANS[key] = (list(rules), tuple(words), tuple(plan))
-    return tuple(words), tuple(plan)
+    entry = _PLANS[key] = (list(rules), tuple(words), tuple(plan))
+    return entry[1], entry[2]
 
 
 def matching_rules(text: str, rules, settings) -> list:

@@ -106,7 +106,8 @@ class Positions:
         self.module = module
         self.source = source
         self.owners = owners
-        self.text_of = text_of or module.code_for_node  # the interpreter's, which keeps them
+        # a node's text; the interpreter's `raw_code` generates each node's only once
+        self.text_of = text_of or module.code_for_node
         self._starts: Optional[List[int]] = None
         self._searches = _SEARCHES
         self._statements: Optional[Dict[int, Span]] = None
