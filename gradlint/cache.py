@@ -7,9 +7,9 @@ runs on one cache never see half an entry.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import zlib
 from typing import List, Optional
 
 from gradlint import __version__
@@ -39,6 +39,8 @@ class Cache:
 
     @staticmethod
     def key(data: bytes, path: str, fingerprint: str) -> str:
+        import hashlib  # (3 ms to import, with OpenSSL: a warm run only reads the index)
+
         h = hashlib.sha256()
         for part in (__version__.encode(), path.encode("utf-8", "surrogateescape"),
                      fingerprint.encode(), data):
@@ -78,15 +80,19 @@ class Index:
     """
 
     def __init__(self, cache: Cache, root: str):
-        digest = hashlib.sha256(os.path.abspath(root).encode("utf-8", "surrogateescape"))
+        # the file is named by a checksum of the root and holds the root itself: two roots
+        # whose checksums collide share a file and only miss each other's entries
+        self.root = os.path.abspath(root)
+        digest = zlib.crc32(self.root.encode("utf-8", "surrogateescape"))
         self.cache = cache
-        self.file = os.path.join(cache.entries, f"index-{digest.hexdigest()[:16]}.json")
+        self.file = os.path.join(cache.entries, f"index-{digest:08x}.json")
         self.entries: dict = {}
         self.changed = False
         try:
             with open(self.file, encoding="utf-8") as handle:
                 data = json.load(handle)
-            if data.get("format") == FORMAT and isinstance(data.get("files"), dict):
+            if (data.get("format") == FORMAT and data.get("root") == self.root
+                    and isinstance(data.get("files"), dict)):
                 self.entries = data["files"]
         except (OSError, ValueError, AttributeError):
             self.entries = {}
@@ -111,7 +117,8 @@ class Index:
             return
         try:
             self.cache._prepare()
-            _write(self.file, json.dumps({"format": FORMAT, "files": self.entries}))
+            _write(self.file, json.dumps({"format": FORMAT, "root": self.root,
+                                          "files": self.entries}))
         except OSError:
             pass
 

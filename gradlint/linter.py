@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from typing import FrozenSet, List, Optional
 
-from gradlint import suppression
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
 from gradlint.prefilter import matching_rules
@@ -31,6 +29,8 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
     diagnostics = _lint_parsed(source, path, settings, rules, enabled, verbose)
     if not diagnostics or not apply_noqa:
         return sorted(set(diagnostics), key=Diagnostic.sort_key)
+    from gradlint import suppression  # (only for a file with findings)
+
     sup = suppression.parse(source)
     kept = [d for d in diagnostics if not sup.suppressed(d.code, d.line)]
     return sorted(set(kept), key=Diagnostic.sort_key)
@@ -123,6 +123,8 @@ def _python_syntax_error(source: str):
 def _bug_text(verbose: bool) -> str:
     text = "internal error; please report it at the gradlint issue tracker"
     if verbose:
+        import traceback
+
         return text + "\n" + traceback.format_exc()
     return text + " (run with --verbose for the traceback)"
 

@@ -102,34 +102,43 @@ def test_clean_and_cache_dir_setting(project):
     assert not (project / "build" / "lintcache").exists()
 
 
-_IMPORTS_LIBCST = (
+_IMPORTED = (
     "import sys\n"
     "from gradlint.cli import main\n"
     "try:\n"
-    "    main(['check', '--exit-zero', '-j', '1', '.'])\n"
+    "    main(['check', '--exit-zero', '-j', '1', *sys.argv[1:], '.'])\n"
     "except SystemExit:\n"
     "    pass\n"
-    "print('libcst' in sys.modules, file=sys.stderr)\n"
+    "print('imported:', *[m for m in ('libcst', 'gradlint.rules', 'hashlib') if m in sys.modules],\n"
+    "      file=sys.stderr)\n"
 )
 
 
-def _imports_libcst(project) -> bool:
+def _imported(project, *args) -> set:
+    """Which of libcst, gradlint's rules and hashlib a `gradlint check` imported."""
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _IMPORTS_LIBCST], cwd=project,
+    proc = subprocess.run([sys.executable, "-c", _IMPORTED, *args], cwd=project,
                           capture_output=True, text=True, check=True)
-    return proc.stderr.strip().splitlines()[-1] == "True"
+    return set(proc.stderr.strip().splitlines()[-1].split()[1:])
 
 
 def test_libcst_is_imported_only_when_a_file_must_be_parsed(project):
     """Start-up stays light: a warm run and a run whose files the prefilter skips never
-    import libcst (nor the parts of gradlint that need it)."""
+    import libcst (nor the parts of gradlint that need it); a warm run does not import
+    the rules or hashlib either, also with a rule selection (it is checked against the
+    rules only when it names a code)."""
     (project / "plain.py").write_text("print('no autograd here')\n")
-    assert not _imports_libcst(project)
+    assert "libcst" not in _imported(project)
     shutil.copy(FIXTURES / "gl001" / "flagged_accumulation_never_cleared.py", project / "train.py")
-    assert _imports_libcst(project)  # cold: train.py is parsed, and the cache filled
-    assert not _imports_libcst(project)  # warm
+    assert "libcst" in _imported(project)  # cold: train.py is parsed, and the cache filled
+    assert _imported(project) == set()  # warm
+    assert "gradlint.rules" in _imported(project, "--ignore", "GL002")  # a new selection
+    assert _imported(project, "--ignore", "GL002") == {"gradlint.rules"}  # (validated)
+    # the index now holds the other selection; the content-keyed entries still answer
+    assert _imported(project) == {"hashlib"}
+    assert _imported(project) == set()
 
 
 def test_exclusion_patterns(tmp_path):
@@ -158,6 +167,17 @@ def test_exclusion_patterns(tmp_path):
     }
     for rel, excluded in cases.items():
         assert settings.is_excluded(str(tmp_path / rel)) is excluded, rel
+    # the walk checks each folder's components once, then only the new name of each entry
+    from gradlint.files import discover
+
+    for rel in cases:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    found, errors = discover([str(tmp_path)], settings)
+    assert errors == []
+    assert sorted(found) == sorted(str(tmp_path / rel) for rel, ex in cases.items() if not ex)
+    assert discover([str(tmp_path / "src" / "build")], settings) == ([], [])
+    assert discover([str(tmp_path / "docs")], settings)[0] == [str(tmp_path / "docs/outx/conf.py")]
     names = [p for p in settings.exclude + settings.extend_exclude if "/" not in p.rstrip("/")]
     for rel in cases:
         by_fnmatch = any(fnmatch.fnmatchcase(part, p.rstrip("/"))
