@@ -199,3 +199,44 @@ def test_prefilter_changes_nothing_on_the_fixtures():
     assert with_filter.files == without.files > 400
     assert len(with_filter.diagnostics) > 150
     assert with_filter.diagnostics == [d for d in without.diagnostics if d.code != "GL000"]
+
+
+def test_a_run_tunes_the_cycle_collector_and_puts_it_back(project):
+    """Inside a run the collector uses the run's thresholds with the objects alive at the
+    start frozen; afterwards (also after an error) the thresholds and the frozen set are
+    as they were, and a process that froze objects itself keeps them frozen."""
+    import gc
+
+    from gradlint import runner
+
+    seen = []
+    lint_file = runner.lint_file
+
+    def spy(*args, **kwargs):
+        seen.append((gc.get_threshold(), gc.get_freeze_count() > 0))
+        return lint_file(*args, **kwargs)
+
+    (project / "a.py").write_text("x = 1\n")
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    runner.lint_file = spy
+    try:
+        runner.lint_paths([str(project)], jobs=1)
+    finally:
+        runner.lint_file = lint_file
+    assert seen == [(runner.RUN_GC_THRESHOLDS, True)]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    try:
+        with runner.fewer_collections():
+            raise KeyError("x")
+    except KeyError:
+        pass
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with runner.fewer_collections():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
