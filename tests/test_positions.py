@@ -180,3 +180,81 @@ def test_node_text_is_generated_once_per_node(monkeypatch):
     other = node.deep_clone()  # an equal node is another node: its own text
     interp.code(other)
     assert first == second.strip() and calls == [node, other]
+
+
+HEADERS = '''\
+import torch
+for batch in loader:  # the first loop
+    pass
+for batch in loader:
+    pass
+async def f():
+    async for x in stream:
+        pass
+    async with lock:
+        pass
+if a:
+    pass
+elif b:
+    pass
+else:
+    if c: pass
+while (n >
+       0):
+    n -= 1
+with (torch.no_grad(),
+      open(p) as h):
+    pass
+with torch.enable_grad():  pass
+'''
+
+
+def _starts_agree(source):
+    """Every loop, `with` and `if` starts where libcst's PositionProvider says; returns
+    how many were placed by their header's text."""
+    module = cst.parse_module(source)
+    interp = Interpreter(module, source_length=len(source))
+    positions = Positions(module, source, interp.owners, interp.raw_code)
+    by_header = 0
+    for node in _every_node(module):
+        if isinstance(node, (cst.For, cst.While, cst.With, cst.If)):
+            positions._searches = 1  # every node, not only the first 200
+            header = positions._header(node)
+            exact = positions._slow(node)[:2]
+            if header is not None:
+                by_header += 1
+                assert header == exact, interp.code(node)
+            assert positions.start(node) == exact, interp.code(node)
+    return by_header
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_starts_by_header(newline):
+    """A repeated header and an `elif` (which regenerates as `if`, found inside the
+    `elif`) are left to the statement positions; the rest are placed by their header."""
+    source = HEADERS.replace("\n", newline)
+    module = cst.parse_module(source)
+    interp = Interpreter(module, source_length=len(source))
+    positions = Positions(module, source, interp.owners, interp.raw_code)
+    nodes = {interp.code(n).split(newline)[0]: n for n in _every_node(module)
+             if isinstance(n, (cst.For, cst.While, cst.With, cst.If))}
+    assert positions._header(nodes["if a:"]) == (11, 1)
+    assert positions._header(nodes["if a:"].orelse) is None  # the `elif`
+    assert positions._header(nodes["async for x in stream:"]) == (7, 5)
+    assert positions._header(nodes["while (n >"]) == (17, 1)
+    assert positions._header(nodes["with (torch.no_grad(),"]) == (20, 1)
+    loops = [n for n in _every_node(module) if isinstance(n, cst.For) and not n.asynchronous]
+    assert [positions._header(n) for n in loops] == [None, None]  # the same header twice
+    assert _starts_agree(source) == 7
+
+
+def test_starts_by_header_on_every_fixture():
+    placed = 0
+    for path in fixture_files():
+        source = path.read_text()
+        try:
+            cst.parse_module(source)
+        except cst.ParserSyntaxError:
+            continue
+        placed += _starts_agree(source)
+    assert placed >= 200

@@ -30,7 +30,15 @@ class RuleContext:
         return self._placer().span(self.node(nid)) or (1, 1, 1, 1)
 
     def line(self, nid: int) -> int:
-        return self.span(nid)[0]
+        return self.start(nid)[0]
+
+    def start(self, nid: int) -> Tuple[int, int]:
+        """(line, column): less work than the whole span for a loop or a `with`."""
+        return self._placer().start(self.node(nid)) or (1, 1)
+
+    def start_of(self, node: cst.CSTNode, within: Optional[int] = None) -> Tuple[int, int]:
+        hint = self.interp.nodes.get(within) if within is not None else None
+        return self._placer().start(node, hint) or (1, 1)
 
     def diagnostic(self, rule, nid: int, message: str,
                    related: Iterable[Tuple[int, str]] = (), fix: Optional[Fix] = None) -> Diagnostic:
@@ -39,7 +47,7 @@ class RuleContext:
         for rid, note in related:
             if rid is None or rid not in self.interp.nodes:
                 continue
-            rl, rc, _, _ = self.span(rid)
+            rl, rc = self.start(rid)
             notes.append(Related(self.path, rl, rc, note))
         return Diagnostic(rule.code, rule.name, message, self.path, line, col, end_line, end_col,
                           tuple(notes), fix)

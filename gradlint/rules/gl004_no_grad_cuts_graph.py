@@ -119,7 +119,7 @@ def make_fix(ctx, hit):
     if not isinstance(block, cst.IndentedBlock) or not _is_grad_with(ctx, with_node):
         return None
     src = ctx.src
-    w_line, w_col, _, _ = ctx.span_of(with_node)
+    w_line, w_col = ctx.start_of(with_node)
     s_line, s_col, s_end, _ = ctx.span_of(line_node)
     if not src.starts_line(w_line, w_col):
         return None

@@ -35,6 +35,9 @@ _EXPRESSIONS = frozenset(
 _SMALL_STATEMENTS = frozenset(
     kind for kind in vars(cst).values()
     if isinstance(kind, type) and cst.BaseSmallStatement in kind.__mro__)
+# compound statements placed by the first line of their header (`start`)
+_HEADED = frozenset((cst.For, cst.While, cst.With, cst.If))
+_STUB_BODY = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
 # whole-file searches per file: on a 1.5 MB module, CPython's parse took as long as 2,800
 # searches for a node's text (two each), so these stay under a tenth of one parse
 _SEARCHES = 200
@@ -124,6 +127,21 @@ class Positions:
             found = None
         return found if found is not None else self._slow(node)
 
+    def start(self, node: cst.CSTNode, within: Optional[cst.CSTNode] = None
+              ) -> Optional[Tuple[int, int]]:
+        """Where `node` starts (line, column). Findings often name a loop or a `with` block
+        by its first line alone: those are found by their header's text, which spares
+        the file CPython's parse (a loop's whole span needs it)."""
+        if type(node) in _HEADED:
+            try:
+                found = self._header(node)
+            except Exception:  # anything unexpected: the usual way below
+                found = None
+            if found is not None:
+                return found
+        span = self.span(node, within)
+        return None if span is None else span[:2]
+
     # -- the fast way -------------------------------------------------------------------
     def _statement_spans(self) -> Dict[int, Span]:
         if self._statements is None:
@@ -174,6 +192,31 @@ class Positions:
         code = self.text_of(node)
         if not code or "\n" in code or "\r" in code or code != code.strip():
             return None
+        found = self._once(code)
+        return None if found is None else (found[0], found[1], found[0], found[1] + len(code))
+
+    def _header(self, node) -> Optional[Tuple[int, int]]:
+        """A loop, `with` or `if` by the first line of its header: regenerated with a
+        stub for a body, that line is the start of the statement's own text. If it occurs
+        once in the file, and only indentation comes before it on its line, it is there.
+        (An `elif` regenerates as `if`, which occurs inside the `elif`: the test of what
+        comes before rules it out.)"""
+        if self._searches <= 0 or self.source.startswith("\ufeff"):
+            return None
+        changes = {"body": _STUB_BODY, "leading_lines": ()}
+        if hasattr(node, "orelse"):
+            changes["orelse"] = None
+        first = self.module.code_for_node(node.with_changes(**changes)).split("\n", 1)[0]
+        first = first.rstrip("\r")
+        if not first or "\r" in first or first != first.strip():
+            return None
+        found = self._once(first)
+        if found is None or self._lines[found[0] - 1][:found[1] - 1].strip(" \t\f"):
+            return None
+        return found
+
+    def _once(self, code: str) -> Optional[Tuple[int, int]]:
+        """(line, column) of `code` when it occurs exactly once in the file."""
         self._searches -= 1
         at = self.source.find(code)
         if at < 0 or self.source.find(code, at + 1) >= 0:
@@ -183,8 +226,7 @@ class Positions:
             for text in self._lines:
                 self._starts.append(self._starts[-1] + len(text))
         line = bisect.bisect_right(self._starts, at) - 1
-        col = at - self._starts[line] + 1
-        return (line + 1, col, line + 1, col + len(code))
+        return line + 1, at - self._starts[line] + 1
 
     def _fast(self, node, within=None) -> Optional[Span]:
         found = self._unique(node)
@@ -254,8 +296,7 @@ class Positions:
         if isinstance(owner, cst.BaseSmallStatement):
             stmt = cst.SimpleStatementLine(body=[owner])
         elif isinstance(owner, (cst.For, cst.While, cst.With, cst.If)):
-            stub = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
-            changes = {"body": stub, "leading_lines": ()}
+            changes = {"body": _STUB_BODY, "leading_lines": ()}
             if hasattr(owner, "orelse"):
                 changes["orelse"] = None
             stmt = owner.with_changes(**changes)
