@@ -238,5 +238,32 @@ def rule_cmd(code_or_name: str) -> None:
     click.echo(rule.render_docs(), nl=False)
 
 
+def run() -> None:
+    """The `gradlint` command: `main`, then an exit that skips the interpreter's teardown.
+
+    Tearing down a process that imported libcst (hundreds of classes, a module dict per
+    node module) and freeing what a run built took 25 ms after a cold run and 12 ms
+    after a warm one (a sixth of it) with nothing left to do: the output is flushed,
+    workers are joined and files are closed when `main` returns. (mypy exits the same
+    way.) Exceptions other than SystemExit still go the usual way."""
+    import os
+
+    try:
+        main()
+        status = 0
+    except SystemExit as exc:  # what sys.exit does with its argument, as Python does
+        if exc.code is None or isinstance(exc.code, int):
+            status = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away, a closed stream
+            status = status or 1
+    os._exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -160,6 +160,45 @@ def test_real_subprocess_and_module_entry(project):
     assert "\x1b[" in proc.stdout
 
 
+def test_the_command_exits_without_teardown_and_loses_nothing(project):
+    """`gradlint` (and `python -m gradlint`) end with os._exit after flushing: the exit
+    status of every path is kept, and output far larger than a pipe's buffer arrives
+    whole."""
+    from importlib.metadata import entry_points
+
+    [script] = [e for e in entry_points(group="console_scripts") if e.name == "gradlint"]
+    assert script.value == "gradlint.cli:run"
+    import shutil
+
+    shutil.copytree(FIXTURES, project / "fx")
+    cases = [
+        (["check", "--output-format", "json", "--no-cache", "fx"], 1),
+        (["check", "--exit-zero", "fx"], 0),
+        (["check", "--select", "GL9999", "fx"], 2),
+        (["check", "--config", "missing.toml", "fx"], 2),
+        (["--version"], 0),
+        (["no-such-command"], 2),
+    ]
+    for args, status in cases:
+        for command in (["gradlint"], [sys.executable, "-m", "gradlint"]):
+            proc = subprocess.run(command + args, capture_output=True, text=True, cwd=project)
+            assert proc.returncode == status, (command, args, proc.stderr)
+            if status == 2:
+                assert proc.stderr.strip() and "Traceback" not in proc.stderr
+    proc = subprocess.run(["gradlint", "check", "--output-format", "json", "--no-cache", "fx"],
+                          capture_output=True, text=True, cwd=project)
+    assert len(proc.stdout) > 100_000 and len(json.loads(proc.stdout)) > 100
+    # the teardown is skipped: an exit handler registered before never runs
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('teardown ran', file=sys.stderr))\n"
+            "sys.argv = ['gradlint', 'check', '--exit-zero', 'fx']\n"
+            "from gradlint.cli import run\n"
+            "run()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=project)
+    assert proc.returncode == 0 and "GL001" in proc.stdout and "teardown" not in proc.stderr
+
+
 def test_config_from_pyproject(project):
     (project / "pyproject.toml").write_text(textwrap.dedent("""
         [tool.gradlint]
