@@ -166,7 +166,10 @@ def test_the_command_exits_without_teardown_and_loses_nothing(project):
     whole."""
     from importlib.metadata import entry_points
 
-    [script] = [e for e in entry_points(group="console_scripts") if e.name == "gradlint"]
+    found = entry_points()
+    scripts = (found.select(group="console_scripts") if hasattr(found, "select")
+               else found.get("console_scripts", ()))  # Python 3.9
+    [script] = [e for e in scripts if e.name == "gradlint"]
     assert script.value == "gradlint.cli:run"
     import shutil
 
