@@ -242,10 +242,10 @@ def run() -> None:
     """The `gradlint` command: `main`, then an exit that skips the interpreter's teardown.
 
     Tearing down a process that imported libcst (hundreds of classes, a module dict per
-    node module) and freeing what a run built took 25 ms after a cold run and 12 ms
-    after a warm one (a sixth of it) with nothing left to do: the output is flushed,
-    workers are joined and files are closed when `main` returns. (mypy exits the same
-    way.) Exceptions other than SystemExit still go the usual way."""
+    node module) and freeing what a run built took 25 ms after a cold run, and 12 ms
+    after a warm one (a sixth of a warm run), with nothing left to do: the output is
+    flushed here, and workers are joined and files closed before `main` returns. (mypy
+    exits the same way.) Exceptions other than SystemExit still go the usual way."""
     import os
 
     try:

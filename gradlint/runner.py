@@ -102,7 +102,8 @@ def fewer_collections():
 
 
 def _start_worker() -> None:
-    """A worker process lints for one run, then ends: its settings stay."""
+    """A worker process lints for one run, then ends: the parser's hooks and the
+    collector's thresholds stay for its lifetime."""
     parsing.hold_for_good()
     gc.freeze()
     gc.set_threshold(*RUN_GC_THRESHOLDS)
