@@ -4,7 +4,8 @@ libcst's PositionProvider regenerates the whole file to count positions, which c
 about as much as the parse. An expression or simple statement whose text is one line
 and occurs once in the whole file is placed where it occurs (libcst is lossless: a
 node's text is the text it was parsed from). Otherwise, statement positions come from
-CPython's own parser (`ast`, in C), matched to libcst's statements in source order; a
+CPython's own parser (`ast`, in C), matched to libcst's statements in source order (a
+loop, `with` or `if` named by its line alone is first looked for by its header's text); a
 node inside a statement is placed by its own text when that occurs once in the
 statement, otherwise by regenerating only that statement. Whenever anything does not
 line up (a syntax CPython cannot parse, a node outside its recorded statement), the
@@ -35,7 +36,7 @@ _EXPRESSIONS = frozenset(
 _SMALL_STATEMENTS = frozenset(
     kind for kind in vars(cst).values()
     if isinstance(kind, type) and cst.BaseSmallStatement in kind.__mro__)
-# compound statements placed by the first line of their header (`start`)
+# the compound statements placed by their header (`start`, `_header_only`)
 _HEADED = frozenset((cst.For, cst.While, cst.With, cst.If))
 _STUB_BODY = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
 # whole-file searches per file: on a 1.5 MB module, CPython's parse took as long as 2,800
@@ -203,10 +204,7 @@ class Positions:
         comes before rules it out.)"""
         if self._searches <= 0 or self.source.startswith("\ufeff"):
             return None
-        changes = {"body": _STUB_BODY, "leading_lines": ()}
-        if hasattr(node, "orelse"):
-            changes["orelse"] = None
-        first = self.module.code_for_node(node.with_changes(**changes)).split("\n", 1)[0]
+        first = self.module.code_for_node(_header_only(node)).split("\n", 1)[0]
         first = first.rstrip("\r")
         if not first or "\r" in first or first != first.strip():
             return None
@@ -295,11 +293,8 @@ class Positions:
         line, col, _, _ = spans[id(owner)]
         if isinstance(owner, cst.BaseSmallStatement):
             stmt = cst.SimpleStatementLine(body=[owner])
-        elif isinstance(owner, (cst.For, cst.While, cst.With, cst.If)):
-            changes = {"body": _STUB_BODY, "leading_lines": ()}
-            if hasattr(owner, "orelse"):
-                changes["orelse"] = None
-            stmt = owner.with_changes(**changes)
+        elif type(owner) in _HEADED:
+            stmt = _header_only(owner)
         else:
             return None
         prefix = self._lines[line - 1][:col - 1] if line - 1 < len(self._lines) else ""
@@ -326,6 +321,15 @@ class Positions:
         if rng is None:
             return None
         return (rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+
+
+def _header_only(node):
+    """A loop, `with` or `if` with a `pass` for a body, and without its leading lines and
+    its `else`: its text starts as the statement's own does."""
+    changes = {"body": _STUB_BODY, "leading_lines": ()}
+    if hasattr(node, "orelse"):
+        changes["orelse"] = None
+    return node.with_changes(**changes)
 
 
 class _Ranges:
