@@ -5,6 +5,7 @@ import libcst as cst
 import pytest
 
 from conftest import ROOT, fixture_files
+from gradlint.analysis import interp as interp_module
 from gradlint.analysis.interp import Interpreter
 from gradlint.rules.positions import Positions
 
@@ -173,9 +174,9 @@ def test_node_text_is_generated_once_per_node(monkeypatch):
     interp.run()
     node = next(n for n in interp.nodes.values() if isinstance(n, cst.Call))
     calls = []
-    original = cst.Module.code_for_node
-    monkeypatch.setattr(cst.Module, "code_for_node",
-                        lambda self, n: calls.append(n) or original(self, n))
+    original = interp_module.node_text
+    monkeypatch.setattr(interp_module, "node_text",
+                        lambda module, n: calls.append(n) or original(module, n))
     first, second = interp.code(node), interp.raw_code(node)
     other = node.deep_clone()  # an equal node is another node: its own text
     interp.code(other)

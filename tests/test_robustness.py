@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tokenize
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ from conftest import FIXTURES
 from gradlint import lint_source
 from gradlint.cli import main
 from gradlint.config import Settings
+from gradlint.files import decode, decode_declared
 
 BUG = (FIXTURES / "gl002" / "flagged_article_example.py").read_text()
 
@@ -42,6 +44,29 @@ def test_encodings_and_odd_bytes(project):
     found = {(d["path"], d["code"]) for d in _json(".")}
     assert found == {("cookie.py", "GL002"), ("bom.py", "GL002"), ("undecodable.py", "GL000"),
                      ("nul.py", "GL000"), ("mixed.py", "GL002"), ("bad_cookie.py", "GL000")}
+
+
+ODD_BYTES = [
+    b"", b"x = 1\n", b"x = 1", "x = 'é☕'\r\n".encode(), b"\xef\xbb\xbfx = 1\n",
+    "# -*- coding: latin-1 -*-\nx = 'é'\n".encode("latin-1"),
+    "#!/usr/bin/env python\n# coding=cp1252\nx = '€'\n".encode("cp1252"),
+    b"x = 1\n# coding: latin-1\n", b"x = 1\ny = 2\n# coding: latin-1\nz = '\xe9'\n",
+    b"x = '\xff'\n", b"# \xff\nx = 1\n", b"x = 1\n\x00\n", b"\xef\xbb\xbf# coding: latin-1\n",
+    b"# -*- coding: no-such-codec -*-\n", b"x = 1\rcoding = 2\r", b"\n\n# coding: utf-8\n",
+]
+
+
+def test_decoding_without_tokenize_gives_what_python_gives(monkeypatch):
+    """Plain UTF-8 skips `tokenize.detect_encoding`; every text and every message is as
+    that gives them."""
+    expected = [decode_declared("p.py", data) for data in ODD_BYTES]
+    looked = []
+    original = tokenize.detect_encoding
+    monkeypatch.setattr(tokenize, "detect_encoding", lambda readline: looked.append(1) or
+                        original(readline))
+    assert [decode("p.py", data) for data in ODD_BYTES] == expected
+    assert len(looked) == 10  # the six plain ones skipped it
+    assert sum(s.text is None for s in expected) == 6  # messages compared too
 
 
 # -- pathological input --------------------------------------------------------------------
