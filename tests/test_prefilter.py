@@ -31,6 +31,9 @@ EDGES = [
     "requires_grad=True", "requires_grad = False", "w.grad", "w.grad_fn", "w.grad.zero_()",
     "for x in y:", "before", "while True:", "x += 1", "a[0] = 1", "a[0] == 1", "x.add_(1)",
     "Parameter", "Parameters:", "nn.Parameter(w)", "Parameters", "ParameterList",
+    "__init__(", "x.A_(", "x9_(", "_(", "a -= 1", "a @= b", "a //= 2", "a[i]\n  = 1", "a] ==",
+    "x = y.no_grad()\n", "f(no_grad())\n", "\tno_grad() # c", "a.b.inference_mode()\n",
+    "no_grad()", "no_grad() x", "torch.no_grad()\r\n", "enable_grad()\n\ntorch.no_grad()",
 ]
 TEXTS = EDGES + [p.read_text(encoding="utf-8") for p in sorted(FIXTURES.rglob("*.py"))] + [
     p.read_text(encoding="utf-8") for p in sorted((ROOT / "gradlint").rglob("*.py"))]

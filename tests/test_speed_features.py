@@ -4,6 +4,8 @@ import json
 import os
 import shutil
 
+import pytest
+
 from click.testing import CliRunner
 
 from conftest import FIXTURES, ROOT
@@ -198,6 +200,27 @@ def test_prefilter_changes_nothing_on_the_fixtures():
     without = lint_paths(paths, settings, prefilter=False, jobs=1)
     assert with_filter.files == without.files > 400
     assert len(with_filter.diagnostics) > 150
+    assert with_filter.diagnostics == [d for d in without.diagnostics if d.code != "GL000"]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_prefilter_changes_nothing_with_other_line_ends(tmp_path, newline):
+    """The same with Windows and old Mac line ends: a pattern that ends at `$` (before a
+    `\n` only) missed `torch.no_grad()` on its own in a CRLF file."""
+    from gradlint.config import Settings
+    from gradlint.runner import lint_paths
+
+    for path in sorted(FIXTURES.glob("*/*.py")):
+        text = path.read_text(encoding="utf-8").replace("\n", newline)
+        (tmp_path / f"{path.parent.name}_{path.name}").write_bytes(text.encode("utf-8"))
+    bare = "import torch\ntorch.no_grad()\nx = 1\n"  # (no comment after it, no `with`)
+    (tmp_path / "bare.py").write_bytes(bare.replace("\n", newline).encode("utf-8"))
+    settings = Settings(select=("ALL",))
+    with_filter = lint_paths([str(tmp_path)], settings, prefilter=True, jobs=1)
+    without = lint_paths([str(tmp_path)], settings, prefilter=False, jobs=1)
+    assert len(with_filter.diagnostics) > 100
+    assert ("GL009", 2) in {(d.code, d.line) for d in with_filter.diagnostics
+                            if d.path.endswith("bare.py")}
     assert with_filter.diagnostics == [d for d in without.diagnostics if d.code != "GL000"]
 
 

@@ -31,7 +31,7 @@ RULE = Rule(
     check=check,
     # the value must require grad: it comes from a module, a Parameter or requires_grad
     needs=(("+=", ".append("), GRAD_SOURCE, "torch",
-           Word(r"\b(for|while)\b", "for", "while")),
+           (Word(r"\bfor\b", "for"), Word(r"\bwhile\b", "while"))),
     fixable=True,
     docs=RuleDocs(
         what="""

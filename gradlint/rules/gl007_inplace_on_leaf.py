@@ -38,7 +38,8 @@ RULE = Rule(
     check=check,
     # a leaf made in the file with requires_grad or as a Parameter, and an in-place
     # operation: a method ending in `_(`, an augmented assignment, or `x[...] = ...`
-    needs=(LEAF_SOURCE, Word(r"[a-z0-9]_\(|[-+*/@]=|\]\s*=[^=]"),
+    needs=(LEAF_SOURCE, (Word(r"[a-z0-9]_\(", "_(", split=(r".*[a-z0-9]", r"_\(")),
+                         "-=", "+=", "*=", "/=", "@=", Word(r"\]\s*=[^=]", "]")),
            "torch"),
     fixable=True,
     docs=RuleDocs(

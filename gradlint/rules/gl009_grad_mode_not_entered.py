@@ -5,6 +5,9 @@ import re
 from gradlint.prefilter import Word
 from gradlint.rules.base import Rule, RuleDocs
 
+MODES = ("no_grad", "enable_grad", "inference_mode")
+_ALONE = r"\(\)[ \t]*(#[^\r\n]*)?(?=[\r\n]|\Z)"
+
 
 def check(ctx):
     from gradlint.diagnostics import Fix
@@ -36,9 +39,11 @@ RULE = Rule(
     name="grad-mode-not-entered",
     summary="`torch.no_grad()` as a bare statement, or `with torch.no_grad:` without the call.",
     check=check,
-    needs=(Word(r"^[ \t]*[\w.]*(no_grad|enable_grad|inference_mode)\(\)[ \t]*(#.*)?$"
-                 r"|with[^\n:]*(no_grad|enable_grad|inference_mode)[ \t]*[:,]",
-                 "no_grad", "enable_grad", "inference_mode", flags=re.M), "torch"),
+    # alone on its line (Python's line ends: \n, \r\n or \r), or in a `with` header
+    needs=(tuple(Word(r"(?:^|(?<=\r))[ \t]*[\w.]*" + mode + _ALONE, mode + "()", flags=re.M,
+                      split=(r"[ \t]*[\w.]*", mode + _ALONE)) for mode in MODES)
+           + (Word(r"with[^\n:]*(no_grad|enable_grad|inference_mode)[ \t]*[:,]", *MODES),),
+           "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""
