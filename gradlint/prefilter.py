@@ -99,13 +99,19 @@ _PLANS: dict = {}
 
 def _plan(rules, backward: tuple):
     """The selected rules' conditions over one list of distinct words (plain text by
-    value, patterns by identity), as word indices: built once per rule selection, not
-    per file. Keyed by the rules' identities (hashing a frozen rule hashes all its
-    fields); the entry holds the rules, so that their ids stay theirs."""
+    value, patterns by identity), as word indices."""
+    entry = _entry(rules, backward)
+    return entry[1], entry[2]
+
+
+def _entry(rules, backward: tuple):
+    """(rules, words, plan, matcher), built once per rule selection, not per file. Keyed
+    by the rules' identities (hashing a frozen rule hashes all its fields); the entry
+    holds the rules, so that their ids stay theirs."""
     key = (tuple(map(id, rules)), backward)
     entry = _PLANS.get(key)
     if entry is not None:
-        return entry[1], entry[2]
+        return entry
     words: list = []
     where: dict = {}
     plan = []
@@ -125,8 +131,34 @@ def _plan(rules, backward: tuple):
         plan.append((rule, tuple(conditions)))
     if len(_PLANS) >= 64:  # selections differ per file only with per-file-ignores
         _PLANS.clear()
-    entry = _PLANS[key] = (list(rules), tuple(words), tuple(plan))
-    return entry[1], entry[2]
+    words, plan = tuple(words), tuple(plan)
+    entry = _PLANS[key] = (list(rules), words, plan, _matcher(words, plan))
+    return entry
+
+
+def _matcher(words: tuple, plan: tuple):
+    """The plan as one function of straight-line code: for each rule, its groups joined
+    by `and`, each group's words by `or`, each word's answer kept in a local once known.
+    Evaluation stops where the loops over the plan would (a group at its first word
+    found, a rule at its first group without one), so the same words are searched in
+    the same order; a file costs a few microseconds instead of a loop per group."""
+    names = {"words": words, "rules": tuple(rule for rule, _ in plan)}
+    body = [f"h{i} = None" for i in range(len(words))] + ["kept = []"]
+    for i, word in enumerate(words):
+        names[f"w{i}"] = word if isinstance(word, str) else word.search
+    for r, (_, conditions) in enumerate(plan):
+        tests = []
+        for group in conditions:
+            alternatives = []
+            for i in group:
+                look = (f"w{i} in text" if isinstance(words[i], str)
+                        else f"w{i}(text) is not None")
+                alternatives.append(f"(h{i} if h{i} is not None else (h{i} := {look}))")
+            tests.append("(" + " or ".join(alternatives) + ")")
+        body.append(f"if {' and '.join(tests) or 'True'}: kept.append(rules[{r}])")
+    text = "def match(text):\n    " + "\n    ".join(body + ["return kept"]) + "\n"
+    exec(compile(text, "<gradlint prefilter plan>", "exec"), names)
+    return names["match"]
 
 
 def matching_rules(text: str, rules, settings) -> list:
@@ -134,21 +166,4 @@ def matching_rules(text: str, rules, settings) -> list:
     that each rule's words are held to account on their own (a rule that wrongly needs a
     word would otherwise hide behind another rule that keeps the file). Each word is
     looked for at most once, and only when a rule still needs it."""
-    words, plan = _plan(rules, tuple(settings.backward_functions))
-    hits = [None] * len(words)
-    kept = []
-    for rule, conditions in plan:
-        for group in conditions:
-            for i in group:
-                hit = hits[i]
-                if hit is None:
-                    word = words[i]
-                    hit = hits[i] = (word in text if isinstance(word, str)
-                                     else word.search(text) is not None)
-                if hit:
-                    break
-            else:
-                break  # no word of this group occurs
-        else:
-            kept.append(rule)
-    return kept
+    return _entry(rules, tuple(settings.backward_functions))[3](text)
