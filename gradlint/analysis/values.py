@@ -6,14 +6,14 @@ never reports on an unknown fact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Dict, FrozenSet, Optional, Tuple
 
 Tri = Optional[bool]
 _FIELD_NAMES: Dict[type, frozenset] = {}
 
 
-def evolve(value, **changes):
+def evolve(value, /, **changes):
     """`dataclasses.replace` for the analysis's own dataclasses (none has `__post_init__`
     or slots), at a fraction of its cost: it runs for most tensor operations."""
     kind = type(value)
@@ -29,6 +29,41 @@ def evolve(value, **changes):
     return new
 
 
+def frozen_value(cls):
+    """`@dataclass(frozen=True)` with an `__init__` that fills the instance's dict
+    directly. The one `dataclasses` writes for a frozen class stores each field through
+    `object.__setattr__` (plain stores are forbidden), three times the cost: a training
+    script makes about twelve tensors. Same signature, same defaults, the same dict;
+    a class it does not fit (slots, `__post_init__`, fields left out of `__init__` or
+    keyword-only) keeps the dataclass one."""
+    cls = dataclass(frozen=True)(cls)
+    fit = ("__post_init__" not in dir(cls) and "__slots__" not in cls.__dict__
+           and all(f.init and not getattr(f, "kw_only", False) for f in fields(cls)))
+    if not fit:
+        return cls
+    names: dict = {"MISSING": MISSING}
+    params, body = [], []
+    for i, f in enumerate(fields(cls)):
+        if f.default is not MISSING:
+            names[f"default{i}"] = f.default
+            params.append(f"{f.name}=default{i}")
+        elif f.default_factory is not MISSING:
+            names[f"factory{i}"] = f.default_factory
+            params.append(f"{f.name}=MISSING")
+            body.append(f"if {f.name} is MISSING: {f.name} = factory{i}()")
+        else:
+            params.append(f.name)
+        body.append(f"state[{f.name!r}] = {f.name}")
+    text = "def __init__(self{}):\n    state = self.__dict__\n    {}\n".format(
+        "".join(", " + p for p in params), "\n    ".join(body or ["pass"]))
+    exec(compile(text, f"<frozen value {cls.__name__}>", "exec"), names)
+    init = names["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = dict(cls.__init__.__annotations__)
+    cls.__init__ = init
+    return cls
+
+
 def join_tri(a: Tri, b: Tri) -> Tri:
     return a if a == b else None
 
@@ -37,7 +72,7 @@ class Value:
     __slots__ = ()
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Unknown(Value):
     pass
 
@@ -45,21 +80,21 @@ class Unknown(Value):
 UNKNOWN = Unknown()
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Const(Value):
     """A plain Python value that is known not to be a tensor (number, string, None)."""
 
     value: object = None
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Ref(Value):
     """A reference to an imported API object, by qualified name (`torch.no_grad`)."""
 
     qualname: str
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Cut:
     """A value computed with grad mode off from inputs that required grad."""
 
@@ -68,7 +103,7 @@ class Cut:
     var: str
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Tensor(Value):
     ident: int  # allocation site
     requires_grad: Tri
@@ -83,14 +118,14 @@ class Tensor(Value):
     is_int: Tri = False
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Seq(Value):
     """A tuple or list literal, element by element."""
 
     items: Tuple[Value, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen_value
 class NNModule(Value):
     ident: int
     trainable: Tri = True  # its parameters require grad
@@ -99,7 +134,7 @@ class NNModule(Value):
     origin: int = 0
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Params(Value):
     """`module.parameters()` and friends."""
 
@@ -107,7 +142,7 @@ class Params(Value):
     trainable: Tri = True
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Optimizer(Value):
     ident: int
     coverage: FrozenSet[int] = frozenset()  # modules / leaves known to be in it
@@ -115,24 +150,24 @@ class Optimizer(Value):
     stateful: bool = False  # keeps per-parameter state between steps (moments, momentum)
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Scheduler(Value):
     pass
 
 
-@dataclass(frozen=True)
+@frozen_value
 class Function(Value):
     node_id: int
     grad_mode: Tri = True  # None: not decorated; False: no_grad decorated
 
 
-@dataclass(frozen=True)
+@frozen_value
 class ModuleClass(Value):
     node_id: int
     has_params: Tri = None
 
 
-@dataclass(frozen=True)
+@frozen_value
 class GradContext(Value):
     """A grad-mode context manager object (`torch.no_grad()`).
 
