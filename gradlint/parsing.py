@@ -28,6 +28,8 @@ import contextlib
 import threading
 from typing import Dict, Optional
 
+from gradlint.fastinit import init_like
+
 _LOCK = threading.Lock()
 
 # the classes of 96% of the nodes in library code and in training scripts (counted on 200
@@ -79,27 +81,14 @@ def _fast_init(cls):
     fields = dataclasses.fields(cls)
     if code.co_varnames[:code.co_argcount] != ("self",) + tuple(f.name for f in fields):
         return None  # an InitVar, a field left out of __init__, another __init__
-    names = {"MISSING": dataclasses.MISSING}
-    params, body = [], []
+    setters = {}
     for i, f in enumerate(fields):
         setter = _slot_setter(cls, f.name)
         if setter is None:
             return None
-        names[f"set{i}"] = setter
-        if f.default is not dataclasses.MISSING:
-            names[f"default{i}"] = f.default
-            params.append(f"{f.name}=default{i}")
-        elif f.default_factory is not dataclasses.MISSING:
-            names[f"factory{i}"] = f.default_factory
-            params.append(f"{f.name}=MISSING")
-            body.append(f"if {f.name} is MISSING: {f.name} = factory{i}()")
-        else:
-            params.append(f.name)
-        body.append(f"set{i}(self, {f.name})")
-    text = "def __init__(self{}):\n    {}\n".format(
-        "".join(", " + p for p in params), "\n    ".join(body or ["pass"]))
-    exec(compile(text, f"<gradlint fast init of {cls.__name__}>", "exec"), names)
-    return names["__init__"]
+        setters[f"set{i}"] = setter
+    return init_like(cls, lambda i, name: f"set{i}(self, {name})", setters,
+                     "gradlint fast init of")
 
 
 def _fast_inits() -> Dict[type, object]:

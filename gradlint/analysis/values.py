@@ -6,8 +6,10 @@ never reports on an unknown fact.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Dict, FrozenSet, Optional, Tuple
+
+from gradlint.fastinit import init_like
 
 Tri = Optional[bool]
 _FIELD_NAMES: Dict[type, frozenset] = {}
@@ -41,24 +43,8 @@ def frozen_value(cls):
            and all(f.init and not getattr(f, "kw_only", False) for f in fields(cls)))
     if not fit:
         return cls
-    names: dict = {"MISSING": MISSING}
-    params, body = [], []
-    for i, f in enumerate(fields(cls)):
-        if f.default is not MISSING:
-            names[f"default{i}"] = f.default
-            params.append(f"{f.name}=default{i}")
-        elif f.default_factory is not MISSING:
-            names[f"factory{i}"] = f.default_factory
-            params.append(f"{f.name}=MISSING")
-            body.append(f"if {f.name} is MISSING: {f.name} = factory{i}()")
-        else:
-            params.append(f.name)
-        body.append(f"state[{f.name!r}] = {f.name}")
-    text = "def __init__(self{}):\n    state = self.__dict__\n    {}\n".format(
-        "".join(", " + p for p in params), "\n    ".join(body or ["pass"]))
-    exec(compile(text, f"<frozen value {cls.__name__}>", "exec"), names)
-    init = names["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init = init_like(cls, lambda i, name: f"state[{name!r}] = {name}", {}, "frozen value",
+                     prelude=["state = self.__dict__"])
     init.__annotations__ = dict(cls.__init__.__annotations__)
     cls.__init__ = init
     return cls
