@@ -97,15 +97,10 @@ def groups(needs: tuple, backward_functions: tuple) -> tuple:
 _PLANS: dict = {}
 
 
-def _plan(rules, backward: tuple):
-    """The selected rules' conditions over one list of distinct words (plain text by
-    value, patterns by identity), as word indices."""
-    entry = _entry(rules, backward)
-    return entry[1], entry[2]
-
-
 def _entry(rules, backward: tuple):
-    """(rules, words, plan, matcher), built once per rule selection, not per file. Keyed
+    """(rules, words, plan, matcher), built once per rule selection, not per file: the
+    plan is the selected rules' conditions over one list of distinct words (plain text by
+    value, patterns by identity), as word indices. Keyed
     by the rules' identities (hashing a frozen rule hashes all its fields); the entry
     holds the rules, so that their ids stay theirs."""
     key = (tuple(map(id, rules)), backward)

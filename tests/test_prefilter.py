@@ -6,7 +6,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from gradlint.config import Settings
-from gradlint.prefilter import _PLANS, Word, _plan, groups, matching_rules
+from gradlint.prefilter import _PLANS, Word, _entry, groups, matching_rules
 from gradlint.rules import REGISTRY
 
 
@@ -116,7 +116,7 @@ def test_a_plan_lists_each_word_once_and_leaves_out_rules_without_a_check():
     same_text = "".join(["back", "ward("])  # equal to the literal, another object
     nn = Word(r"\bnn\b")
     rules = [_Rule(("backward(", nn)), _Rule((same_text, ("x", nn))), _Rule(("z",), check=False)]
-    words, plan = _plan(rules, ())
+    _, words, plan, _ = _entry(rules, ())
     assert words == ("backward(", nn, "x")
     assert [rule for rule, _ in plan] == rules[:2]
     assert plan[0][1] == ((0,), (1,)) and plan[1][1] == ((0,), (2, 1))
@@ -124,10 +124,10 @@ def test_a_plan_lists_each_word_once_and_leaves_out_rules_without_a_check():
 
 def test_plans_are_kept_per_selection_and_bounded():
     rules = [_Rule(("a",)), _Rule(("b",))]
-    assert _plan(rules, ()) is not None
+    assert _entry(rules, ()) is not None
     first = _PLANS[(tuple(map(id, rules)), ())]
-    _plan(list(rules), ())  # the same rules in another list: the same plan
+    _entry(list(rules), ())  # the same rules in another list: the same plan
     assert _PLANS[(tuple(map(id, rules)), ())] is first
     for _ in range(100):
-        _plan([_Rule(("c",))], ())
+        _entry([_Rule(("c",))], ())
     assert len(_PLANS) <= 64
