@@ -24,7 +24,7 @@ class Cache:
         self.entries = os.path.join(folder, __version__)
         self._ready = False
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         if self._ready:
             return
         os.makedirs(self.entries, exist_ok=True)
@@ -63,7 +63,7 @@ class Cache:
 
     def put(self, key: str, diagnostics: List[Diagnostic]) -> None:
         try:
-            self._prepare()
+            self.prepare()
             target = self._file(key)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             _write(target, json.dumps({"format": FORMAT, "key": key,
@@ -73,10 +73,13 @@ class Cache:
 
 
 class Index:
-    """path -> (mtime, size, settings fingerprint, diagnostics) for one project root.
+    """path -> (stat, settings fingerprint, diagnostics) for one project root.
 
     A warm run stats each file and loads one JSON file; it neither reads nor hashes the
-    sources. Written by the main process only, once per run, atomically.
+    sources. The stat is compared by modification and change times, size and inode: a
+    change that keeps the modification time (a tool that restores it) still changes the
+    change time, which nothing can set. Written by the main process only, once per run,
+    atomically.
     """
 
     def __init__(self, cache: Cache, root: str):
@@ -101,6 +104,7 @@ class Index:
         entry = self.entries.get(path)
         try:
             if (entry and entry["m"] == stat.st_mtime_ns and entry["s"] == stat.st_size
+                    and entry["c"] == stat.st_ctime_ns and entry["i"] == stat.st_ino
                     and entry["f"] == fingerprint):
                 return [from_json(d) for d in entry["d"]]
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -108,7 +112,8 @@ class Index:
         return None
 
     def put(self, path: str, stat, fingerprint: str, diagnostics: List[Diagnostic]) -> None:
-        self.entries[path] = {"m": stat.st_mtime_ns, "s": stat.st_size, "f": fingerprint,
+        self.entries[path] = {"m": stat.st_mtime_ns, "s": stat.st_size, "c": stat.st_ctime_ns,
+                              "i": stat.st_ino, "f": fingerprint,
                               "d": [d.to_json() for d in diagnostics]}
         self.changed = True
 
@@ -116,7 +121,7 @@ class Index:
         if not self.changed:
             return
         try:
-            self.cache._prepare()
+            self.cache.prepare()
             _write(self.file, json.dumps({"format": FORMAT, "root": self.root,
                                           "files": self.entries}))
         except OSError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Tuple
+from typing import List, Optional, Tuple
 
 import click
 
@@ -22,6 +22,28 @@ def _split(values: Tuple[str, ...]) -> Tuple[str, ...]:
 def _fail(message: str) -> None:
     click.echo(f"gradlint: error: {message}", err=True)
     sys.exit(2)
+
+
+class _Output:
+    """click.echo, keeping what it writes for a record of the run (`replay`) while that
+    stays possible: the text exactly as written, to a stream click writes to as it is."""
+
+    def __init__(self, keep: bool):
+        self.pieces = [] if keep else None
+
+    def echo(self, text: str, err: bool = False, nl: bool = True, color=None) -> None:
+        click.echo(text, err=err, nl=nl, color=color)
+        if self.pieces is None:
+            return
+        out = text + "\n" if nl else text
+        stream = sys.stderr if err else sys.stdout
+        strip = not color if color is not None else not stream.isatty()
+        # (with no encoding and no errors given, as click.echo asks for its stream)
+        if click.get_text_stream("stderr" if err else "stdout", None, None) is not stream or (
+                strip and "\x1b" in out):
+            self.pieces = None  # click rewraps such a stream or strips the text
+        elif out:
+            self.pieces.append((err, out))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,14 +73,20 @@ def main() -> None:
 @click.option("--stdin-filename", help="The name of the file read from standard input (`-`), for configuration and output.")
 @click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too (for pre-commit).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
-def check(paths, select, extend_select, ignore, output_format, exit_zero, statistics, quiet,
-          color, config_path, no_prefilter, fix, unsafe_fixes, diff, jobs, no_cache,
+@click.pass_obj
+def check(remember, paths, select, extend_select, ignore, output_format, exit_zero, statistics,
+          quiet, color, config_path, no_prefilter, fix, unsafe_fixes, diff, jobs, no_cache,
           respect_gitignore, stdin_filename, force_exclude, verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
+    from gradlint import replay
     from gradlint.runner import lint_paths
 
+    # `remember`: the command line, when started by the `gradlint` command (which replays
+    # a recorded run whose inputs have not changed), else None
+    inputs = (replay.Inputs() if remember is not None and not no_cache and list(paths) != ["-"]
+              else None)
     try:
-        settings = load_settings(config_path)
+        settings = load_settings(config_path, seen=inputs)
         overrides = {}
         base_extend, base_ignore = settings.extend_select, settings.ignore
         if select:
@@ -105,7 +133,7 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     else:
         result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
                             verbose=verbose, mode=mode, force_exclude=force_exclude, jobs=jobs,
-                            use_cache=not no_cache)
+                            use_cache=not no_cache, seen=inputs)
     for error in result.errors:
         click.echo(f"gradlint: error: {error}", err=True)
     if color is None:
@@ -121,12 +149,12 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, statis
     text = render(output_format, result.diagnostics, result.paths, color=color,
                   statistics=statistics, quiet=quiet, fixed=result.fixed if mode.fix else None,
                   unsafe=unsafe)
-    click.echo(text, nl=False, color=color)
-    if failed:
-        sys.exit(2)
-    if result.diagnostics and not exit_zero:
-        sys.exit(1)
-    sys.exit(0)
+    status = 2 if failed else (1 if result.diagnostics and not exit_zero else 0)
+    output = _Output(keep=inputs is not None and status != 2 and not mode.active)
+    output.echo(text, nl=False, color=color)
+    if output.pieces is not None:
+        replay.save(remember, inputs, output.pieces, status, settings.cache_folder())
+    sys.exit(status)
 
 
 @main.command("explain")
@@ -238,8 +266,9 @@ def rule_cmd(code_or_name: str) -> None:
     click.echo(rule.render_docs(), nl=False)
 
 
-def run() -> None:
+def run(argv: Optional[List[str]] = None, remember: bool = False) -> None:
     """The `gradlint` command: `main`, then an exit that skips the interpreter's teardown.
+    `remember`: a `check` run keeps a record for `replay` (see `launch`).
 
     Tearing down a process that imported libcst (hundreds of classes, a module dict per
     node module) and freeing what a run built took 25 ms after a cold run, and 12 ms
@@ -249,7 +278,8 @@ def run() -> None:
     import os
 
     try:
-        main()
+        # (argv None: click reads sys.argv itself, as it always has)
+        main(argv, obj=list(sys.argv[1:] if argv is None else argv) if remember else None)
         status = 0
     except SystemExit as exc:  # what sys.exit does with its argument, as Python does
         if exc.code is None or isinstance(exc.code, int):

@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from gradlint.locate import find_pyproject
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.9/3.10 only
@@ -204,30 +206,21 @@ _BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes", "respect-gitignore":
 _KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores", "output-format", "cache-dir", "file-timeout"])
 
 
-def find_pyproject(start: str) -> Optional[str]:
-    # (os.path, not pathlib: pathlib and what it imports are 3 ms of every start-up)
-    folder = os.path.realpath(start)
-    while True:
-        candidate = os.path.join(folder, "pyproject.toml")
-        if os.path.isfile(candidate):
-            return candidate
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
+def load_settings(config: Optional[str] = None, cwd: str = ".", seen=None) -> Settings:
+    """Settings from `--config PATH`, else the nearest pyproject.toml above `cwd`.
 
-
-def load_settings(config: Optional[str] = None, cwd: str = ".") -> Settings:
-    """Settings from `--config PATH`, else the nearest pyproject.toml above `cwd`."""
+    `seen` (a `replay.Inputs`) is told each file looked at, before it is read."""
     if config is not None:
         path = os.path.normpath(config)
+        if seen is not None:
+            seen.path(path)
         if not os.path.isfile(path):
             raise ConfigError(f"{config}: configuration file not found")
         data = _read_toml(path)
         section = data.get("tool", {}).get(
             "gradlint", data if os.path.basename(path) != "pyproject.toml" else {})
         return parse_section(section, path)
-    path = find_pyproject(cwd)
+    path = find_pyproject(cwd, None if seen is None else seen.path)
     if path is None:
         return Settings(root=os.path.abspath(cwd))
     data = _read_toml(path)

@@ -19,20 +19,29 @@ class Source:
     encoding: str = "utf-8"  # to write a fixed file back the way it was read
 
 
-def git_ignored(root: str) -> Optional[set]:
+def git_ignored(root: str, seen=None) -> Optional[set]:
     """Absolute paths under `root` that git ignores (folders end with a separator).
 
     One `git ls-files` call per searched folder; None outside a git work tree or
-    without git (then nothing is treated as ignored).
+    without git (then nothing is treated as ignored). `seen` (a `replay.Inputs`) is
+    told what git said.
     """
     import subprocess
 
+    from gradlint.replay import GIT_IGNORED
+
     try:
-        proc = subprocess.run(
-            ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory",
-             "-z", "--", "."], cwd=root, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
+        proc = subprocess.run(["git", *GIT_IGNORED], cwd=root, capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        if seen is not None:
+            seen.complete = False
         return None
+    except (OSError, subprocess.SubprocessError):
+        if seen is not None:
+            seen.git_listing(root, None, b"")
+        return None
+    if seen is not None:
+        seen.git_listing(root, proc.returncode, proc.stdout)
     if proc.returncode != 0:
         return None
     out = set()
@@ -43,16 +52,19 @@ def git_ignored(root: str) -> Optional[set]:
     return out
 
 
-def discover(paths: List[str], settings: Settings,
-             force_exclude: bool = False) -> Tuple[List[str], List[str]]:
+def discover(paths: List[str], settings: Settings, force_exclude: bool = False,
+             seen=None) -> Tuple[List[str], List[str]]:
     """Files to lint (sorted, unique) and one message for each path that is not usable.
 
     A file named explicitly is linted even if excluded, unless `force_exclude` (as
-    pre-commit passes every staged file by name).
+    pre-commit passes every staged file by name). `seen` (a `replay.Inputs`) is told
+    each path and folder looked at, before it is read.
     """
     found: List[str] = []
     errors: List[str] = []
     for raw in paths:
+        if seen is not None:
+            seen.path(raw)
         if not os.path.lexists(raw):
             errors.append(f"{raw}: no such file or directory")
             continue
@@ -63,8 +75,8 @@ def discover(paths: List[str], settings: Settings,
         if not os.path.isdir(raw):
             errors.append(f"{raw}: not a file or directory (broken link?)")
             continue
-        ignored = git_ignored(raw) if settings.respect_gitignore else None
-        found.extend(_walk(raw, settings, errors, ignored or set()))
+        ignored = git_ignored(raw, seen) if settings.respect_gitignore else None
+        found.extend(_walk(raw, settings, errors, ignored or set(), seen))
     unique = sorted(dict.fromkeys(found))
     return unique, errors
 
@@ -72,7 +84,8 @@ def discover(paths: List[str], settings: Settings,
 SUFFIXES = (".py", ".ipynb")
 
 
-def _walk(root: str, settings: Settings, errors: List[str], ignored: set) -> Iterator[str]:
+def _walk(root: str, settings: Settings, errors: List[str], ignored: set,
+          seen=None) -> Iterator[str]:
     # os.scandir, not os.walk: a directory entry knows whether it is a folder or a link
     # without another system call per file, and warm runs are mostly this walk
     real_root = os.path.realpath(root)
@@ -82,6 +95,8 @@ def _walk(root: str, settings: Settings, errors: List[str], ignored: set) -> Ite
     stack = [root]
     while stack:
         folder = stack.pop()
+        if seen is not None:
+            seen.path(folder)
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=_name)
@@ -100,7 +115,10 @@ def _walk(root: str, settings: Settings, errors: List[str], ignored: set) -> Ite
                     continue  # links to folders are not followed
                 if ignored and os.path.abspath(entry.path) + os.sep in ignored:
                     continue
-                if os.path.isfile(os.path.join(entry.path, "pyvenv.cfg")):
+                marker = os.path.join(entry.path, "pyvenv.cfg")
+                if seen is not None:
+                    seen.path(marker)
+                if os.path.isfile(marker):
                     continue  # a virtual environment
                 subfolders.append(entry.path)
                 continue
@@ -109,6 +127,8 @@ def _walk(root: str, settings: Settings, errors: List[str], ignored: set) -> Ite
                 continue
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
+                if seen is not None:
+                    seen.path(target)
                 if not target.startswith(real_root + os.sep) or not os.path.isfile(target):
                     continue  # links are not followed out of the searched tree
             yield os.path.normpath(entry.path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import time
 from typing import List, Optional, Tuple
 
 from gradlint import parsing
@@ -13,6 +14,7 @@ from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
 from gradlint.filejob import FixMode, RunResult, lint_file, lint_stdin  # noqa: F401 (API)
 from gradlint.files import decode, discover
+from gradlint.replay import RACY_NS
 
 PARALLEL_MIN_FILES = 8
 # below this much source, starting workers (each imports libcst, ~0.15 s) costs more
@@ -36,11 +38,15 @@ def default_jobs() -> int:
 
 def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter: bool = True,
                verbose: bool = False, mode: FixMode = FixMode(), force_exclude: bool = False,
-               jobs: Optional[int] = None, use_cache: bool = False) -> RunResult:
+               jobs: Optional[int] = None, use_cache: bool = False, seen=None) -> RunResult:
+    """`seen` (a `replay.Inputs`) is told each path looked at, before it is read."""
     settings = settings or Settings()
-    files, errors = discover(list(paths), settings, force_exclude)
-    result = RunResult(errors=errors)
+    # a file changed this close to the run is not put in the index: its times may not
+    # show a change made in the same tick of the file system's clock (`replay.RACY_NS`)
+    settled = time.time_ns() - RACY_NS
     cache_dir = settings.cache_folder() if use_cache and not mode.active else None
+    files, errors = discover(list(paths), settings, force_exclude, seen)
+    result = RunResult(errors=errors)
     jobs = jobs or default_jobs()
     work = (settings, prefilter, verbose, mode, cache_dir)
     index, stats, todo = None, {}, files
@@ -54,7 +60,11 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
                 stats[path] = os.stat(path)
             except OSError:
                 todo.append(path)
+                if seen is not None:
+                    seen.complete = False
                 continue
+            if seen is not None:
+                seen.stat(path, stats[path])
             hit = index.get(path, stats[path], settings.fingerprint(path, prefilter))
             if hit is None:
                 todo.append(path)
@@ -71,11 +81,11 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker) as pool:
             done = pool.map(_job, [(path, work) for path in bigger_first], chunksize=chunk)
             parts = sorted(zip(bigger_first, done), key=lambda part: part[0])
-        _collect(parts, result, index, stats, settings, prefilter)
+        _collect(parts, result, index, stats, settings, prefilter, settled)
     else:
         with parsing.held(), fewer_collections():
             _collect(((path, _job((path, work))) for path in todo), result, index, stats,
-                     settings, prefilter)
+                     settings, prefilter, settled)
     if index is not None:
         index.save()
     result.paths.sort()
@@ -125,11 +135,12 @@ def _enough_work(paths, stats) -> bool:
     return False
 
 
-def _collect(parts, result, index, stats, settings, prefilter) -> None:
+def _collect(parts, result, index, stats, settings, prefilter, settled) -> None:
     for path, part in parts:
         result.merge(part)
         if index is not None and path in stats and not part.errors and not any(
-                d.code == "GL999" for d in part.diagnostics):
+                d.code == "GL999" for d in part.diagnostics) and max(
+                stats[path].st_mtime_ns, stats[path].st_ctime_ns) < settled:
             index.put(path, stats[path], settings.fingerprint(path, prefilter), part.diagnostics)
 
 

@@ -170,7 +170,7 @@ def test_the_command_exits_without_teardown_and_loses_nothing(project):
     scripts = (found.select(group="console_scripts") if hasattr(found, "select")
                else found.get("console_scripts", ()))  # Python 3.9
     [script] = [e for e in scripts if e.name == "gradlint"]
-    assert script.value == "gradlint.cli:run"
+    assert script.value == "gradlint.launch:run"
     import shutil
 
     shutil.copytree(FIXTURES, project / "fx")
