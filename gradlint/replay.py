@@ -7,7 +7,7 @@ its outcome (what it wrote to stdout and stderr, in order, and its exit status) 
 everything that outcome was computed from:
 
 - the command line, the working folder, the environment, which streams are terminals,
-  gradlint's version and the Python running it (compared as they are);
+  gradlint's version, the Python running it and its flags (compared as they are);
 - every file and folder it looked at: the configuration files (and the nearer ones
   that did not exist), each folder it listed, each file it linted, gradlint's own
   modules (compared by `stat`: type, size, modification and change times, inode);
@@ -61,7 +61,8 @@ def _isatty(stream) -> bool:
 
 
 def run_key(argv: list[str]) -> tuple:
-    return (MAGIC, __version__, sys.version, sys.executable, tuple(argv), os.getcwd(),
+    return (MAGIC, __version__, sys.version, sys.executable, tuple(sys.flags), tuple(argv),
+            os.getcwd(),
             tuple(sorted(item for item in os.environ.items() if item[0] not in _NOT_INPUTS)),
             _isatty(sys.stdout), _isatty(sys.stderr))
 

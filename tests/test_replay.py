@@ -258,3 +258,17 @@ def test_config_option_as_click_reads_it():
     assert locate.config_option(["check", "--config", "a.toml", "--config=b.toml"]) == "b.toml"
     assert locate.config_option(["check", "--", "--config", "a.toml"]) is None
     assert locate.config_option(["check", "--config"]) is None
+
+
+def test_output_is_replayed_only_if_all_of_it_can_be_written(monkeypatch):
+    import io
+
+    from gradlint import launch
+
+    record = (((False, "caf\u00e9\n"), (True, "note\n")), 1)
+    monkeypatch.setattr(replay, "lookup", lambda argv: record)
+    for encoding, expected in (("utf-8", record), ("ascii", None)):
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding=encoding))
+        assert launch.replayable(["check"]) == expected, encoding
+    monkeypatch.setattr(replay, "lookup", lambda argv: ((("not", "pieces"),), 1))
+    assert launch.replayable(["check"]) is None
