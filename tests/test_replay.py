@@ -270,5 +270,5 @@ def test_output_is_replayed_only_if_all_of_it_can_be_written(monkeypatch):
     for encoding, expected in (("utf-8", record), ("ascii", None)):
         monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding=encoding))
         assert launch.replayable(["check"]) == expected, encoding
-    monkeypatch.setattr(replay, "lookup", lambda argv: ((("not", "pieces"),), 1))
+    monkeypatch.setattr(replay, "lookup", lambda argv: (((False, b"not text"),), 1))
     assert launch.replayable(["check"]) is None
