@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional, Tuple
+from typing import Tuple
 
 import click
 
@@ -266,7 +266,7 @@ def rule_cmd(code_or_name: str) -> None:
     click.echo(rule.render_docs(), nl=False)
 
 
-def run(argv: Optional[List[str]] = None, remember: bool = False) -> None:
+def run(remember: bool = False) -> None:
     """The `gradlint` command: `main`, then an exit that skips the interpreter's teardown.
     `remember`: a `check` run keeps a record for `replay` (see `launch`).
 
@@ -278,8 +278,7 @@ def run(argv: Optional[List[str]] = None, remember: bool = False) -> None:
     import os
 
     try:
-        # (argv None: click reads sys.argv itself, as it always has)
-        main(argv, obj=list(sys.argv[1:] if argv is None else argv) if remember else None)
+        main(obj=list(sys.argv[1:]) if remember else None)
         status = 0
     except SystemExit as exc:  # what sys.exit does with its argument, as Python does
         if exc.code is None or isinstance(exc.code, int):

@@ -196,6 +196,10 @@ def test_runs_that_keep_no_record(projects):
     proc = subprocess.run([sys.executable, "-m", "gradlint", "check", "-"], input="x = 1\n",
                           cwd=folder, capture_output=True, text=True, env=ENV)
     assert proc.returncode == 0 and records(folder) == []
+    # the click command line on its own (as the benchmark's "index only" runs it)
+    proc = subprocess.run([sys.executable, "-m", "gradlint.cli", "check"], cwd=folder,
+                          capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 1 and "GL001" in proc.stdout and records(folder) == []
     # files changed less than two seconds before a run: their times could hide a change
     shutil.copy(TRAIN, folder / "fresh.py")
     gradlint(folder, "check")
