@@ -7,10 +7,12 @@ its outcome (what it wrote to stdout and stderr, in order, and its exit status) 
 everything that outcome was computed from:
 
 - the command line, the working folder, the environment, which streams are terminals,
-  gradlint's version, the Python running it and its flags (compared as they are);
+  gradlint's version and folder, the Python running it and its flags (compared as
+  they are);
 - every file and folder it looked at: the configuration files (and the nearer ones
   that did not exist), each folder it listed, each file it linted, gradlint's own
-  modules (compared by `stat`: type, size, modification and change times, inode);
+  modules and libcst's package (compared by `stat`: type, size, modification and
+  change times, inode);
 - what `git ls-files` said was ignored (run again and compared).
 
 The next run with the same command line finds the record through `locate` (no TOML
@@ -38,6 +40,7 @@ KEEP = 64  # records per cache folder: one per command line, the oldest go first
 RACY_NS = 2_000_000_000
 # shell bookkeeping that changes between identical commands and that nothing reads
 _NOT_INPUTS = frozenset({"_", "OLDPWD"})
+PACKAGE = os.path.dirname(os.path.abspath(__file__))  # the gradlint that runs
 GIT_IGNORED = ("ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z",
                "--", ".")
 
@@ -61,8 +64,8 @@ def _isatty(stream) -> bool:
 
 
 def run_key(argv: list[str]) -> tuple:
-    return (MAGIC, __version__, sys.version, sys.executable, tuple(sys.flags), tuple(argv),
-            os.getcwd(),
+    return (MAGIC, __version__, PACKAGE, sys.version, sys.executable, tuple(sys.flags),
+            tuple(argv), os.getcwd(),
             tuple(sorted(item for item in os.environ.items() if item[0] not in _NOT_INPUTS)),
             _isatty(sys.stdout), _isatty(sys.stderr))
 
@@ -182,15 +185,12 @@ def save(argv: list[str], inputs: Inputs, pieces: list[tuple[bool, str]], status
     if os.name == "nt" or not inputs.complete or not inputs.settled():
         return
     try:
-        path = record_file(argv)
-        if path is None or os.path.dirname(os.path.dirname(os.path.dirname(path))) != \
+        target = record_file(argv)
+        if target is None or os.path.dirname(os.path.dirname(os.path.dirname(target))) != \
                 os.path.abspath(cache_folder):
             return
-        for module in list(sys.modules.values()):  # gradlint itself, run from its source
-            name = getattr(module, "__name__", "")
-            if (name == "gradlint" or name.startswith("gradlint.")) and \
-                    getattr(module, "__file__", None):
-                inputs.path(module.__file__)
+        for code in _code_files():
+            inputs.path(code)
         if not inputs.settled():
             return
         body = marshal.dumps((run_key(argv), tuple(inputs.paths.items()), tuple(inputs.git),
@@ -198,15 +198,34 @@ def save(argv: list[str], inputs: Inputs, pieces: list[tuple[bool, str]], status
         from gradlint.cache import Cache
 
         Cache(cache_folder).prepare()
-        folder = os.path.dirname(path)
+        folder = os.path.dirname(target)
         os.makedirs(folder, exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
+        temporary = f"{target}.{os.getpid()}.tmp"
         with open(temporary, "wb") as handle:
             handle.write(MAGIC + zlib.crc32(body).to_bytes(4, "little") + body)
-        os.replace(temporary, path)
+        os.replace(temporary, target)
         _prune(folder)
     except OSError:
         pass  # a record that cannot be written (or a working folder gone) only costs speed
+
+
+def _code_files() -> list[str]:
+    """The code a run's outcome depends on beyond gradlint's version: every module of
+    gradlint (edited in place in a development install; the workers may have imported
+    rules this process never did) and libcst's package (reinstalled: its files change)."""
+    found = []
+    for folder, subfolders, files in os.walk(PACKAGE):
+        subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+        found.extend(os.path.join(folder, name) for name in files if name.endswith(".py"))
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("libcst")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin:
+        found.append(spec.origin)
+    return sorted(found)
 
 
 def _prune(folder: str) -> None:

@@ -276,3 +276,17 @@ def test_output_is_replayed_only_if_all_of_it_can_be_written(monkeypatch):
         assert launch.replayable(["check"]) == expected, encoding
     monkeypatch.setattr(replay, "lookup", lambda argv: (((False, b"not text"),), 1))
     assert launch.replayable(["check"]) is None
+
+
+def test_the_code_that_runs_is_an_input():
+    """Every module of gradlint, imported by this process or not (workers import the
+    rules), and libcst's package: a development install edited in place, or libcst
+    reinstalled, changes what a run would print."""
+    import libcst
+
+    import gradlint.rules.gl001_missing_zero_grad as rule
+
+    files = replay._code_files()
+    assert {rule.__file__, replay.__file__, libcst.__file__} <= set(files)
+    assert all(path.endswith(".py") and os.path.isfile(path) for path in files)
+    assert replay.PACKAGE in replay.run_key(["check"])
