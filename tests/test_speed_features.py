@@ -85,6 +85,23 @@ def test_corrupt_or_foreign_cache_entries_are_rebuilt(project):
         assert json.load(handle)["diagnostics"][0]["code"] == "GL002"
 
 
+def test_a_file_changed_just_before_a_run_is_not_put_in_the_index(project):
+    """Its times could not show a change made in the same tick of the file system's
+    clock: it is read and hashed again next time, until it is two seconds old."""
+    (project / "a.py").write_text((FIXTURES / "gl002" / "flagged_article_example.py").read_text())
+    expected = _json("a.py")
+
+    def indexed():
+        found = [os.path.join(d, f) for d, _, fs in os.walk(project / ".gradlint_cache")
+                 for f in fs if f.startswith("index-")]
+        return found and "a.py" in json.load(open(found[0]))["files"]
+
+    assert not indexed()
+    assert _json("a.py") == expected and not indexed()  # (answered by content)
+    time.sleep(2.1)
+    assert _json("a.py") == expected and indexed()
+
+
 def test_cache_entries_round_trip(project):
     path = FIXTURES / "gl004" / "flagged_article_example.py"
     cache = Cache(str(project / "c"))
