@@ -24,26 +24,12 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-class _Output:
-    """click.echo, keeping what it writes for a record of the run (`replay`) while that
-    stays possible: the text exactly as written, to a stream click writes to as it is."""
-
-    def __init__(self, keep: bool):
-        self.pieces = [] if keep else None
-
-    def echo(self, text: str, err: bool = False, nl: bool = True, color=None) -> None:
-        click.echo(text, err=err, nl=nl, color=color)
-        if self.pieces is None:
-            return
-        out = text + "\n" if nl else text
-        stream = sys.stderr if err else sys.stdout
-        strip = not color if color is not None else not stream.isatty()
-        # (with no encoding and no errors given, as click.echo asks for its stream)
-        if click.get_text_stream("stderr" if err else "stdout", None, None) is not stream or (
-                strip and "\x1b" in out):
-            self.pieces = None  # click rewraps such a stream or strips the text
-        elif out:
-            self.pieces.append((err, out))
+def _written_as_is(text: str, color: bool) -> bool:
+    """Whether click.echo writes `text` to sys.stdout unchanged (a record of the run can
+    then replay it): click rewraps a misconfigured stream and strips colour codes when
+    colour is off. (With no encoding and no errors given, as click.echo asks for it.)"""
+    return click.get_text_stream("stdout", None, None) is sys.stdout and (
+        color or "\x1b" not in text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -150,10 +136,9 @@ def check(remember, paths, select, extend_select, ignore, output_format, exit_ze
                   statistics=statistics, quiet=quiet, fixed=result.fixed if mode.fix else None,
                   unsafe=unsafe)
     status = 2 if failed else (1 if result.diagnostics and not exit_zero else 0)
-    output = _Output(keep=inputs is not None and status != 2 and not mode.active)
-    output.echo(text, nl=False, color=color)
-    if output.pieces is not None:
-        replay.save(remember, inputs, output.pieces, status, settings.cache_folder())
+    click.echo(text, nl=False, color=color)
+    if inputs is not None and status != 2 and not mode.active and _written_as_is(text, color):
+        replay.save(remember, inputs, text, status, settings.cache_folder())
     sys.exit(status)
 
 

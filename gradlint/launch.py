@@ -12,29 +12,25 @@ def run() -> None:
 
         full(remember=True)
         return
-    pieces, status = found
+    output, status = found
     try:
-        for err, text in pieces:
-            stream = sys.stderr if err else sys.stdout
-            stream.write(text)
-            stream.flush()  # as click.echo does: stdout and stderr interleave alike
+        sys.stdout.write(output)
+        sys.stdout.flush()
     except (OSError, ValueError):  # a reader that went away: click's main exits with 1 then
         status = 1
     os._exit(status)
 
 
 def replayable(argv):
-    """The recorded (pieces, status) of this command line if it can be replayed here:
-    nothing it read has changed, and all of its output can be written to these streams
+    """The recorded (output, status) of this command line if it can be replayed here:
+    nothing it read has changed, and all of its output can be written to this stdout
     (checked before any of it is written)."""
     try:
         from gradlint.replay import lookup
 
         found = lookup(argv)
         if found is not None:
-            for err, text in found[0]:
-                stream = sys.stderr if err else sys.stdout
-                text.encode(stream.encoding, stream.errors or "strict")
+            found[0].encode(sys.stdout.encoding, sys.stdout.errors or "strict")
         return found
     except Exception:  # a record that cannot be used: the run goes the full way
         return None

@@ -3,7 +3,7 @@
 A warm run answered from the cache index still spends most of its time starting up:
 click (32 ms), tomllib (16 ms), json (8 ms), the walk and the index, against a Python
 start of 11 ms. So a `check` run started by the `gradlint` command keeps a record of
-its outcome (what it wrote to stdout and stderr, in order, and its exit status) with
+its outcome (the report it wrote to stdout, and its exit status) with
 everything that outcome was computed from:
 
 - the command line, the working folder, the environment, which streams are terminals,
@@ -35,7 +35,7 @@ import zlib
 from gradlint import __version__
 from gradlint.locate import cache_folder_for
 
-MAGIC = b"GLRUN001"
+MAGIC = b"GLRUN002"
 KEEP = 64  # records per cache folder: one per command line, the oldest go first
 RACY_NS = 2_000_000_000
 # shell bookkeeping that changes between identical commands and that nothing reads
@@ -105,9 +105,9 @@ class Inputs:
                    for sig in self.paths.values())
 
 
-def lookup(argv: list[str]) -> tuple[tuple, int] | None:
+def lookup(argv: list[str]) -> tuple[str, int] | None:
     """The recorded outcome of this command line, if none of its inputs changed:
-    ((to stderr?, text) in the order written, exit status); else None."""
+    (its output, its exit status); else None."""
     if os.name == "nt" or not hasattr(os, "posix_spawnp"):
         return None
     path = record_file(argv)
@@ -123,10 +123,10 @@ def lookup(argv: list[str]) -> tuple[tuple, int] | None:
             or int.from_bytes(data[len(MAGIC):len(MAGIC) + 4], "little") != zlib.crc32(body)):
         return None
     try:
-        key, paths, listings, pieces, status = marshal.loads(body)
+        key, paths, listings, output, status = marshal.loads(body)
     except (EOFError, ValueError, TypeError):
         return None
-    if key != run_key(argv) or type(status) is not int or type(pieces) is not tuple:
+    if key != run_key(argv) or type(status) is not int or type(output) is not str:
         return None
     # git runs while the files are checked (it takes 1.7 ms, as long as 400 of them)
     running = [_start_git_ignored(folder) for folder, _, _ in listings]
@@ -136,7 +136,7 @@ def lookup(argv: list[str]) -> tuple[tuple, int] | None:
         said = [_finish(started) for started in running]
     if not unchanged or said != [(git_status, output) for _, git_status, output in listings]:
         return None
-    return pieces, status
+    return output, status
 
 
 def _start_git_ignored(folder: str):
@@ -178,7 +178,7 @@ def _finish(started) -> tuple[int | None, bytes]:
     return os.waitstatus_to_exitcode(wait_status), b"".join(chunks)
 
 
-def save(argv: list[str], inputs: Inputs, pieces: list[tuple[bool, str]], status: int,
+def save(argv: list[str], inputs: Inputs, output: str, status: int,
          cache_folder: str) -> None:
     """Keep a record of this run, if it can be checked later and the next run will look
     for it in this cache folder."""
@@ -194,7 +194,7 @@ def save(argv: list[str], inputs: Inputs, pieces: list[tuple[bool, str]], status
         if not inputs.settled():
             return
         body = marshal.dumps((run_key(argv), tuple(inputs.paths.items()), tuple(inputs.git),
-                              tuple(pieces), status))
+                              output, status))
         from gradlint.cache import Cache
 
         Cache(cache_folder).prepare()

@@ -204,7 +204,7 @@ def test_runs_that_keep_no_record(projects):
     assert records(folder) == []
 
 
-def test_records_are_pruned(projects, tmp_path):
+def test_records_are_pruned(tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     for number in range(replay.KEEP + 10):
@@ -267,12 +267,12 @@ def test_output_is_replayed_only_if_all_of_it_can_be_written(monkeypatch):
 
     from gradlint import launch
 
-    record = (((False, "caf\u00e9\n"), (True, "note\n")), 1)
+    record = ("caf\u00e9\n", 1)
     monkeypatch.setattr(replay, "lookup", lambda argv: record)
     for encoding, expected in (("utf-8", record), ("ascii", None)):
         monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding=encoding))
         assert launch.replayable(["check"]) == expected, encoding
-    monkeypatch.setattr(replay, "lookup", lambda argv: (((False, b"not text"),), 1))
+    monkeypatch.setattr(replay, "lookup", lambda argv: (b"not text", 1))
     assert launch.replayable(["check"]) is None
 
 
@@ -288,3 +288,17 @@ def test_the_code_that_runs_is_an_input():
     assert {rule.__file__, replay.__file__, libcst.__file__} <= set(files)
     assert all(path.endswith(".py") and os.path.isfile(path) for path in files)
     assert replay.PACKAGE in replay.run_key(["check"])
+
+
+def test_a_report_is_recorded_only_as_click_writes_it(monkeypatch):
+    """click strips colour codes when colour is off, and rewraps an ASCII stdout: the
+    text it was given is then not what it wrote, and no record is kept."""
+    import io
+
+    from gradlint.cli import _written_as_is
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
+    assert _written_as_is("plain\n", False) and _written_as_is("\x1b[1mbold\x1b[0m\n", True)
+    assert not _written_as_is("a name with \x1b[31m in it\n", False)
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
+    assert not _written_as_is("plain\n", False)
