@@ -34,6 +34,7 @@ PY = sys.executable
 # start-up, about 70 ms here, to every Ruff run
 RUFF = str(Path(PY).parent / "ruff") if (Path(PY).parent / "ruff").exists() else (
     shutil.which("ruff") or "ruff")
+WARM_ROUNDS = 15
 JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
@@ -247,8 +248,12 @@ def suite(path: Path, rounds: int, peers: bool, venv=None) -> dict:
     subprocess.run(gradlint(path, *cache), capture_output=True)
     index_only = [str(GRADLINT_VENV / "bin" / "python"), "-m", "gradlint.cli"] + gradlint(
         path, *cache)[1:]  # the command line without the replay of unchanged runs
+    # a warm run takes as long as starting Python: more rounds, and Ruff again in the same
+    # rounds, so that the comparison with it is not decided by when each was measured
     out.update(measure({"gradlint warm (cache full)": (gradlint(path, *cache), None),
-                        "gradlint warm, index only (no replay)": (index_only, None)}, rounds))
+                        "gradlint warm, index only (no replay)": (index_only, None),
+                        "ruff check (default rules)": tools["ruff check (default rules)"]},
+                       WARM_ROUNDS))
     clear_cache()
     return out
 
@@ -306,9 +311,11 @@ def header(rounds) -> str:
     return (f"# Performance\n\nMeasured by `python bench/run.py --out docs/performance.md` on "
             f"{date.today().isoformat()}: {platform.machine()}, {JOBS} cores, Python "
             f"{platform.python_version()}, medians of {rounds} interleaved rounds (wall time, "
-            f"each tool a fresh process, start-up included, after one untimed run of each). "
+            f"each tool a fresh process, start-up included, after one untimed run of each; "
+            f"the warm runs and Ruff: {WARM_ROUNDS} rounds of their own, interleaved). "
             f"gradlint and the parse floor run from a regular install of this tree in their "
-            f"own venv, TorchFix and flake8 from theirs, Ruff as its binary.\n\n")
+            f"own venv, TorchFix and flake8 from theirs (all installed by {PIP}), Ruff as "
+            f"its binary.\n\n")
 
 
 def section(title, files, lines, data) -> str:
