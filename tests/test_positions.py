@@ -259,3 +259,47 @@ def test_starts_by_header_on_every_fixture():
             continue
         placed += _starts_agree(source)
     assert placed >= 200
+
+
+def test_every_node_lies_in_the_statement_recorded_as_its_owner():
+    """A node is placed through the statement that was running when the analysis met it.
+    After an inlined call returns, that is the caller's statement again, not the callee's
+    last one (else `g(x).backward()` below would be searched for in `return t.exp()`),
+    and an `elif` test's is the `elif`, not the last statement of the branch above it."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    elif_after_raise = ("import torch\nw = torch.ones(2, requires_grad=True)\n"
+                        "if w.sum() > 0:\n    raise ValueError(w)\nelif w.grad is None:\n"
+                        "    pass\n")
+    checked = 0
+    sources = [p.read_text() for p in fixture_files() + sorted((ROOT / "examples").glob("*.py"))]
+    for source in sources + [elif_after_raise]:
+        module = cst.parse_module(source)
+        interp = Interpreter(module)
+        interp.run()
+        spans = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        for key, owner in interp.owners.items():
+            node = interp.nodes.get(key)
+            if owner is None or node not in spans or owner not in spans:
+                continue
+            inner, outer = spans[node], spans[owner]
+            if getattr(owner, "decorators", None):  # libcst's span starts below them
+                outer = type(outer)(spans[owner.decorators[0]].start, outer.end)
+            assert (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column)
+            assert (inner.end.line, inner.end.column) <= (outer.end.line, outer.end.column), (
+                interp.code(node), interp.code(owner))
+            checked += 1
+    assert checked > 3000
+
+
+def test_a_node_after_an_inlined_call_is_placed_in_the_caller():
+    from gradlint import lint_source
+
+    source = (ROOT / "tests" / "fixtures" / "gl014" / "flagged_in_function.py").read_text()
+    # the backward's text also in a comment on the callee's last line: found only there
+    source = source.replace("return t.exp()", "return t.exp()  # was: g(x).backward()")
+    backward = source.splitlines().index("    g(x).backward()") + 1
+    (found,) = lint_source(source, "t.py")
+    assert found.code == "GL014"
+    assert f"at line {backward} " in found.message
+    assert [r.line for r in found.related] == [backward - 1, backward]

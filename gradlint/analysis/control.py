@@ -26,6 +26,7 @@ class LoopCtx:
 class ControlFlowMixin:
     def exec_If(self, node: cst.If, st: State) -> State:
         self.cur = st
+        self.stmt_owner = node  # an `elif` comes here after the branch above it ran
         self.eval(node.test, st)
         yes = self.exec_block(node.body, st.copy())
         if node.orelse is None:

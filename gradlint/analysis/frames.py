@@ -209,7 +209,8 @@ class FrameMixin:
         self.active.append(id(node))
         self.frames.append(Frame(node=node, locals=_locals_of(node, self.locals_cache), cls=info.cls))
         self.depth += 1
-        saved = (self.cur, self.stmt_id, self.stmt_small)
+        # the caller's statement: where nodes evaluated after the call are placed
+        saved = (self.cur, self.stmt_id, self.stmt_small, self.stmt_owner)
         try:
             st = start
             if info.grad_mode is not None:
@@ -241,7 +242,7 @@ class FrameMixin:
                     value = UNKNOWN if value != UNKNOWN else value
             return join_all(states), value
         finally:
-            self.cur, self.stmt_id, self.stmt_small = saved
+            self.cur, self.stmt_id, self.stmt_small, self.stmt_owner = saved
             self.depth -= 1
             self.frames.pop()
             self.active.pop()
