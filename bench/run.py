@@ -298,7 +298,7 @@ def main(argv=None) -> int:
     # the two TorchFix subsets (the corpora with peers) and the 1,000 scripts
     inside = phases.report([(t, p) for t, p, peers in corpora if peers or t.startswith("1,000")],
                            str(GRADLINT_VENV / "bin" / "python"), ENV)
-    report = (header(rounds) + "\n".join(sections) + summary(results) + "\n"
+    report = (header(rounds) + "\n".join(sections) + "\n" + summary(results) + "\n"
               + targets(results) + inside)
     if args.out:
         args.out.write_text(report)
