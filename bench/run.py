@@ -54,29 +54,47 @@ def fixture_programs():
             if not p.name.endswith(".fixed.py")]
 
 
+def fixtures_stamp(programs) -> str:
+    """Which fixtures a generated corpus was made from: the corpora are kept between runs,
+    and one made from an older set of fixtures is another corpus (smaller scripts here
+    once made a later run look slower)."""
+    import hashlib
+
+    return f"{len(programs)} fixtures, sha256 " + hashlib.sha256(
+        "\0".join(programs).encode()).hexdigest()
+
+
+def built(folder: Path, stamp: str) -> bool:
+    done = folder / ".complete"
+    return done.exists() and done.read_text() == stamp
+
+
 def generated_corpus(n: int) -> Path:
     folder = CACHE / f"generated-{n}"
-    if (folder / ".complete").exists():
+    programs = fixture_programs()
+    stamp = fixtures_stamp(programs)
+    if built(folder, stamp):
         return folder
     shutil.rmtree(folder, ignore_errors=True)
-    programs = fixture_programs()
     for i in range(n):
         sub = folder / f"part{i // 500:03d}"
         sub.mkdir(parents=True, exist_ok=True)
         # each file distinct (so no cache or dedup can cheat), all real training scripts
         (sub / f"train_{i:05d}.py").write_text(f"# generated training script {i}\n"
                                                 + programs[i % len(programs)])
-    (folder / ".complete").write_text("")
+    (folder / ".complete").write_text(stamp)
     return folder
 
 
 def big_module(lines: int = 50000) -> Path:
     path = CACHE / "big_module.py"
-    if path.exists():
+    programs = fixture_programs()
+    stamp = fixtures_stamp(programs)
+    stamp_file = CACHE / "big_module.stamp"
+    if path.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         return path
     CACHE.mkdir(parents=True, exist_ok=True)
     out, count, i = [], 0, 0
-    programs = fixture_programs()
     while count < lines:
         body = programs[i % len(programs)].splitlines()
         out.append(f"def case_{i}():")
@@ -85,13 +103,16 @@ def big_module(lines: int = 50000) -> Path:
         count += len(body) + 2
         i += 1
     path.write_text("\n".join(out) + "\n")
+    stamp_file.write_text(stamp)
     return path
 
 
 def subset(name: str, source: Path, n: int, keep=None) -> Path:
     """n files chosen evenly from `source` (sorted), copied so every tool sees the same."""
     folder = CACHE / f"subset-{name}-{n}"
-    if (folder / ".complete").exists():
+    source_done = source / ".complete"
+    stamp = f"{source}: {source_done.read_text() if source_done.exists() else ''}"
+    if built(folder, stamp):
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     files = sorted(p for p in source.rglob("*.py") if keep is None or keep(p))
@@ -100,7 +121,7 @@ def subset(name: str, source: Path, n: int, keep=None) -> Path:
         target = folder / f"{i:04d}_{p.name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(p, target)
-    (folder / ".complete").write_text("")
+    (folder / ".complete").write_text(stamp)
     return folder
 
 
@@ -315,7 +336,8 @@ def header(rounds) -> str:
             f"the warm runs and Ruff: {WARM_ROUNDS} rounds of their own, interleaved). "
             f"gradlint and the parse floor run from a regular install of this tree in their "
             f"own venv, TorchFix and flake8 from theirs (all installed by {PIP}), Ruff as "
-            f"its binary.\n\n")
+            f"its binary. The generated corpora are made from "
+            f"{fixtures_stamp(fixture_programs())[:40]}.\n\n")
 
 
 def section(title, files, lines, data) -> str:
