@@ -6,7 +6,6 @@ Kept apart from the rule module so that libcst is imported only when a file is a
 import libcst as cst
 
 from gradlint.analysis.exprs import plain_number
-from gradlint.analysis.walk import iter_tree
 from gradlint.diagnostics import Fix
 
 _SCOPES = (cst.FunctionDef, cst.Module)
@@ -64,12 +63,15 @@ def _use_is_harmless(parents, name: cst.Name) -> bool:
 def _accumulator_only_logged(ctx, scope, name: str, loop, accumulations) -> bool:
     parents = ctx.parent_map()
     initialised = False
-    for node in iter_tree(scope):
-        if isinstance(node, _NESTED) and node is not scope:
-            if any(isinstance(n, cst.Name) and n.value == name for n in iter_tree(node)):
-                return False
-            continue
-        if not (isinstance(node, cst.Name) and node.value == name):
+    for node in ctx.names(name):
+        # only the uses in `scope`'s own code; one in a nested function or class may do
+        # anything with it (the order of uses does not matter: any bad one decides)
+        current = parents.get(id(node))
+        while current is not None and current is not scope and not isinstance(current, _NESTED):
+            current = parents.get(id(current))
+        if current is not scope:
+            if current is not None and _inside(parents, current, scope):
+                return False  # used in a function or class defined inside the scope
             continue
         parent = parents.get(id(node))
         grown = parent

@@ -18,6 +18,7 @@ class RuleContext:
         self.interp = interp
         self.obs = interp.obs
         self._positions = None
+        self._parents = self._names = None
         self.src = SourceText(source)
 
     def node(self, nid: int) -> cst.CSTNode:
@@ -65,15 +66,28 @@ class RuleContext:
         return self._positions
 
     def parent_map(self):
-        """Child node id -> parent node, built on demand (only for fixes that need it)."""
-        if getattr(self, "_parents", None) is None:
-            from gradlint.analysis.walk import iter_children, iter_tree
+        """Child node id -> parent node, built on demand (only for rules that need it).
+        The same walk indexes every `Name` by its text, for `names`."""
+        if self._parents is None:
+            from gradlint.analysis.walk import iter_children
 
-            self._parents = {}
-            for node in iter_tree(self.module):
+            parents, names = {}, {}
+            name_kind = cst.Name
+            stack = [self.module]
+            while stack:
+                node = stack.pop()
                 for child in iter_children(node):
-                    self._parents[id(child)] = node
+                    parents[id(child)] = node
+                    stack.append(child)
+                    if type(child) is name_kind:  # (exact type: a Name has no subclasses)
+                        names.setdefault(child.value, []).append(child)
+            self._parents, self._names = parents, names
         return self._parents
+
+    def names(self, text: str):
+        """Every `Name` node spelled `text`, anywhere in the file."""
+        self.parent_map()
+        return self._names.get(text, ())
 
     def statement_parents(self):
         """Parent of every statement, statement line and block, without entering

@@ -10,7 +10,7 @@ def make_fix(ctx, stmt_id):
 
     from gradlint.rules.edits import wrap_in_no_grad
 
-    line_node = ctx.parent_map().get(id(ctx.node(stmt_id)))
+    line_node = ctx.statement_parents().get(id(ctx.node(stmt_id)))
     if not isinstance(line_node, cst.SimpleStatementLine) or len(line_node.body) != 1:
         return None
     return wrap_in_no_grad(ctx, line_node, "safe")
