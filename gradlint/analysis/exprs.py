@@ -31,14 +31,19 @@ def dotted(node: cst.BaseExpression) -> Optional[str]:
     kind = type(node)
     if kind is cst.Name:
         return node.value
-    parts = []
+    if kind is not cst.Attribute:
+        return None
+    # (built by concatenation: most paths have two or three parts, where that is
+    # cheaper than collecting the parts and joining them)
+    text = node.attr.value
+    node = node.value
+    kind = type(node)
     while kind is cst.Attribute:
-        parts.append(node.attr.value)
+        text = node.attr.value + "." + text
         node = node.value
         kind = type(node)
     if kind is cst.Name:
-        parts.append(node.value)
-        return ".".join(reversed(parts))
+        return node.value + "." + text
     return None
 
 

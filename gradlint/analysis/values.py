@@ -6,6 +6,7 @@ never reports on an unknown fact.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field, fields
 from typing import Dict, FrozenSet, Optional, Tuple
 
@@ -221,7 +222,13 @@ class State:
     dead: bool = False
 
     def copy(self) -> "State":
-        return evolve(self, env=dict(self.env), freed=dict(self.freed))
+        # (`evolve` without its checks: this runs at every branch and loop pass)
+        new = object.__new__(type(self))
+        facts = new.__dict__
+        facts.update(self.__dict__)
+        facts["env"] = dict(self.env)
+        facts["freed"] = dict(self.freed)
+        return new
 
     def get(self, key: str) -> Value:
         return self.env.get(key, UNKNOWN)
@@ -294,5 +301,8 @@ def join_all(states) -> State:
     return out
 
 
+_flow_values = operator.attrgetter(*_FLOW_FIELDS)
+
+
 def same_state(a: State, b: State) -> bool:
-    return a.dead == b.dead and a.env == b.env and a.flow_facts() == b.flow_facts()
+    return a.dead == b.dead and a.env == b.env and _flow_values(a) == _flow_values(b)
