@@ -135,10 +135,9 @@ def count_lines(path: Path) -> tuple:
 def torchfix_venv() -> Path:
     venv = CACHE / "venv-torchfix"
     if not (venv / "bin" / "torchfix").exists() or not current_pip(venv):
-        make_venv(venv)
-        # reinstalled so that their console scripts are the current pip's
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--force-reinstall",
-                        "torchfix==0.7.0", "flake8"], check=True)
+        make_venv(venv)  # a fresh venv: its console scripts are written by the current pip
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "torchfix==0.7.0",
+                        "flake8"], check=True)
     return venv
 
 
@@ -284,6 +283,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small corpora, 1 round")
     parser.add_argument("--out", type=Path, help="write the Markdown report here")
+    parser.add_argument("--only", action="append", metavar="TEXT",
+                        help="only the corpora whose title contains TEXT (repeatable), "
+                             "to measure one section again")
     args = parser.parse_args(argv)
     rounds = 1 if args.quick else args.rounds
     venv = torchfix_venv()
@@ -303,6 +305,10 @@ def main(argv=None) -> int:
     ]
     if args.quick:
         corpora = corpora[:2] + corpora[3:5] + corpora[6:]
+    if args.only:
+        corpora = [c for c in corpora if any(text in c[0] for text in args.only)]
+        if not corpora:
+            parser.error(f"no corpus title contains {' or '.join(map(repr, args.only))}")
     sections = []
     results = {}
     for title, path, peers in corpora:
@@ -317,9 +323,10 @@ def main(argv=None) -> int:
     import phases
 
     # the two TorchFix subsets (the corpora with peers) and the 1,000 scripts
-    inside = phases.report([(t, p) for t, p, peers in corpora if peers or t.startswith("1,000")],
-                           str(GRADLINT_VENV / "bin" / "python"), ENV)
-    report = (header(rounds) + "\n".join(sections) + "\n" + summary(results) + "\n"
+    chosen = [(t, p) for t, p, peers in corpora if peers or t.startswith("1,000")]
+    inside = phases.report(chosen, str(GRADLINT_VENV / "bin" / "python"), ENV) if chosen else ""
+    only = [t for t, _, _ in corpora] if args.only else None
+    report = (header(rounds, only) + "\n".join(sections) + "\n" + summary(results) + "\n"
               + targets(results) + inside)
     if args.out:
         args.out.write_text(report)
@@ -328,7 +335,8 @@ def main(argv=None) -> int:
     return 0
 
 
-def header(rounds) -> str:
+def header(rounds, only=None) -> str:
+    part = f" Only these corpora were measured: {'; '.join(only)}." if only else ""
     return (f"# Performance\n\nMeasured by `python bench/run.py --out docs/performance.md` on "
             f"{date.today().isoformat()}: {platform.machine()}, {JOBS} cores, Python "
             f"{platform.python_version()}, medians of {rounds} interleaved rounds (wall time, "
@@ -337,7 +345,7 @@ def header(rounds) -> str:
             f"gradlint and the parse floor run from a regular install of this tree in their "
             f"own venv, TorchFix and flake8 from theirs (all installed by {PIP}), Ruff as "
             f"its binary. The generated corpora are made from "
-            f"{fixtures_stamp(fixture_programs())[:40]}.\n\n")
+            f"{fixtures_stamp(fixture_programs())[:40]}.{part}\n\n")
 
 
 def section(title, files, lines, data) -> str:
