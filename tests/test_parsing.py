@@ -8,7 +8,7 @@ import sys
 import libcst as cst
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, fixture_files
 from gradlint import parsing
 
 SOURCES = sorted(FIXTURES.rglob("*.py")) + sorted((ROOT / "gradlint").rglob("*.py"))
@@ -145,3 +145,25 @@ def test_a_worker_holds_the_hooks_for_its_lifetime():
             "parsing.parse_module('x = 1\\n')\nparsing.parse_module('y = 2\\n')\n"
             "assert cst.Name.__dict__['__init__'] is parsing._fast_inits()[cst.Name]\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_parent_index_agrees_with_the_plain_walk():
+    """`index_tree` (one walk written out in full, for rules that look at the source)
+    finds the same parents and the same `Name`s, in the same order, as a walk over
+    `iter_children`."""
+    from gradlint.analysis.walk import index_tree, iter_children
+
+    for path in fixture_files()[:80] + [ROOT / "gradlint" / "analysis" / "exprs.py"]:
+        module = cst.parse_module(path.read_text())
+        parents, names = index_tree(module)
+        expected, expected_names = {}, {}
+        stack = [module]
+        while stack:
+            node = stack.pop()
+            for child in iter_children(node):
+                expected[id(child)] = node
+                stack.append(child)
+                if isinstance(child, cst.Name):
+                    expected_names.setdefault(child.value, []).append(id(child))
+        assert {k: id(v) for k, v in parents.items()} == {k: id(v) for k, v in expected.items()}
+        assert {k: [id(n) for n in v] for k, v in names.items()} == expected_names

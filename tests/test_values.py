@@ -75,3 +75,21 @@ def test_default_factories_are_called_per_instance():
     first, second = Holder(), Holder()
     assert first.items == [] and first.items is not second.items
     assert "<frozen value" in Holder.__init__.__code__.co_filename
+
+
+def test_a_join_sets_every_field_of_the_state():
+    """`join_states` builds its State without the dataclass's `__init__`: a field added to
+    State must be joined there too, or the joined state would lack it."""
+    from gradlint.analysis.values import State, Tensor, join_states
+
+    a, b = State(), State()
+    a.env.update({"x": Tensor(1, True, False), "only_a": values.UNKNOWN, "m.w": values.UNKNOWN})
+    b.env.update({"x": Tensor(1, True, True), "only_b": values.UNKNOWN, "m.w": values.UNKNOWN,
+                  "n.w": values.UNKNOWN})
+    joined = join_states(a, b)
+    names = {f.name for f in dataclasses.fields(State)}
+    assert set(vars(joined)) == names
+    assert joined == State(env=joined.env)  # the defaults joined with themselves
+    # a name bound on one path is kept, an attribute path set on one path only is not
+    assert joined.env == {"x": Tensor(1, True, None), "only_a": values.UNKNOWN,
+                          "only_b": values.UNKNOWN, "m.w": values.UNKNOWN}

@@ -245,13 +245,14 @@ class CallEvaluator(MethodEvaluator):
         stack = [expr] if expr is not None else []
         while stack:
             e = stack.pop()
-            if isinstance(e, cst.Call) and isinstance(e.func, cst.Attribute) and \
+            kind = type(e)  # (exact types: isinstance on libcst's ABCs is slow when it fails)
+            if kind is cst.Call and type(e.func) is cst.Attribute and \
                     e.func.attr.value in ("parameters", "named_parameters"):
                 base = self.eval(e.func.value, st)
                 if isinstance(base, NNModule):
                     out.add(base.root or base.ident)
                 continue
-            if isinstance(e, (cst.Name, cst.Attribute)):
+            if kind is cst.Name or kind is cst.Attribute:
                 value = self.eval(e, st)
                 if isinstance(value, Params):
                     out.add(value.root)
@@ -260,7 +261,7 @@ class CallEvaluator(MethodEvaluator):
                 elif isinstance(value, Tensor) and value.sources:
                     out |= value.sources
                 continue
-            if isinstance(e, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            if kind is cst.ListComp or kind is cst.GeneratorExp or kind is cst.SetComp:
                 stack.append(e.for_in.iter)
                 continue
             for child in iter_children(e):

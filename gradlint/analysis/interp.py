@@ -22,11 +22,21 @@ from gradlint.analysis.values import GradContext, NNModule, Ref, Seq, State, Ten
 from gradlint.nodetext import node_text
 
 
+_UNSEEN = object()
+
+
 class AnalysisTimeout(Exception):
     """The per-file time budget ran out."""
 
 
 class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
+    # compound statement class -> its handler (None: nothing to run), found once by name
+    _statement_handlers: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._statement_handlers = {}  # a subclass may define its own handlers
+
     def __init__(self, module: cst.Module, extra_backward=(), extra_clear=(), deadline=None,
                  source_length: int = 0):
         self.module = module
@@ -120,11 +130,14 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
                     break
                 st = self.exec_small(small, st)
             return st
-        handler = getattr(self, "exec_" + type(stmt).__name__, None)
+        handler = self._statement_handlers.get(kind, _UNSEEN)
+        if handler is _UNSEEN:
+            handler = self._statement_handlers[kind] = getattr(
+                type(self), "exec_" + kind.__name__, None)
         if handler is None:
             return st
         self.stmt_owner = stmt  # its header is evaluated first
-        return handler(stmt, st)
+        return handler(self, stmt, st)
 
     def exec_small(self, small: cst.BaseSmallStatement, st: State) -> State:
         self.stmt_owner = small
@@ -209,11 +222,11 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         if _is_data(small.target) and isinstance(current, Tensor) and current.ident == id(small.target):
             self.on_data_write(small.target, "augassign")
             return  # the values of the tensor change, not what it is to autograd
-        if isinstance(op, cst.AddAssign):
+        if type(op) is cst.AddAssign:
             target = small.target
-            if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            if type(target) is cst.Subscript and type(target.value) is cst.Name:
                 target = target.value  # `metrics["loss"] += loss`: the dict is the accumulator
-            if isinstance(target, cst.Name):
+            if type(target) is cst.Name:
                 self.on_accumulate(small, target.value, rhs, small.value, st)
         if isinstance(current, Tensor):
             self.on_inplace(small, "augassign", current, st)
@@ -265,9 +278,9 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
             else:
                 self.eval(target.value, st)
                 self.escape(value, st)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif kind is cst.Tuple or kind is cst.List:  # (exact types: see `exec_block`)
             for i, element in enumerate(target.elements):
-                if isinstance(element, cst.StarredElement):
+                if type(element) is cst.StarredElement:
                     self.bind_target(element.value, UNKNOWN, st)
                 elif isinstance(value, Tensor):
                     self.bind_target(element.value, evolve(value, ident=hash((value.ident, i))), st)
@@ -275,7 +288,7 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
                     self.bind_target(element.value, value.items[i], st)
                 else:
                     self.bind_target(element.value, UNKNOWN, st)
-        elif isinstance(target, cst.Subscript):
+        elif kind is cst.Subscript:
             base = self.eval(target.value, st)
             for element in target.slice:
                 self.eval_children(element, st)
@@ -285,7 +298,7 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
                 self.on_inplace(target, "setitem", base, st)
             else:
                 self.escape(value, st)
-        elif isinstance(target, cst.StarredElement):
+        elif kind is cst.StarredElement:
             self.bind_target(target.value, UNKNOWN, st)
 
     @property
@@ -308,7 +321,7 @@ _init_bools()
 
 
 def _is_data(node) -> bool:
-    return isinstance(node, cst.Attribute) and node.attr.value == "data"
+    return type(node) is cst.Attribute and node.attr.value == "data"
 
 
 def _plain_operator(op):

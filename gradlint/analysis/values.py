@@ -260,19 +260,30 @@ def join_states(a: State, b: State) -> State:
         return b.copy()
     if b.dead:
         return a.copy()
+    # (one pass over each side, without building the union of the keys: this runs at
+    # every branch and loop pass, and most bindings are the same object on both paths)
+    a_env, b_env = a.env, b.env
     env = {}
-    for key in a.env.keys() | b.env.keys():
-        if key in a.env and key in b.env:
-            env[key] = join_values(a.env[key], b.env[key])
-        elif "." not in key:
+    for key, left in a_env.items():
+        right = b_env.get(key, _ABSENT)
+        if right is _ABSENT:
             # a plain name bound on one path only: on the other path it is unbound, and
             # any later use that does not raise NameError sees the bound value
-            env[key] = a.env[key] if key in a.env else b.env[key]
-        # an attribute path set on one path only is unknown afterwards: dropped
-    return State(
+            if "." not in key:
+                env[key] = left
+            # an attribute path set on one path only is unknown afterwards: dropped
+        else:
+            env[key] = left if left is right else join_values(left, right)
+    for key, right in b_env.items():
+        if key not in a_env and "." not in key:
+            env[key] = right
+    b_freed = b.freed
+    # (the State built without the dataclass's __init__, as in `copy`)
+    new = object.__new__(State)
+    new.__dict__.update(
         env=env,
         grad_mode=join_tri(a.grad_mode, b.grad_mode),
-        freed={n: s for n, s in a.freed.items() if n in b.freed},
+        freed={n: s for n, s in a.freed.items() if n in b_freed},
         reached=a.reached | b.reached,
         reached_open=a.reached_open or b.reached_open,
         escaped=a.escaped | b.escaped,
@@ -289,6 +300,10 @@ def join_states(a: State, b: State) -> State:
         eval_modules=a.eval_modules & b.eval_modules,
         dead=False,
     )
+    return new
+
+
+_ABSENT = object()
 
 
 def join_all(states) -> State:

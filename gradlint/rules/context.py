@@ -69,19 +69,9 @@ class RuleContext:
         """Child node id -> parent node, built on demand (only for rules that need it).
         The same walk indexes every `Name` by its text, for `names`."""
         if self._parents is None:
-            from gradlint.analysis.walk import iter_children
+            from gradlint.analysis.walk import index_tree
 
-            parents, names = {}, {}
-            name_kind = cst.Name
-            stack = [self.module]
-            while stack:
-                node = stack.pop()
-                for child in iter_children(node):
-                    parents[id(child)] = node
-                    stack.append(child)
-                    if type(child) is name_kind:  # (exact type: a Name has no subclasses)
-                        names.setdefault(child.value, []).append(child)
-            self._parents, self._names = parents, names
+            self._parents, self._names = index_tree(self.module)
         return self._parents
 
     def names(self, text: str):

@@ -4,6 +4,8 @@ from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
 def check(ctx):
+    if not ctx.obs.backward_non_scalar:
+        return  # (before the imports: most files have nothing here)
     from gradlint.rules.edits import is_plain_name
 
     for call, var, count, origin in ctx.obs.backward_non_scalar.values():

@@ -31,9 +31,9 @@ def _candidates(ctx):
 
 
 def check(ctx):
-    from gradlint.rules.edits import wrap_in_no_grad
-
     for ev in _candidates(ctx):
+        from gradlint.rules.edits import wrap_in_no_grad  # (only for a finding)
+
         calls = ctx.obs.eval_forwards[ev.loop]
         first = calls[0]
         message = (

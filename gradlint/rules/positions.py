@@ -233,6 +233,10 @@ class Positions:
         found = self._unique(node)
         if found is not None:
             return found
+        if self._statements is None:  # (CPython's parse of the file not needed so far)
+            found = self._in_unique_statement(node)
+            if found is not None:
+                return found
         spans = self._statement_spans()
         if not spans:
             return None
@@ -248,14 +252,30 @@ class Positions:
             owner = within if id(within) in spans else self.owners.get(id(within))
         if owner is None or id(owner) not in spans:
             return None
+        return self._in_statement(node, owner, spans[id(owner)])
+
+    def _in_unique_statement(self, node) -> Optional[Span]:
+        """A node inside a one-line simple statement whose text occurs once in the file,
+        placed within that statement: that spares the file CPython's parse (a third of
+        the files with findings needed it only for this)."""
+        owner = self.owners.get(id(node))
+        if type(owner) not in _SMALL_STATEMENTS:
+            return None
+        span = self._unique(owner)
+        if span is None:
+            return None
+        return self._in_statement(node, owner, span)
+
+    def _in_statement(self, node, owner, span: Span) -> Optional[Span]:
+        """`node` inside `owner`, the statement at `span`."""
         # (not for a def or class: CPython's span starts below its decorators)
         if isinstance(owner, _WHOLE_SPAN):
-            found = self._by_text(node, spans[id(owner)])
+            found = self._by_text(node, span)
             if found is not None:
                 return found
         cached = self._tiny.get(id(owner))
         if cached is None:
-            cached = self._tiny[id(owner)] = self._regenerate(owner, spans)
+            cached = self._tiny[id(owner)] = self._regenerate(owner, span)
         if cached is None:
             return None
         positions, line, shift, col = cached
@@ -291,9 +311,9 @@ class Positions:
         end_col = (len(code) - code.rfind("\n")) if inner else start_col + len(code)
         return (line + before, start_col, line + before + inner, end_col)
 
-    def _regenerate(self, owner, spans):
+    def _regenerate(self, owner, span: Span):
         """Positions of every node of one statement, regenerated on its own (once)."""
-        line, col, _, _ = spans[id(owner)]
+        line, col, _, _ = span
         if isinstance(owner, cst.BaseSmallStatement):
             stmt = cst.SimpleStatementLine(body=[owner])
         elif type(owner) in _HEADED:
