@@ -349,7 +349,15 @@ class ExprEvaluator:
     def age_site(self, site: int, st: State) -> None:
         """A site runs again: its previous node becomes 'an older instance'."""
         young, old = (site, 0), (site, 1)
-        live_old = any(isinstance(v, Tensor) and old in v.graph for v in st.env.values())
+        # (one pass over the bindings: which hold the older instance, which the younger)
+        live_old = False
+        aged = []
+        for key, value in st.env.items():
+            if type(value) is Tensor and value.graph:  # (Tensor has no subclasses)
+                if old in value.graph:
+                    live_old = True
+                if young in value.graph:
+                    aged.append((key, value))
         was_freed = young in st.freed
         old_freed = old in st.freed or not live_old
         site_of = st.freed.get(young) or st.freed.get(old)
@@ -357,10 +365,8 @@ class ExprEvaluator:
         st.freed.pop(old, None)
         if was_freed and old_freed and site_of is not None:
             st.freed[old] = site_of
-        for key, value in list(st.env.items()):
-            if isinstance(value, Tensor) and young in value.graph:
-                graph = (value.graph - {young}) | {old}
-                st.env[key] = _with(value, graph=graph)
+        for key, value in aged:
+            st.env[key] = _with(value, graph=(value.graph - {young}) | {old})
 
     def escape_names_in(self, node: cst.CSTNode, st: State) -> None:
         """Known objects named inside code we do not follow may be changed by it."""

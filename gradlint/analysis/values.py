@@ -169,7 +169,7 @@ class GradContext(Value):
 def join_values(a: Value, b: Value) -> Value:
     # (`is` first: most bindings are the same object on both paths, and a dataclass's
     # `==` compares field by field even then)
-    if a is b or a == b:
+    if a is b or (type(a) is type(b) and a == b):  # (values of two classes never compare equal)
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         return Tensor(
