@@ -1,10 +1,14 @@
-"""One source text -> diagnostics: prefilter, parse, analyse, run rules, suppress."""
+"""One source text -> diagnostics: prefilter, parse, analyse, run rules, suppress.
+
+In two halves (`parse_source`, `finish_source`), so that a run over many files can parse
+a few of them before analysing them (see `runner`)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from typing import FrozenSet, List, Optional
+from typing import FrozenSet, List, Optional, Union
 
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
@@ -16,6 +20,28 @@ DEEP_RECURSION = 20000 if sys.version_info >= (3, 11) else 4000
 def lint_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,
                 enabled: Optional[FrozenSet[str]] = None, prefilter: bool = True,
                 verbose: bool = False, apply_noqa: bool = True) -> List[Diagnostic]:
+    staged = parse_source(source, path, settings, enabled, prefilter, verbose, apply_noqa)
+    return staged if isinstance(staged, list) else finish_source(staged)
+
+
+class ParsedSource:
+    """A text parsed, its analysis and rules to come (`finish_source`)."""
+
+    __slots__ = ("source", "path", "settings", "rules", "enabled", "verbose", "apply_noqa",
+                 "module")
+
+    def __init__(self, source, path, settings, rules, enabled, verbose, apply_noqa, module):
+        self.source, self.path, self.settings, self.rules = source, path, settings, rules
+        self.enabled, self.verbose, self.apply_noqa = enabled, verbose, apply_noqa
+        self.module = module
+
+
+def parse_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,
+                 enabled: Optional[FrozenSet[str]] = None, prefilter: bool = True,
+                 verbose: bool = False, apply_noqa: bool = True
+                 ) -> Union[List[Diagnostic], ParsedSource]:
+    """The first half of `lint_source`: the prefilter and the parse. The diagnostics when
+    that is all there is to it (no rule needs the text, or it does not parse)."""
     from gradlint.rules import REGISTRY
 
     settings = settings or Settings()
@@ -26,36 +52,46 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
         rules = matching_rules(source, rules, settings)
         if not rules:
             return []
-    diagnostics = _lint_parsed(source, path, settings, rules, enabled, verbose)
-    if not diagnostics or not apply_noqa:
+    with _deep_recursion():
+        module = _parse(source, path, enabled)
+    if type(module) is list:
+        return module
+    return ParsedSource(source, path, settings, rules, enabled, verbose, apply_noqa, module)
+
+
+def finish_source(parsed: ParsedSource) -> List[Diagnostic]:
+    """The second half of `lint_source`: the analysis, the rules and the suppressions."""
+    with _deep_recursion():
+        diagnostics = _analyse(parsed)
+    if not diagnostics or not parsed.apply_noqa:
         return sorted(set(diagnostics), key=Diagnostic.sort_key)
     from gradlint import suppression  # (only for a file with findings)
 
-    sup = suppression.parse(source)
+    sup = suppression.parse(parsed.source)
     kept = [d for d in diagnostics if not sup.suppressed(d.code, d.line)]
     return sorted(set(kept), key=Diagnostic.sort_key)
 
 
-def _lint_parsed(source, path, settings, rules, enabled, verbose) -> List[Diagnostic]:
+@contextlib.contextmanager
+def _deep_recursion():
     # long chains (`a * b * ... ` thousands deep) recurse in libcst's code generation;
     # Python 3.11+ runs Python-to-Python calls without growing the C stack
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, DEEP_RECURSION))
     try:
-        return _lint_parsed_deep(source, path, settings, rules, enabled, verbose)
+        yield
     finally:
         sys.setrecursionlimit(limit)
 
 
-def _lint_parsed_deep(source, path, settings, rules, enabled, verbose) -> List[Diagnostic]:
+def _parse(source, path, enabled):
+    """The module, or the GL000 finding (a list) when the text does not parse."""
     import libcst as cst
 
-    from gradlint.analysis.interp import AnalysisTimeout, Interpreter
     from gradlint.parsing import parse_module
-    from gradlint.rules.context import RuleContext
 
     try:
-        module = parse_module(source)
+        return parse_module(source)
     except cst.ParserSyntaxError as exc:
         if "GL000" not in enabled:
             return []
@@ -76,6 +112,13 @@ def _lint_parsed_deep(source, path, settings, rules, enabled, verbose) -> List[D
             return []
         return [Diagnostic("GL000", "syntax-error", f"cannot parse: {exc}".splitlines()[0],
                            path, 1, 1, 1, 1)]
+
+
+def _analyse(parsed: ParsedSource) -> List[Diagnostic]:
+    from gradlint.analysis.interp import AnalysisTimeout, Interpreter
+    from gradlint.rules.context import RuleContext
+
+    path, settings, module, source = parsed.path, parsed.settings, parsed.module, parsed.source
     budget = settings.file_timeout
     deadline = time.monotonic() + budget
     interp = Interpreter(module, settings.backward_functions, settings.clear_grad_functions,
@@ -89,10 +132,10 @@ def _lint_parsed_deep(source, path, settings, rules, enabled, verbose) -> List[D
         return [_internal(path, "analysis", "the code is nested too deeply to analyse; "
                           "the file was skipped")]
     except Exception:
-        return [_internal(path, "analysis", _bug_text(verbose))]
+        return [_internal(path, "analysis", _bug_text(parsed.verbose))]
     ctx = RuleContext(path, module, interp, source)
     out: List[Diagnostic] = []
-    for rule in rules:
+    for rule in parsed.rules:
         if rule.check is None:
             continue
         try:
@@ -101,7 +144,7 @@ def _lint_parsed_deep(source, path, settings, rules, enabled, verbose) -> List[D
             out.append(_internal(path, rule.code, "the code is nested too deeply to report on; "
                                  "the file was skipped"))
         except Exception:
-            out.append(_internal(path, rule.code, _bug_text(verbose)))
+            out.append(_internal(path, rule.code, _bug_text(parsed.verbose)))
     return out
 
 
