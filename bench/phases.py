@@ -42,12 +42,13 @@ def one_round(path: str, kept: list) -> dict:
     from gradlint.analysis.interp import Interpreter
 
     timers: dict = defaultdict(float)
-    saved = [(filejob, "read_source"), (filejob, "parse_source"), (filejob, "finish_source"),
-             (linter, "matching_rules"), (parsing, "parse_module"), (Interpreter, "run")]
+    saved = [(runner, "_read"), (runner, "decode"), (filejob, "parse_source"),
+             (filejob, "finish_source"), (linter, "matching_rules"), (parsing, "parse_module"),
+             (Interpreter, "run")]
     originals = [getattr(owner, name) for owner, name in saved]
-    _wrap(filejob, "read_source", "read", timers)
-    # a file's lint is in two halves (a serial run parses a batch of files, then
-    # analyses them): both count
+    # a serial run reads a batch of files, then decodes and parses them, then analyses them
+    _wrap(runner, "_read", "read", timers)
+    _wrap(runner, "decode", "read", timers)
     _wrap(filejob, "parse_source", "lint", timers)
     _wrap(filejob, "finish_source", "lint", timers)
     _wrap(linter, "matching_rules", "prefilter", timers, kept)

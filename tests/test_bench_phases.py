@@ -32,14 +32,14 @@ def _tree(tmp_path):
 
 
 def test_a_round_times_every_phase_and_restores_the_functions(tmp_path):
-    from gradlint import filejob, linter, parsing
+    from gradlint import filejob, linter, parsing, runner
     from gradlint.analysis.interp import Interpreter
 
-    before = (filejob.read_source, filejob.parse_source, filejob.finish_source,
+    before = (runner._read, runner.decode, filejob.parse_source, filejob.finish_source,
               linter.matching_rules, parsing.parse_module, Interpreter.run)
     kept = []
     timers = phases.one_round(str(_tree(tmp_path)), kept)
-    assert (filejob.read_source, filejob.parse_source, filejob.finish_source,
+    assert (runner._read, runner.decode, filejob.parse_source, filejob.finish_source,
             linter.matching_rules, parsing.parse_module, Interpreter.run) == before
     assert timers["files"] == 13 and len(kept) == 12
     assert all(timers[p] > 0 for p in ("read", "prefilter", "parse", "analysis", "total"))
