@@ -82,10 +82,12 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         # big file at the end; the results are then taken in path order (`todo` is sorted),
         # as a serial run's
         bigger_first = sorted(todo, key=lambda path: -_size(path, stats))
-        chunk = max(1, min(64, len(todo) // (jobs * 8)))
+        chunk = max(1, min(BATCH_FILES, len(todo) // (jobs * 8)))
+        chunks = [(bigger_first[i:i + chunk], work) for i in range(0, len(todo), chunk)]
         with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker) as pool:
-            done = pool.map(_job, [(path, work) for path in bigger_first], chunksize=chunk)
-            parts = sorted(zip(bigger_first, done), key=lambda part: part[0])
+            # (each worker handles its chunk in batches, as a serial run does)
+            done = pool.map(_chunk_job, chunks)
+            parts = sorted((part for parts in done for part in parts), key=lambda part: part[0])
         _collect(parts, result, index, stats, settings, prefilter, settled)
     else:
         with parsing.held(), fewer_collections():
@@ -185,9 +187,10 @@ def _run_batch(batch: list, work: Tuple):
         yield path, job.finish() if type(job) is _Later else job
 
 
-def _job(args: Tuple) -> RunResult:
-    started = _start_job(args)
-    return started.finish() if type(started) is _Later else started
+def _chunk_job(args: Tuple) -> List[Tuple[str, RunResult]]:
+    """A worker's share: (path, result) for each of its paths."""
+    paths, work = args
+    return list(_in_batches(paths, work))
 
 
 class _Later:
