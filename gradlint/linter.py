@@ -54,8 +54,8 @@ def parse_source(source: str, path: str = "<string>", settings: Optional[Setting
             return []
     with _deep_recursion():
         module = _parse(source, path, enabled)
-    if type(module) is list:
-        return module
+    if type(module) is list:  # (GL000, which `noqa` can silence too)
+        return _kept(module, source, apply_noqa)
     return ParsedSource(source, path, settings, rules, enabled, verbose, apply_noqa, module)
 
 
@@ -63,11 +63,16 @@ def finish_source(parsed: ParsedSource) -> List[Diagnostic]:
     """The second half of `lint_source`: the analysis, the rules and the suppressions."""
     with _deep_recursion():
         diagnostics = _analyse(parsed)
-    if not diagnostics or not parsed.apply_noqa:
+    return _kept(diagnostics, parsed.source, parsed.apply_noqa)
+
+
+def _kept(diagnostics: List[Diagnostic], source: str, apply_noqa: bool) -> List[Diagnostic]:
+    """Without those a `noqa` comment silences, in order, each once."""
+    if not diagnostics or not apply_noqa:
         return sorted(set(diagnostics), key=Diagnostic.sort_key)
     from gradlint import suppression  # (only for a file with findings)
 
-    sup = suppression.parse(parsed.source)
+    sup = suppression.parse(source)
     kept = [d for d in diagnostics if not sup.suppressed(d.code, d.line)]
     return sorted(set(kept), key=Diagnostic.sort_key)
 

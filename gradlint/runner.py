@@ -19,7 +19,8 @@ from gradlint.files import decode, discover
 from gradlint.replay import RACY_NS
 
 PARALLEL_MIN_FILES = 8
-# a serial run parses this many files (or this much source) before analysing them
+# a run (serial, or each worker) reads and parses this many files, or this much source,
+# before it analyses them (see `_in_batches`)
 BATCH_FILES = 64
 BATCH_BYTES = 32 * 1024
 # below this much source, starting workers (each imports libcst, ~0.15 s) costs more
