@@ -256,8 +256,8 @@ class Positions:
 
     def _in_unique_statement(self, node) -> Optional[Span]:
         """A node inside a one-line simple statement whose text occurs once in the file,
-        placed within that statement: that spares the file CPython's parse (a third of
-        the files with findings needed it only for this)."""
+        placed within that statement: that spares the file CPython's parse (37 of the 77
+        generated scripts that needed it needed it only for this)."""
         owner = self.owners.get(id(node))
         if type(owner) not in _SMALL_STATEMENTS:
             return None
