@@ -66,9 +66,7 @@ def _accumulator_only_logged(ctx, scope, name: str, loop, accumulations) -> bool
     for node in ctx.names(name):
         # only the uses in `scope`'s own code; one in a nested function or class may do
         # anything with it (the order of uses does not matter: any bad one decides)
-        current = parents.get(id(node))
-        while current is not None and current is not scope and not isinstance(current, _NESTED):
-            current = parents.get(id(current))
+        current = _enclosing(parents, node, _NESTED + (cst.Module,))
         if current is not scope:
             if current is not None and _inside(parents, current, scope):
                 return False  # used in a function or class defined inside the scope
