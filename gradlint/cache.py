@@ -9,13 +9,37 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from typing import List, Optional
 
 from gradlint import __version__
 from gradlint.diagnostics import Diagnostic, Edit, Fix, Related
+from gradlint.safeio import TEMP_PREFIX, TEMP_SUFFIX, read_regular
 
-FORMAT = 1
+FORMAT = 2
+TAG = "CACHEDIR.TAG"
+TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+            "# This file is a cache directory tag created by gradlint.\n")
+MARKER = ".gradlint-cache"  # gradlint's own mark: a folder with both is gradlint's to remove
+MARKER_TEXT = "gradlint cache folder: `gradlint clean` removes it\n"
+IGNORE_TEXT = "# Automatically created by gradlint.\n*\n"
+
+
+class CacheUnusable(OSError):
+    """The cache folder exists but is not gradlint's: nothing is written into it."""
+
+
+def is_marked(folder: str) -> bool:
+    return (_small_text(os.path.join(folder, TAG)) == TAG_TEXT
+            and _small_text(os.path.join(folder, MARKER)) == MARKER_TEXT)
+
+
+def _small_text(path: str):
+    try:
+        return read_regular(path, limit=4096).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 class Cache:
@@ -25,16 +49,21 @@ class Cache:
         self._ready = False
 
     def prepare(self) -> None:
+        """Create the cache folder, marked as gradlint's, or check that an existing one is
+        gradlint's. A folder that holds anything else is never written into (raises
+        CacheUnusable): `cache-dir` could name a folder of the user's."""
         if self._ready:
             return
+        if os.path.lexists(self.folder) and not is_marked(self.folder):
+            if not os.path.isdir(self.folder) or os.path.islink(self.folder) or (
+                    os.listdir(self.folder) and not _older_cache(self.folder)):
+                raise CacheUnusable(0, "the folder exists and is not a gradlint cache "
+                                       "(no CACHEDIR.TAG and .gradlint-cache); it is left "
+                                       "alone and no cache is kept", self.folder)
         os.makedirs(self.entries, exist_ok=True)
-        ignore = os.path.join(self.folder, ".gitignore")
-        if not os.path.exists(ignore):
-            _write(ignore, "# Automatically created by gradlint.\n*\n")
-        tag = os.path.join(self.folder, "CACHEDIR.TAG")
-        if not os.path.exists(tag):
-            _write(tag, "Signature: 8a477f597d28d172789f06886806bc55\n"
-                        "# This file is a cache directory tag created by gradlint.\n")
+        for name, text in ((TAG, TAG_TEXT), (MARKER, MARKER_TEXT), (".gitignore", IGNORE_TEXT)):
+            if not os.path.exists(os.path.join(self.folder, name)):
+                _write(os.path.join(self.folder, name), text)
         self._ready = True
 
     @staticmethod
@@ -42,8 +71,8 @@ class Cache:
         import hashlib  # (3 ms to import, with OpenSSL: a warm run only reads the index)
 
         h = hashlib.sha256()
-        for part in (__version__.encode(), path.encode("utf-8", "surrogateescape"),
-                     fingerprint.encode(), data):
+        for part in (__version__.encode(), code_digest().encode(),
+                     path.encode("utf-8", "surrogateescape"), fingerprint.encode(), data):
             h.update(len(part).to_bytes(8, "little"))
             h.update(part)
         return h.hexdigest()
@@ -53,13 +82,12 @@ class Cache:
 
     def get(self, key: str) -> Optional[List[Diagnostic]]:
         try:
-            with open(self._file(key), encoding="utf-8") as handle:
-                entry = json.load(handle)
+            entry = json.loads(read_regular(self._file(key)).decode("utf-8"))
             if entry.get("format") != FORMAT or entry.get("key") != key:
                 return None
             return [from_json(d) for d in entry["diagnostics"]]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None  # missing, corrupt or foreign: rebuilt by the caller
+        except Exception:  # (RecursionError and MemoryError too)
+            return None  # missing, corrupt, foreign or not a file: rebuilt by the caller
 
     def put(self, key: str, diagnostics: List[Diagnostic]) -> None:
         try:
@@ -92,12 +120,11 @@ class Index:
         self.entries: dict = {}
         self.changed = False
         try:
-            with open(self.file, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = json.loads(read_regular(self.file).decode("utf-8"))
             if (data.get("format") == FORMAT and data.get("root") == self.root
-                    and isinstance(data.get("files"), dict)):
+                    and data.get("code") == code_digest() and isinstance(data.get("files"), dict)):
                 self.entries = data["files"]
-        except (OSError, ValueError, AttributeError):
+        except Exception:  # corrupt, foreign, nested too deeply, not a file: rebuilt
             self.entries = {}
 
     def get(self, path: str, stat, fingerprint: str) -> Optional[List[Diagnostic]]:
@@ -107,7 +134,7 @@ class Index:
                     and entry["c"] == stat.st_ctime_ns and entry["i"] == stat.st_ino
                     and entry["f"] == fingerprint):
                 return [from_json(d) for d in entry["d"]]
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except Exception:  # (a corrupt entry: rebuilt)
             pass
         return None
 
@@ -123,7 +150,7 @@ class Index:
         try:
             self.cache.prepare()
             _write(self.file, json.dumps({"format": FORMAT, "root": self.root,
-                                          "files": self.entries}))
+                                          "code": code_digest(), "files": self.entries}))
         except OSError:
             pass
 
@@ -131,7 +158,8 @@ class Index:
 def _write(path: str, text: str) -> None:
     import tempfile  # (with shutil, which it imports: ~3 ms that a warm run never needs)
 
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TEMP_PREFIX,
+                               suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -156,10 +184,100 @@ def from_json(d: dict) -> Diagnostic:
     )
 
 
-def clean(folder: str) -> bool:
-    import shutil
+_CODE_DIGEST: List[str] = []
 
-    if os.path.isdir(folder):
-        shutil.rmtree(folder)
-        return True
+
+def code_digest() -> str:
+    """What gradlint's own code is: its modules and libcst's (path, size, times), so an
+    editable install whose rules changed does not serve results of the old code."""
+    if not _CODE_DIGEST:
+        from gradlint.replay import code_files, signature
+
+        parts = repr([(path, signature(path)) for path in code_files()])
+        _CODE_DIGEST.append(f"{zlib.crc32(parts.encode('utf-8', 'surrogateescape')):08x}")
+    return _CODE_DIGEST[0]
+
+
+class CleanRefused(Exception):
+    """`clean` would remove something that is not gradlint's: nothing was removed."""
+
+
+_VERSION_NAME = re.compile(r"\d+(\.\d+)*([a-z]+\d*)?(\.dev\d+)?(\+[\w.]+)?")
+_ENTRY_FOLDER = re.compile(r"[0-9a-f]{2}")
+_ENTRY_FILE = re.compile(r"[0-9a-f]{64}\.json")
+_INDEX_FILE = re.compile(r"index-[0-9a-f]{8}\.json")
+_RECORD_FILE = re.compile(r"[0-9a-f]{8}(\.\d+\.tmp)?")
+
+
+def _ours(parts: tuple, is_dir: bool) -> bool:
+    """Whether a path inside the cache folder (its parts) is one gradlint writes."""
+    name = parts[-1]
+    if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
+        return not is_dir
+    if len(parts) == 1:
+        return (name in (TAG, MARKER, ".gitignore") and not is_dir) or (
+            is_dir and _VERSION_NAME.fullmatch(name) is not None)
+    if len(parts) == 2:
+        if is_dir:
+            return name == "runs" or _ENTRY_FOLDER.fullmatch(name) is not None
+        return _INDEX_FILE.fullmatch(name) is not None
+    if len(parts) == 3 and not is_dir:
+        pattern = _RECORD_FILE if parts[1] == "runs" else _ENTRY_FILE
+        return pattern.fullmatch(name) is not None
     return False
+
+
+def clean(folder: str, root: Optional[str] = None) -> bool:
+    """Remove a gradlint cache folder. False if there is none; CleanRefused (nothing
+    removed) unless it is marked as gradlint's, holds only what gradlint writes (no links,
+    nothing of the user's), and is not the project root or a folder above it."""
+    if not os.path.lexists(folder):
+        return False
+    real = os.path.realpath(folder)
+    if os.path.islink(folder) or not os.path.isdir(folder):
+        raise CleanRefused(f"{folder}: not removed: it is not a folder gradlint made")
+    if root is not None:
+        root_real = os.path.realpath(root)
+        if root_real == real or root_real.startswith(real.rstrip(os.sep) + os.sep):
+            raise CleanRefused(f"{folder}: not removed: it is the project folder or contains it")
+    if not is_marked(folder):
+        raise CleanRefused(f"{folder}: not removed: it is not marked as a gradlint cache "
+                           f"(CACHEDIR.TAG and .gradlint-cache)")
+    files, folders = _contents(folder)
+    for path in files:
+        os.unlink(path)
+    for path in sorted(folders, key=len, reverse=True) + [folder]:
+        os.rmdir(path)
+    return True
+
+
+def _older_cache(folder: str) -> bool:
+    """A cache of an earlier gradlint (its CACHEDIR.TAG, no marker yet), holding only
+    what gradlint writes: it is taken over and marked."""
+    if _small_text(os.path.join(folder, TAG)) != TAG_TEXT:
+        return False
+    try:
+        _contents(folder)
+    except CleanRefused:
+        return False
+    return True
+
+
+def _contents(folder: str):
+    """(files, folders) below `folder`, if every one is something gradlint writes;
+    else CleanRefused naming the first that is not."""
+    files, folders = [], []
+    for current, subfolders, names in os.walk(folder):
+        rel = os.path.relpath(current, folder)
+        base = () if rel == "." else tuple(rel.split(os.sep))
+        for name in subfolders:
+            path = os.path.join(current, name)
+            if os.path.islink(path) or not _ours(base + (name,), True):
+                raise CleanRefused(f"{folder}: not removed: {path} is not gradlint's")
+            folders.append(path)
+        for name in names:
+            path = os.path.join(current, name)
+            if os.path.islink(path) or not _ours(base + (name,), False):
+                raise CleanRefused(f"{folder}: not removed: {path} is not gradlint's")
+            files.append(path)
+    return files, folders

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Tuple
 
@@ -22,6 +23,12 @@ def _split(values: Tuple[str, ...]) -> Tuple[str, ...]:
 def _fail(message: str) -> None:
     click.echo(f"gradlint: error: {message}", err=True)
     sys.exit(2)
+
+
+def _write_bytes(data: bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def _written_as_is(text: str, color: bool) -> bool:
@@ -96,15 +103,17 @@ def check(remember, paths, select, extend_select, ignore, output_format, exit_ze
         from gradlint.runner import lint_stdin
 
         name = stdin_filename or "-"
+        data = sys.stdin.buffer.read()
         if force_exclude and stdin_filename and settings.is_excluded(stdin_filename):
             if mode.fix:
-                click.echo(click.get_binary_stream("stdin").read().decode("utf-8", "replace"), nl=False)
+                _write_bytes(data)  # as it came, byte for byte
             sys.exit(0)
-        result, fixed_text = lint_stdin(click.get_binary_stream("stdin").read(), name, settings,
-                                        prefilter=not no_prefilter, verbose=verbose, mode=mode)
-        if fixed_text is not None:
-            # the fixed source is the output; the findings that remain go to stderr
-            click.echo(fixed_text, nl=False)
+        result, fixed = lint_stdin(data, name, settings, prefilter=not no_prefilter,
+                                   verbose=verbose, mode=mode)
+        if fixed is not None:
+            # the fixed source is the output (in the input's own encoding, its bytes kept
+            # where no fix applied); the findings that remain go to stderr
+            _write_bytes(fixed)
             text = render("concise", result.diagnostics, result.paths)
             click.echo(text, nl=False, err=True)
             for error in result.errors:
@@ -120,6 +129,8 @@ def check(remember, paths, select, extend_select, ignore, output_format, exit_ze
         result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
                             verbose=verbose, mode=mode, force_exclude=force_exclude, jobs=jobs,
                             use_cache=not no_cache, seen=inputs)
+    for notice in result.notices:
+        click.echo(f"gradlint: warning: {notice}", err=True)
     for error in result.errors:
         click.echo(f"gradlint: error: {error}", err=True)
     if color is None:
@@ -198,8 +209,18 @@ def clean_cmd(config_path) -> None:
     except ConfigError as exc:
         _fail(str(exc))
         return
+    from gradlint.cache import CleanRefused
+
     folder = settings.cache_folder()
-    click.echo(f"Removed {folder}" if clean(folder) else f"No cache at {folder}")
+    try:
+        removed = clean(folder, settings.root)
+    except CleanRefused as exc:
+        _fail(str(exc))
+        return
+    except OSError as exc:
+        _fail(f"{folder}: cannot remove: {exc.strerror or exc}")
+        return
+    click.echo(f"Removed {folder}" if removed else f"No cache at {folder}")
 
 
 @main.command("server")
@@ -262,6 +283,7 @@ def run(remember: bool = False) -> None:
     exits the same way.) Exceptions other than SystemExit still go the usual way."""
     import os
 
+    _exit_on_term()
     try:
         main(obj=list(sys.argv[1:]) if remember else None)
         status = 0
@@ -271,12 +293,44 @@ def run(remember: bool = False) -> None:
         else:
             print(exc.code, file=sys.stderr)
             status = 1
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException as exc:  # a bug: exit 2 (1 means findings), with a short report
+        status = internal_error(exc, "--verbose" in sys.argv or "-v" in sys.argv)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):  # a reader that went away, a closed stream
             status = status or 1
     os._exit(status)
+
+
+def internal_error(exc: BaseException, verbose: bool) -> int:
+    """Report an error no layer expected, and the exit status for it (2)."""
+    import traceback
+
+    if verbose:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    place = f" at {os.path.basename(where[0].filename)}:{where[0].lineno}" if where else ""
+    print(f"gradlint: internal error: {type(exc).__name__}: {exc}{place}; please report it "
+          f"at the gradlint issue tracker{'' if verbose else ' (run with -v for the traceback)'}",
+          file=sys.stderr)
+    return 2
+
+
+def _exit_on_term() -> None:
+    """SIGTERM ends the run as an exception does: `finally` blocks remove temporary
+    files and shut the workers down (the default action would skip them)."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except (ValueError, OSError):  # not the main thread
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -214,37 +214,51 @@ def load_settings(config: Optional[str] = None, cwd: str = ".", seen=None) -> Se
         path = os.path.normpath(config)
         if seen is not None:
             seen.path(path)
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise ConfigError(f"{config}: configuration file not found")
         data = _read_toml(path)
-        section = data.get("tool", {}).get(
+        section = _tool_table(data, path).get(
             "gradlint", data if os.path.basename(path) != "pyproject.toml" else {})
         return parse_section(section, path)
     path = find_pyproject(cwd, None if seen is None else seen.path)
     if path is None:
         return Settings(root=os.path.abspath(cwd))
     data = _read_toml(path)
-    return parse_section(data.get("tool", {}).get("gradlint", {}), path)
+    return parse_section(_tool_table(data, path).get("gradlint", {}), path)
+
+
+def _tool_table(data: dict, path: str) -> dict:
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: `tool` must be a table, got {type(tool).__name__}")
+    return tool
 
 
 def _read_toml(path: str) -> dict:
+    from gradlint.safeio import read_regular
+
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        text = read_regular(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = read_regular(path)[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not valid UTF-8 (TOML files must be UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except tomllib.TOMLDecodeError as exc:
-        text = str(exc)
-        match = re.search(r"\(at line (\d+), column (\d+)\)", text)
+        said = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", said)
         if match:
             where = f"line {match.group(1)}, column {match.group(2)}"
         else:  # "(at end of document)"
-            with open(path, "rb") as handle:
-                last = max(1, len(handle.read().splitlines()))
+            last = max(1, len(text.splitlines()))
             where = f"line {last} (end of file)"
-        message = re.sub(r"\s*\(at [^)]*\)\s*$", "", text)
+        message = re.sub(r"\s*\(at [^)]*\)\s*$", "", said)
         raise ConfigError(f"{path}:{where.split(',')[0].split()[1]}: invalid TOML at {where}: "
                           f"{message}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def parse_section(section: dict, path: str) -> Settings:
@@ -263,9 +277,7 @@ def parse_section(section: dict, path: str) -> Settings:
             values["file_timeout"] = float(value)
             continue
         if key == "cache-dir":
-            if not isinstance(value, str):
-                raise ConfigError(f"{where}: option 'cache-dir' must be a string, got {value!r}")
-            values["cache_dir"] = value
+            values["cache_dir"] = _cache_dir(value, path, where)
             continue
         if key == "output-format":
             from gradlint.output import FORMATS
@@ -296,6 +308,22 @@ def parse_section(section: dict, path: str) -> Settings:
     if "exclude" in values:
         values["exclude"] = tuple(values["exclude"])  # replaces the defaults, as in Ruff
     return Settings(root=os.path.dirname(os.path.realpath(path)), config_path=path, **values)
+
+
+def _cache_dir(value, path: str, where: str) -> str:
+    """`cache-dir`: a folder that `gradlint clean` may remove, so never the project's
+    folder or one above it."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: option 'cache-dir' must be a folder name, got {value!r}")
+    if "\x00" in value:
+        raise ConfigError(f"{where}: option 'cache-dir' contains a NUL character")
+    root = os.path.dirname(os.path.realpath(path))
+    folder = os.path.realpath(os.path.join(root, value))
+    if root == folder or root.startswith(folder.rstrip(os.sep) + os.sep):
+        raise ConfigError(f"{where}: option 'cache-dir' = {value!r} is the project folder or "
+                          f"a folder above it; the cache needs a folder of its own (such as "
+                          f"'.gradlint_cache'), since `gradlint clean` removes it")
+    return value
 
 
 def _per_file_ignores(value, where) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:

@@ -17,6 +17,7 @@ class RunResult:
     files: int = 0
     paths: List[str] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)  # paths that could not be used or written
+    notices: List[str] = field(default_factory=list)  # things skipped, worth saying (exit 0)
     fixed: int = 0
     diffs: List[str] = field(default_factory=list)
 
@@ -25,6 +26,7 @@ class RunResult:
         self.files += other.files
         self.paths.extend(other.paths)
         self.errors.extend(other.errors)
+        self.notices.extend(other.notices)
         self.fixed += other.fixed
         self.diffs.extend(other.diffs)
 
@@ -96,8 +98,10 @@ def start_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mo
 
 
 def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = True,
-               verbose: bool = False, mode: FixMode = FixMode()) -> Tuple[RunResult, Optional[str]]:
-    """Lint text from standard input named `path`; with --fix also the fixed text."""
+               verbose: bool = False, mode: FixMode = FixMode()) -> Tuple[RunResult, Optional[bytes]]:
+    """Lint bytes from standard input named `path`; with --fix also the fixed bytes: the
+    input itself where nothing was fixed, else the fixed text in the input's encoding
+    (BOM and coding cookie kept)."""
     import os
     import tempfile
 
@@ -114,7 +118,7 @@ def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = Tru
             lint_notebook(copy, settings, enabled, prefilter, verbose,
                           FixMode(fix=mode.fix, unsafe=mode.unsafe), result)
             with open(copy, "rb") as handle:
-                fixed = handle.read().decode("utf-8")
+                fixed = handle.read()
         result.diagnostics = [replace(d, path=path, related=tuple(
             replace(r, path=path) for r in d.related)) for d in result.diagnostics]
         result.errors = [e.replace(copy, path) for e in result.errors]
@@ -122,7 +126,7 @@ def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = Tru
     source = decode(path, data)
     if source.text is None:
         result.diagnostics.append(Diagnostic("GL000", "syntax-error", source.error, path, 1, 1, 1, 1))
-        return result, data.decode("utf-8", "replace") if mode.fix else None
+        return result, data if mode.fix else None
 
     def lint(text):
         return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
@@ -135,9 +139,23 @@ def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = Tru
     outcome = fix_source(source.text, lint, mode.unsafe)
     if outcome.error:
         result.errors.append(f"{path}: {outcome.error}")
+    if outcome.source == source.text:
+        return _fixed_stdin(result, outcome), data
+    try:
+        if source.encoding is None:
+            raise LookupError("its encoding does not give its bytes back unchanged")
+        fixed = outcome.source.encode(source.encoding)
+    except (UnicodeEncodeError, LookupError) as exc:
+        result.errors.append(f"{path}: not fixed: {exc}")
+        result.diagnostics = lint(source.text)
+        return result, data
+    return _fixed_stdin(result, outcome), fixed
+
+
+def _fixed_stdin(result: RunResult, outcome) -> RunResult:
     result.diagnostics = outcome.remaining
     result.fixed = outcome.fixed
-    return result, outcome.source
+    return result
 
 
 def fix_one(path, source, lint, mode: FixMode, result: RunResult) -> None:
@@ -151,7 +169,7 @@ def fix_one(path, source, lint, mode: FixMode, result: RunResult) -> None:
             result.diffs.append(unified_diff(path, source.text, outcome.source))
         else:
             try:
-                write_atomic(path, outcome.source, source.encoding)
+                write_atomic(path, outcome.source, source)
             except WriteError as exc:
                 result.errors.append(str(exc))
                 # nothing was written: the findings of the original text still stand
@@ -186,7 +204,7 @@ def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
     if not mode.active:
         result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
         return
-    outcome = fix_source(nb.joined, lint, mode.unsafe)
+    outcome = fix_source(nb.joined, lint, mode.unsafe, nb.protected)
     if outcome.error:
         result.errors.append(f"{path}: {outcome.error}")
     remaining = [notebook.map_diagnostic(nb, d) for d in outcome.remaining]
@@ -196,12 +214,12 @@ def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
                                  f"unchanged (re-save it with Jupyter first)")
             result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
             return
-        new_text = notebook.write_back(nb, outcome.source)
+        new_text = notebook.write_back(nb, outcome.source, outcome.protected)
         if mode.diff:
             result.diffs.append(unified_diff(path, source.text, new_text))
         else:
             try:
-                write_atomic(path, new_text, source.encoding)
+                write_atomic(path, new_text, source)
             except WriteError as exc:
                 result.errors.append(str(exc))
                 result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))

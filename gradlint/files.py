@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import os
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Tuple
 
 from gradlint.config import Settings, relative_to_root
+from gradlint.safeio import TEMP_PREFIX, is_temp_name, remove_if_stale
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,8 @@ class Source:
     path: str
     text: Optional[str]
     error: Optional[str] = None  # why it could not be read or decoded
-    encoding: str = "utf-8"  # to write a fixed file back the way it was read
+    encoding: Optional[str] = "utf-8"  # to write a fixed file back the way it was read
+    data: Optional[bytes] = field(default=None, repr=False, compare=False)  # as read
 
 
 def git_ignored(root: str, seen=None) -> Optional[set]:
@@ -53,8 +55,10 @@ def git_ignored(root: str, seen=None) -> Optional[set]:
 
 
 def discover(paths: List[str], settings: Settings, force_exclude: bool = False,
-             seen=None) -> Tuple[List[str], List[str]]:
+             seen=None, notices: Optional[List[str]] = None) -> Tuple[List[str], List[str]]:
     """Files to lint (sorted, unique) and one message for each path that is not usable.
+    `notices` gets one line for each thing a walk skipped that looked like a file to lint
+    but is not a regular file (a FIFO or a device named `*.py` would block the run).
 
     A file named explicitly is linted even if excluded, unless `force_exclude` (as
     pre-commit passes every staged file by name). `seen` (a `replay.Inputs`) is told
@@ -73,10 +77,12 @@ def discover(paths: List[str], settings: Settings, force_exclude: bool = False,
                 found.append(os.path.normpath(raw))
             continue
         if not os.path.isdir(raw):
-            errors.append(f"{raw}: not a file or directory (broken link?)")
+            errors.append(f"{raw}: not a regular file or a folder" if os.path.exists(raw)
+                          else f"{raw}: not a file or directory (broken link?)")
             continue
         ignored = git_ignored(raw, seen) if settings.respect_gitignore else None
-        found.extend(_walk(raw, settings, errors, ignored or set(), seen))
+        found.extend(_walk(raw, settings, errors, ignored or set(), seen,
+                           notices if notices is not None else []))
     unique = sorted(dict.fromkeys(found))
     return unique, errors
 
@@ -85,7 +91,7 @@ SUFFIXES = (".py", ".ipynb")
 
 
 def _walk(root: str, settings: Settings, errors: List[str], ignored: set,
-          seen=None) -> Iterator[str]:
+          seen=None, notices: Optional[List[str]] = None) -> Iterator[str]:
     # os.scandir, not os.walk: a directory entry knows whether it is a folder or a link
     # without another system call per file, and warm runs are mostly this walk
     real_root = os.path.realpath(root)
@@ -124,6 +130,12 @@ def _walk(root: str, settings: Settings, errors: List[str], ignored: set,
                 continue
             if not name.endswith(SUFFIXES) or settings.is_excluded_entry(prefix, name) or (
                     ignored and os.path.abspath(entry.path) in ignored):
+                if name.startswith(TEMP_PREFIX) and is_temp_name(name):
+                    remove_if_stale(entry.path)  # left by a run that was killed
+                continue
+            if not _is_file(entry):
+                if not entry.is_symlink():
+                    notices.append(f"{os.path.normpath(entry.path)}: skipped: not a regular file")
                 continue
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
@@ -139,6 +151,13 @@ def _name(entry) -> str:
     return entry.name
 
 
+def _is_file(entry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
 def _is_dir(entry) -> bool:
     try:
         return entry.is_dir()
@@ -147,11 +166,12 @@ def _is_dir(entry) -> bool:
 
 
 def read_source(path: str) -> Source:
+    from gradlint.safeio import read_regular
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular(path)
     except OSError as exc:
-        return Source(path, None, f"cannot read file: {exc.strerror}")
+        return Source(path, None, f"cannot read file: {exc.strerror or exc}")
     return decode(path, data)
 
 
@@ -160,7 +180,7 @@ def decode(path: str, data: bytes) -> Source:
     if text is not None:
         if "\x00" in text:
             return Source(path, None, "cannot parse: the file contains NUL bytes (binary?)")
-        return Source(path, text, encoding="utf-8")
+        return Source(path, text, encoding="utf-8", data=data)
     return decode_declared(path, data)
 
 
@@ -178,7 +198,11 @@ def decode_declared(path: str, data: bytes) -> Source:
         text, encoding = text[1:], "utf-8-sig"
     if "\x00" in text:
         return Source(path, None, "cannot parse: the file contains NUL bytes (binary?)")
-    return Source(path, text, encoding=encoding)
+    if text.encode(encoding) != data:
+        # a decoding that does not give the same bytes back (a codec that folds
+        # sequences): a fix written in it would change more than its edits
+        return Source(path, text, encoding=None, data=data)
+    return Source(path, text, encoding=encoding, data=data)
 
 
 def _plain_utf8(data: bytes) -> Optional[str]:
@@ -203,42 +227,34 @@ class WriteError(Exception):
     """A fixed file could not be written; the original is unchanged."""
 
 
-def write_atomic(path: str, text: str, encoding: str) -> None:
-    """Write via a temporary file in the same folder, then rename over the original.
+def write_atomic(path: str, text: str, source: Source) -> None:
+    """Write the fixed `text` of `source` in place of the file, in the file's own
+    encoding, only if the file still holds the bytes `source` was read from
+    (`safeio.replace_file`: a temporary file and a rename, through symbolic links,
+    keeping owner, mode and extended attributes). Raises WriteError with the reason."""
+    from gradlint import safeio
 
-    Keeps the file's permission bits; leaves no temporary file behind on failure.
-    """
-    import stat
-    import tempfile
-
+    if source.encoding is None:
+        raise WriteError(f"{path}: not fixed: its encoding does not give its bytes back "
+                         f"unchanged")
     try:
         info = os.stat(path)
     except OSError as exc:
         raise WriteError(f"{path}: cannot write the fixed file: {exc.strerror}") from None
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.realpath(path))
     # root can write anything: respect the permission bits a user set on purpose
     if not info.st_mode & 0o222 or not os.access(path, os.W_OK):
         raise WriteError(f"{path}: cannot write the fixed file: the file is read-only")
     if not os.stat(folder).st_mode & 0o222 or not os.access(folder, os.W_OK):
         raise WriteError(f"{path}: cannot write the fixed file: its folder is read-only")
     try:
-        data = text.encode(encoding)
+        data = text.encode(source.encoding)
     except (UnicodeEncodeError, LookupError) as exc:
-        raise WriteError(f"{path}: the fixed text cannot be encoded as {encoding}: {exc}") from None
-    tmp = None
+        raise WriteError(f"{path}: the fixed text cannot be encoded as {source.encoding}: "
+                         f"{exc}") from None
     try:
-        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".gradlint-", suffix=".tmp",
-                                             delete=False)
-        tmp = handle.name
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, stat.S_IMODE(info.st_mode))
-        os.replace(tmp, path)
-        tmp = None
+        safeio.replace_file(path, data, source.data)
+    except safeio.Changed as exc:
+        raise WriteError(f"{path}: not fixed: {exc.strerror}") from None
     except OSError as exc:
         raise WriteError(f"{path}: cannot write the fixed file: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
@@ -16,12 +17,47 @@ class FixResult:
     fixed: int = 0  # findings whose fix was applied
     remaining: List[Diagnostic] = field(default_factory=list)
     error: Optional[str] = None  # a fix produced code that does not parse: nothing applied
+    protected: Tuple[Tuple[int, int], ...] = ()  # where the protected spans ended up
+
+
+_ENDINGS = re.compile(r"\r\n|\r|\n")
+# a newline a rule wrote: "\n" not after "\r" (text a fix copies from the file keeps the
+# file's own endings, "\r\n" or "\r", and is left as it is)
+_WRITTEN_NEWLINE = re.compile(r"(?<!\r)\n")
 
 
 def newline_of(source: str) -> str:
+    """The file's most common line ending (Python's three: LF, CRLF, CR)."""
     crlf = source.count("\r\n")
+    cr = source.count("\r") - crlf
     lf = source.count("\n") - crlf
-    return "\r\n" if crlf > lf else "\n"
+    return max((lf, "\n"), (crlf, "\r\n"), (cr, "\r"))[1] if crlf or cr else "\n"
+
+
+def python_lines(source: str) -> List[str]:
+    """The lines of a source as Python counts them, each with its ending: only LF, CRLF
+    and CR end a line (`str.splitlines` also splits at form feeds and other characters
+    that Python treats as white space, which would shift every position after them)."""
+    lines = []
+    start = 0
+    for match in _ENDINGS.finditer(source):
+        lines.append(source[start:match.end()])
+        start = match.end()
+    if start < len(source):
+        lines.append(source[start:])
+    return lines
+
+
+def _ending_near(source: str, starts: List[int], line: int, default: str) -> str:
+    """The line ending of `line` (1-based), else of the line before it: what a new line
+    written there should end with, in a file of mixed endings too."""
+    for number in (line, line - 1):
+        if 1 <= number < len(starts):
+            end = starts[number]
+            if source[end - 2:end] == "\r\n":
+                return "\r\n"
+            return source[end - 1]
+    return default
 
 
 def _line_starts(source: str) -> List[int]:
@@ -46,27 +82,54 @@ def _offset(starts: List[int], length: int, line: int, column: int) -> int:
     return min(starts[line - 1] + column - 1, length)
 
 
-def apply_edits(source: str, fixes) -> Tuple[str, int]:
-    """Apply non-overlapping fixes (each all-or-nothing); returns the text and how many."""
+def apply_edits(source: str, fixes, protected: Tuple[Tuple[int, int], ...] = ()
+                ) -> Tuple[str, int]:
+    """Apply non-overlapping fixes (each all-or-nothing); returns the text and how many.
+    A fix that touches a `protected` span (offsets; inserting at either end is allowed)
+    is left out."""
+    text, applied, _ = apply_edits_tracked(source, fixes, protected)
+    return text, applied
+
+
+def apply_edits_tracked(source: str, fixes, protected: Tuple[Tuple[int, int], ...] = ()
+                        ) -> Tuple[str, int, Tuple[Tuple[int, int], ...]]:
+    """`apply_edits`, and where the protected spans are in the new text."""
     starts = _line_starts(source)
     nl = newline_of(source)
     chosen: List[Tuple[int, int, str]] = []
     applied = 0
-    taken: List[Tuple[int, int]] = []
+    taken: List[Tuple[int, int]] = list(protected)
     for fix in fixes:
         spans = []
         for edit in fix.edits:
             a = _offset(starts, len(source), edit.line, edit.column)
             b = _offset(starts, len(source), edit.end_line, edit.end_column)
-            spans.append((a, b, edit.content.replace("\n", nl) if nl != "\n" else edit.content))
+            content = edit.content
+            if "\n" in content:
+                ending = _ending_near(source, starts, edit.line, nl)
+                if ending != "\n":
+                    content = _WRITTEN_NEWLINE.sub(ending, content)
+            spans.append((a, b, content))
         if any(_overlaps(a, b, x, y) for a, b, _ in spans for x, y in taken):
-            continue  # waits for the next pass
+            continue  # waits for the next pass (or, against a protected span, never runs)
         taken.extend((a, b) for a, b, _ in spans)
         chosen.extend(spans)
         applied += 1
-    for a, b, text in sorted(chosen, key=lambda s: (s[0], s[1]), reverse=True):
+    chosen.sort(key=lambda s: (s[0], s[1]))
+    moved = tuple((_moved(x, chosen), _moved(x, chosen) + (y - x)) for x, y in protected)
+    for a, b, text in reversed(chosen):
         source = source[:a] + text + source[b:]
-    return source, applied
+    return source, applied, moved
+
+
+def _moved(offset: int, chosen: List[Tuple[int, int, str]]) -> int:
+    """Where `offset` (the start of a protected span) is after the edits: text inserted
+    at the offset itself goes before it."""
+    shift = 0
+    for a, b, text in chosen:
+        if b <= offset:
+            shift += len(text) - (b - a)
+    return offset + shift
 
 
 def _overlaps(a: int, b: int, x: int, y: int) -> bool:
@@ -79,33 +142,56 @@ def _overlaps(a: int, b: int, x: int, y: int) -> bool:
     return a < y and x < b
 
 
-def fix_source(source: str, lint: Callable[[str], List[Diagnostic]], unsafe: bool) -> FixResult:
-    """Lint, apply the fixes allowed, re-lint the new text; until nothing more applies."""
-    import libcst as cst
+def python_parses(source: str) -> Optional[str]:
+    """None if CPython (the judge of what runs) accepts `source`, else why not."""
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(source)
+    except SyntaxError as exc:
+        return f"{exc.msg} at line {exc.lineno}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def fix_source(source: str, lint: Callable[[str], List[Diagnostic]], unsafe: bool,
+               protected: Tuple[Tuple[int, int], ...] = ()) -> FixResult:
+    """Lint, apply the fixes allowed, re-lint the new text; until nothing more applies.
+    `protected`: spans (offsets) no fix may touch; the result says where they ended up."""
+    from gradlint.guard import parse_error
 
     fixed = 0
     diagnostics = lint(source)
+    # CPython checks the result too, unless it refuses the original already (syntax newer
+    # than the Python running gradlint): libcst then decides alone
+    by_python = None
     for _ in range(MAX_PASSES):
         fixes = [d.fix for d in diagnostics if d.fix is not None
                  and (d.fix.applicability == "safe" or unsafe)]
         if not fixes:
             break
         fixes.sort(key=lambda f: (f.edits[0].line, f.edits[0].column))
-        new_source, applied = apply_edits(source, fixes)
+        new_source, applied, moved = apply_edits_tracked(source, fixes, protected)
         if applied == 0 or new_source == source:
             break
-        try:
-            cst.parse_module(new_source)
-        except Exception as exc:  # a bug in a fix: keep the last good text
+        if by_python is None:
+            by_python = python_parses(source) is None
+        problem = parse_error(new_source) or (python_parses(new_source) if by_python else None)
+        if problem is not None:  # a bug in a fix: keep the last good text
             codes = sorted({d.code for d in diagnostics if d.fix is not None})
             return FixResult(source, fixed, diagnostics,
                              f"a fix for {', '.join(codes)} produced code that does not parse "
-                             f"({str(exc).splitlines()[0]}); this is a gradlint bug, please "
-                             f"report it. The file was left unchanged by that fix.")
-        source = new_source
+                             f"({problem.splitlines()[0] if problem else problem}); this is a "
+                             f"gradlint bug, please report it. The file was left unchanged by "
+                             f"that fix.", protected)
+        source, protected = new_source, moved
         fixed += applied
         diagnostics = lint(source)
-    return FixResult(source, fixed, diagnostics)
+    return FixResult(source, fixed, diagnostics, None, protected)
 
 
-__all__ = ["apply_edits", "fix_source", "FixResult", "Edit", "newline_of"]
+__all__ = ["apply_edits", "fix_source", "FixResult", "Edit", "newline_of", "python_lines"]

@@ -53,7 +53,7 @@ def parse_source(source: str, path: str = "<string>", settings: Optional[Setting
         if not rules:
             return []
     with _deep_recursion():
-        module = _parse(source, path, enabled)
+        module = _parse(source, path, enabled, settings.file_timeout)
     if type(module) is list:  # (GL000, which `noqa` can silence too)
         return _kept(module, source, apply_noqa)
     return ParsedSource(source, path, settings, rules, enabled, verbose, apply_noqa, module)
@@ -89,34 +89,39 @@ def _deep_recursion():
         sys.setrecursionlimit(limit)
 
 
-def _parse(source, path, enabled):
-    """The module, or the GL000 finding (a list) when the text does not parse."""
+def _parse(source, path, enabled, timeout):
+    """The module, or the GL000 / GL999 finding (a list) when the text does not parse."""
     import libcst as cst
 
-    from gradlint.parsing import parse_module
+    from gradlint.guard import ParseAborted, guarded_parse
 
     try:
-        return parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        if "GL000" not in enabled:
-            return []
-        line, col, message = max(exc.raw_line, 1), max(exc.raw_column, 0) + 1, exc.message
+        return guarded_parse(source, timeout)
+    except ParseAborted as exc:
         located = _python_syntax_error(source)
-        if located is not None:  # CPython's message and position are the ones users know
-            line, col, message = located
-        return [Diagnostic("GL000", "syntax-error", f"cannot parse: {message}", path,
-                           line, col, line, col)]
-    except (RecursionError, MemoryError) as exc:
-        if "GL000" not in enabled:
-            return []
-        return [Diagnostic("GL000", "syntax-error",
-                           f"cannot parse: the parser gave up ({type(exc).__name__}: "
-                           f"the code is nested too deeply)", path, 1, 1, 1, 1)]
-    except Exception as exc:  # the native parser reports some errors with other types
-        if "GL000" not in enabled:
-            return []
-        return [Diagnostic("GL000", "syntax-error", f"cannot parse: {exc}".splitlines()[0],
-                           path, 1, 1, 1, 1)]
+        if located is not None:  # (what crashed libcst is invalid Python anyway)
+            return _not_parsed(source, path, enabled, exc, located)
+        return [_internal(path, "parse", str(exc))]
+    except (cst.ParserSyntaxError, RecursionError, MemoryError, Exception) as exc:
+        # (the native parser reports some errors with other types)
+        return _not_parsed(source, path, enabled, exc)
+
+
+def _not_parsed(source, path, enabled, exc, located=None) -> List[Diagnostic]:
+    """GL000 when Python agrees that the text is not valid; a file Python accepts but
+    libcst does not (over 3,000 implicitly joined strings, nesting past its stack) is
+    libcst's limit, not the user's mistake: GL999, naming the limit."""
+    located = located or _python_syntax_error(source)
+    if located is None:
+        why = (type(exc).__name__ if isinstance(exc, (RecursionError, MemoryError))
+               else (str(exc).splitlines() or [type(exc).__name__])[0])
+        return [_internal(path, "parse", f"skipped: Python accepts this file but libcst's "
+                          f"parser does not ({why}); no rule could run on it")]
+    if "GL000" not in enabled:
+        return []
+    line, col, message = located
+    return [Diagnostic("GL000", "syntax-error", f"cannot parse: {message}", path,
+                       line, col, line, col)]
 
 
 def _analyse(parsed: ParsedSource) -> List[Diagnostic]:
@@ -163,8 +168,10 @@ def _python_syntax_error(source: str):
             ast.parse(source)
     except SyntaxError as exc:
         return max(exc.lineno or 1, 1), max(exc.offset or 1, 1), exc.msg
-    except (ValueError, RecursionError, MemoryError):
-        return None
+    except (RecursionError, MemoryError) as exc:  # Python cannot compile it either
+        return 1, 1, f"the code is nested too deeply ({type(exc).__name__})"
+    except ValueError as exc:  # (NUL bytes, which decoding reports first)
+        return 1, 1, str(exc)
     return None
 
 

@@ -104,10 +104,11 @@ def cache_folder_for(argv: list[str], cwd: str = ".") -> str | None:
         path = find_pyproject(cwd)
         if path is None:
             return os.path.join(os.path.abspath(cwd), DEFAULT_CACHE)
+    from gradlint.safeio import read_regular
+
     try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = read_regular(path).decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
         return None
     understood, folder = cache_dir_setting(text, os.path.basename(path) == "pyproject.toml")
     if not understood:

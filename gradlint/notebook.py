@@ -10,8 +10,6 @@ from typing import List, Optional, Tuple
 
 from gradlint.diagnostics import Diagnostic
 
-_SEPARATOR = re.compile(r"^# gradlint-cell (\d+)\r?$")
-_MASKED = re.compile(r"^([ \t]*)pass  # gradlint-magic-(\d+)\r?$")
 # cell magics whose body is still Python that runs
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
 
@@ -22,17 +20,30 @@ class NotebookError(Exception):
 
 @dataclass
 class Notebook:
+    """The program the analysis sees, and where each part of it came from.
+
+    Positions, never marker text, tie the program to the cells: a cell's own lines may
+    say anything (`# gradlint-cell 1` included). `protected` holds, as offsets into
+    `joined`, each cell's header line and each masked magic; a fix may not touch them,
+    and `fixes.fix_source` says where they are after its edits."""
+
     data: dict
     text: str  # the file as read
     indent: Optional[int]
     joined: str  # the program the analysis sees
     line_map: List[Tuple[int, int]]  # joined line (0-based) -> (cell number, line in cell)
-    magics: List[str]
+    magics: List[str]  # the original text of each masked line, in order
+    cells: List[Tuple[int, bool]]  # (cell number, its source ended with a line ending)
+    protected: Tuple[Tuple[int, int], ...]  # headers (one per cell), then masks (one per magic)
 
 
-def _cell_source(cell) -> str:
+def _cell_source(cell, number: int) -> str:
     source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        return "".join(source)
+    if isinstance(source, str):
+        return source
+    raise NotebookError(f"not a valid notebook: the source of cell {number} is not text")
 
 
 def load(text: str) -> Notebook:
@@ -40,29 +51,49 @@ def load(text: str) -> Notebook:
         data = json.loads(text)
     except ValueError as exc:
         raise NotebookError(f"not a valid notebook: invalid JSON ({exc})") from None
+    except RecursionError:
+        raise NotebookError("not a valid notebook: its JSON is nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookError("not a valid notebook: no list of cells")
+    from gradlint.fixes import python_lines
+
     indent = _indent_of(text)
-    parts, line_map, magics = [], [], []
+    parts, line_map, magics, cells = [], [], [], []
+    headers, masks = [], []
+    offset = 0
     for number, cell in enumerate(data["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        lines = _cell_source(cell).splitlines()
-        masked = _mask(lines, magics)
-        parts.append(f"# gradlint-cell {number}\n")
+        source = _cell_source(cell, number)
+        header = f"# cell {number}\n"
+        headers.append((offset, offset + len(header)))
+        parts.append(header)
+        offset += len(header)
         line_map.append((number, 0))
-        for i, line in enumerate(masked, start=1):
-            parts.append(line + "\n")
+        cells.append((number, source.endswith(("\n", "\r"))))
+        lines = python_lines(source)
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += "\n"
+        for i, (line, masked) in enumerate(_mask(lines, magics), start=1):
+            body = line.rstrip("\r\n")
+            if masked:
+                masks.append((offset, offset + len(body)))
+            parts.append(line)
+            offset += len(line)
             line_map.append((number, i))
-    return Notebook(data, text, indent, "".join(parts), line_map, magics)
+    return Notebook(data, text, indent, "".join(parts), line_map, magics, cells,
+                    tuple(headers + masks))
 
 
-def _mask(lines: List[str], magics: List[str]) -> List[str]:
-    out = []
+def _mask(lines: List[str], magics: List[str]):
+    """(line, masked) for each line with its ending: an IPython magic (`%`, `%%`, `!`,
+    `x = !cmd`, `obj?`) becomes `pass` at its indentation, its text kept in `magics`."""
     whole_cell = False
     for i, line in enumerate(lines):
-        stripped = line.strip()
-        indent = line[:len(line) - len(line.lstrip())]
+        body = line.rstrip("\r\n")
+        ending = line[len(body):]
+        stripped = body.strip()
+        indent = body[:len(body) - len(body.lstrip())]
         if i == 0 and stripped.startswith("%%"):
             name = stripped[2:].split()[0] if len(stripped) > 2 else ""
             whole_cell = name not in _PYTHON_CELL_MAGICS
@@ -70,11 +101,10 @@ def _mask(lines: List[str], magics: List[str]) -> List[str]:
             stripped.endswith("?") and not stripped.startswith("#")) or re.match(
             r"^[\w., ]+=\s*[!%]", stripped)
         if magic:
-            magics.append(line)
-            out.append(f"{indent if not whole_cell else ''}pass  # gradlint-magic-{len(magics) - 1}")
+            magics.append(body)
+            yield f"{indent if not whole_cell else ''}pass{ending}", True
         else:
-            out.append(line)
-    return out
+            yield line, False
 
 
 def _indent_of(text: str) -> Optional[int]:
@@ -111,35 +141,37 @@ def map_diagnostic(nb: Notebook, d: Diagnostic) -> Diagnostic:
                    related=related, fix=fix, message=re.sub(r"\bline (\d+)", say, d.message))
 
 
-def write_back(nb: Notebook, fixed_joined: str) -> str:
-    """The notebook's text with the fixed program split back into its cells."""
+def write_back(nb: Notebook, fixed_joined: str, protected: Tuple[Tuple[int, int], ...]) -> str:
+    """The notebook's text with the fixed program split back into its cells.
+    `protected`: where `nb.protected` (headers, then masks) is in `fixed_joined`."""
+    count = len(nb.cells)
+    headers, masks = protected[:count], protected[count:]
+    # the magics back in place, from the last (offsets before it stay valid)
+    text = fixed_joined
+    # (no fix touched a masked line: each is still its indentation and `pass`)
+    for (start, end), original in sorted(zip(masks, nb.magics), reverse=True):
+        text = text[:start] + original + text[end:]
+        delta = len(original) - (end - start)
+        headers = tuple((a + delta, b + delta) if a > start else (a, b) for a, b in headers)
     sources = {}
-    current = None
-    for line in fixed_joined.splitlines(keepends=True):
-        match = _SEPARATOR.match(line)
-        if match:
-            current = int(match.group(1))
-            sources[current] = []
-            continue
-        if current is None:
-            raise NotebookError("a fix moved code before the first cell")
-        masked = _MASKED.match(line)
-        if masked:
-            original = nb.magics[int(masked.group(2))]
-            line = original + ("\n" if line.endswith("\n") else "")
-        sources[current].append(line)
+    for k, ((number, ended), (_, body_start)) in enumerate(zip(nb.cells, headers)):
+        body_end = headers[k + 1][0] if k + 1 < count else len(text)
+        new = text[body_start:body_end]
+        if not ended and new.endswith("\n"):
+            new = new[:-1]  # (the line ending the join added)
+        sources[number] = new
     data = json.loads(nb.text)
     for number, cell in enumerate(data["cells"], start=1):
         if number not in sources:
             continue
-        old = _cell_source(cell)
-        new = "".join(sources[number])
-        if not old.endswith("\n") and new.endswith("\n"):
-            new = new[:-1]
+        old = _cell_source(cell, number)
+        new = sources[number]
         if new == old:
             continue
         if isinstance(cell.get("source"), list):
-            cell["source"] = new.splitlines(keepends=True)
+            from gradlint.fixes import python_lines
+
+            cell["source"] = python_lines(new)
         else:
             cell["source"] = new
     return dump(nb, data)

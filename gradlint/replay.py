@@ -113,10 +113,11 @@ def lookup(argv: list[str]) -> tuple[str, int] | None:
     path = record_file(argv)
     if path is None:
         return None
+    from gradlint.safeio import read_regular
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+        data = read_regular(path)
+    except (OSError, ValueError):
         return None
     body = data[len(MAGIC) + 4:]
     if (data[:len(MAGIC)] != MAGIC
@@ -189,7 +190,7 @@ def save(argv: list[str], inputs: Inputs, output: str, status: int,
         if target is None or os.path.dirname(os.path.dirname(os.path.dirname(target))) != \
                 os.path.abspath(cache_folder):
             return
-        for code in _code_files():
+        for code in code_files():
             inputs.path(code)
         if not inputs.settled():
             return
@@ -209,7 +210,7 @@ def save(argv: list[str], inputs: Inputs, output: str, status: int,
         pass  # a record that cannot be written (or a working folder gone) only costs speed
 
 
-def _code_files() -> list[str]:
+def code_files() -> list[str]:
     """The code a run's outcome depends on beyond gradlint's version: every module of
     gradlint (edited in place in a development install; the workers may have imported
     rules this process never did) and libcst's package (reinstalled: its files change)."""

@@ -17,6 +17,7 @@ from gradlint.filejob import (  # noqa: F401 (lint_stdin: API)
 )
 from gradlint.files import decode, discover
 from gradlint.replay import RACY_NS
+from gradlint.safeio import read_regular
 
 PARALLEL_MIN_FILES = 8
 # a run (serial, or each worker) reads and parses this many files, or this much source,
@@ -51,8 +52,19 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
     # show a change made in the same tick of the file system's clock (`replay.RACY_NS`)
     settled = time.time_ns() - RACY_NS
     cache_dir = settings.cache_folder() if use_cache and not mode.active else None
-    files, errors = discover(list(paths), settings, force_exclude, seen)
-    result = RunResult(errors=errors)
+    notices: List[str] = []
+    files, errors = discover(list(paths), settings, force_exclude, seen, notices)
+    result = RunResult(errors=errors, notices=notices)
+    if cache_dir is not None:
+        from gradlint.cache import Cache
+
+        try:
+            Cache(cache_dir).prepare()
+        except OSError as exc:  # not gradlint's folder, or not writable: no cache this run
+            result.notices.append(f"{cache_dir}: no cache kept: {exc.strerror or exc}")
+            cache_dir = None
+            if seen is not None:
+                seen.complete = False
     jobs = jobs or default_jobs()
     work = (settings, prefilter, verbose, mode, cache_dir)
     index, stats, todo = None, {}, files
@@ -84,11 +96,8 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         # as a serial run's
         bigger_first = sorted(todo, key=lambda path: -_size(path, stats))
         chunk = max(1, min(BATCH_FILES, len(todo) // (jobs * 8)))
-        chunks = [(bigger_first[i:i + chunk], work) for i in range(0, len(todo), chunk)]
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker) as pool:
-            # (each worker handles its chunk in batches, as a serial run does)
-            done = pool.map(_chunk_job, chunks)
-            parts = sorted((part for parts in done for part in parts), key=lambda part: part[0])
+        chunks = [bigger_first[i:i + chunk] for i in range(0, len(todo), chunk)]
+        parts = sorted(_in_workers(chunks, work, jobs), key=lambda part: part[0])
         _collect(parts, result, index, stats, settings, prefilter, settled)
     else:
         with parsing.held(), fewer_collections():
@@ -119,12 +128,66 @@ def fewer_collections():
             gc.unfreeze()
 
 
-def _start_worker() -> None:
+def _in_workers(chunks: List[List[str]], work: Tuple, jobs: int):
+    """(path, result) for every file of `chunks`, linted in worker processes. A worker
+    that dies (a native crash, the out-of-memory killer) breaks its pool and every chunk
+    still pending in it; those chunks are run again, each in a pool of its own, and the
+    files of a chunk that breaks its pool again one by one, so that the file that kills
+    its worker gets a GL999 and the others their results."""
+    parts: list = []
+    lost: List[List[str]] = []
+    _pool_round(chunks, work, jobs, parts, lost)
+    for paths in lost:
+        again: List[List[str]] = []
+        _pool_round([paths], work, 1, parts, again)
+        for path in (path for chunk in again for path in chunk):
+            alone: List[List[str]] = []
+            _pool_round([[path]], work, 1, parts, alone)
+            if alone:
+                parts.append((path, RunResult(files=1, paths=[path], diagnostics=[
+                    _internal_error(path, "the process linting this file died (a crash in "
+                                          "native code, or out of memory); the file was "
+                                          "skipped")])))
+    return parts
+
+
+def _pool_round(chunks, work, jobs, parts: list, lost: list) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
+                             initargs=(os.getpid(),)) as pool:
+        # (each worker handles its chunk in batches, as a serial run does)
+        futures = [(paths, pool.submit(_chunk_job, (paths, work))) for paths in chunks]
+        for paths, future in futures:
+            try:
+                parts.extend(future.result())
+            except BrokenProcessPool:
+                lost.append(paths)
+
+
+def _internal_error(path: str, message: str) -> Diagnostic:
+    return Diagnostic("GL999", "internal-error", message, path, 1, 1, 1, 1)
+
+
+def _start_worker(parent: int) -> None:
     """A worker process lints for one run, then ends: the parser's hooks and the
-    collector's thresholds stay for its lifetime."""
+    collector's thresholds stay for its lifetime. It also ends when its parent does: a
+    killed `gradlint` must not leave workers fixing files."""
+    import threading
+
     parsing.hold_for_good()
     gc.freeze()
     gc.set_threshold(*RUN_GC_THRESHOLDS)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    # (polling: PR_SET_PDEATHSIG is Linux-only and fires on the death of the parent's
+    # thread that started the worker, not of the parent)
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
 
 
 def _size(path, stats) -> int:
@@ -174,18 +237,36 @@ def _in_batches(paths: List[str], work: Tuple):
 
 def _read(path: str) -> Optional[bytes]:
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_regular(path)
     except OSError:
         return None  # (read again where the error is reported)
 
 
 def _run_batch(batch: list, work: Tuple):
-    started = [(path, _start_job((path, work), data)) for path, data in batch]
+    verbose = work[2]
+    started = [(path, _contained(path, verbose, _start_job, (path, work), data))
+               for path, data in batch]
     batch.clear()
     for i, (path, job) in enumerate(started):
         started[i] = None  # (each tree is freed as its file is finished)
-        yield path, job.finish() if type(job) is _Later else job
+        yield path, _contained(path, verbose, job.finish) if type(job) is _Later else job
+
+
+def _contained(path: str, verbose: bool, step, *args):
+    """`step(*args)`, or a GL999 for `path` if it raises anything (RecursionError and
+    MemoryError included): one file's failure never ends the run."""
+    try:
+        return step(*args)
+    except Exception as exc:
+        message = f"internal error ({type(exc).__name__}); please report it at the gradlint " \
+                  f"issue tracker"
+        if verbose:
+            import traceback
+
+            message += "\n" + traceback.format_exc()
+        else:
+            message += " (run with --verbose for the traceback)"
+        return RunResult(files=1, paths=[path], diagnostics=[_internal_error(path, message)])
 
 
 def _chunk_job(args: Tuple) -> List[Tuple[str, RunResult]]:

@@ -284,7 +284,7 @@ def test_the_code_that_runs_is_an_input():
 
     import gradlint.rules.gl001_missing_zero_grad as rule
 
-    files = replay._code_files()
+    files = replay.code_files()
     assert {rule.__file__, replay.__file__, libcst.__file__} <= set(files)
     assert all(path.endswith(".py") and os.path.isfile(path) for path in files)
     assert replay.PACKAGE in replay.run_key(["check"])

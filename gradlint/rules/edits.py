@@ -8,6 +8,7 @@ from typing import List, Optional
 import libcst as cst
 
 from gradlint.diagnostics import Edit
+from gradlint.fixes import python_lines
 
 _INDENT = re.compile(r"[ \t]*")
 
@@ -15,7 +16,7 @@ _INDENT = re.compile(r"[ \t]*")
 class SourceText:
     def __init__(self, code: str):
         self.code = code
-        self.lines: List[str] = code.splitlines(keepends=True)
+        self.lines: List[str] = python_lines(code)
 
     def offset(self, line: int, column: int) -> int:
         """Character offset of a 1-based (line, column); the line after the last is the end."""
@@ -147,9 +148,8 @@ def wrap_in_no_grad(ctx, statement: cst.CSTNode, applicability: str):
         return None
     step = "\t" if "\t" in indent else "    "
     body = "".join(step + text if text.strip() else text for text in lines)
+    # (a statement on the file's last line, without a line ending, stays without one)
     text = f"{indent}with {torch}.no_grad():\n{body}"
-    if not text.endswith(("\n", "\r")):
-        text += "\n"
     return Fix(applicability, f"Wrap it in `with {torch}.no_grad():`",
                (replace(src, whole_lines(first, last), text),))
 
