@@ -12,16 +12,16 @@ TRI = {True: "yes", False: "no", None: "unknown"}
 
 def explain_source(text: str, path: str = "<string>", settings=None) -> dict:
     """The facts as plain data: {"path", "statements": [...], "findings": [...]}."""
-    import libcst as cst
-
     from gradlint.analysis.interp import Interpreter
     from gradlint.analysis.record import Recorder
     from gradlint.config import Settings
     from gradlint.linter import lint_source
     from gradlint.rules.positions import Positions
 
+    from gradlint.guard import guarded_parse
+
     settings = settings or Settings()
-    module = cst.parse_module(text)
+    module = guarded_parse(text, settings.file_timeout)
     interp = Interpreter(module, settings.backward_functions, settings.clear_grad_functions,
                          source_length=len(text))
     interp.recorder = recorder = Recorder()

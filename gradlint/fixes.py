@@ -23,7 +23,7 @@ class FixResult:
 _ENDINGS = re.compile(r"\r\n|\r|\n")
 # a newline a rule wrote: "\n" not after "\r" (text a fix copies from the file keeps the
 # file's own endings, "\r\n" or "\r", and is left as it is)
-_WRITTEN_NEWLINE = re.compile(r"(?<!\r)\n")
+_BARE_LF = re.compile(r"(?<!\r)\n")
 
 
 def newline_of(source: str) -> str:
@@ -96,6 +96,10 @@ def apply_edits_tracked(source: str, fixes, protected: Tuple[Tuple[int, int], ..
     """`apply_edits`, and where the protected spans are in the new text."""
     starts = _line_starts(source)
     nl = newline_of(source)
+    # a rule writes "\n" for a new line; in a file with no LF ending that is converted to
+    # the ending of the line it goes to. Where LF endings occur, a "\n" in an edit may be
+    # one copied from the file, so every "\n" stays as it is (and is one of its endings)
+    has_lf = _BARE_LF.search(source) is not None
     chosen: List[Tuple[int, int, str]] = []
     applied = 0
     taken: List[Tuple[int, int]] = list(protected)
@@ -105,10 +109,10 @@ def apply_edits_tracked(source: str, fixes, protected: Tuple[Tuple[int, int], ..
             a = _offset(starts, len(source), edit.line, edit.column)
             b = _offset(starts, len(source), edit.end_line, edit.end_column)
             content = edit.content
-            if "\n" in content:
+            if "\n" in content and not has_lf:
                 ending = _ending_near(source, starts, edit.line, nl)
                 if ending != "\n":
-                    content = _WRITTEN_NEWLINE.sub(ending, content)
+                    content = _BARE_LF.sub(ending, content)
             spans.append((a, b, content))
         if any(_overlaps(a, b, x, y) for a, b, _ in spans for x, y in taken):
             continue  # waits for the next pass (or, against a protected span, never runs)

@@ -11,6 +11,8 @@ from typing import Dict, List, Optional
 
 from gradlint import __version__
 
+DEBOUNCE_S = 0.25  # quiet time after a change before the document is linted again
+
 
 def _settings_for(path: Optional[str]):
     from gradlint.config import ConfigError, Settings, load_settings
@@ -32,6 +34,12 @@ def build_server():
     server = LanguageServer("gradlint", __version__,
                             text_document_sync_kind=t.TextDocumentSyncKind.Full)
     last: Dict[str, List] = {}
+    pending: Dict[str, object] = {}  # uri -> the timer of its next lint (didChange)
+
+    def opened(uri: str):
+        """The document if the client opened it: the server never reads a file itself (a
+        FIFO would block it; a file outside the workspace is not its to show)."""
+        return server.workspace.text_documents.get(uri)
 
     def lint(uri: str, text: str):
         path = to_fs_path(uri) or uri
@@ -49,7 +57,10 @@ def build_server():
                                                  t.Position(end_line - 1, end_col - 1)))
 
     def publish(uri: str) -> None:
-        doc = server.workspace.get_text_document(uri)
+        pending.pop(uri, None)
+        doc = opened(uri)
+        if doc is None:
+            return
         _, found = lint(uri, doc.source)
         last[uri] = found
         items = []
@@ -70,7 +81,14 @@ def build_server():
 
     @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: t.DidChangeTextDocumentParams) -> None:
-        publish(params.text_document.uri)
+        # typing sends a change per key: lint once the edits pause, the latest text only
+        import asyncio
+
+        uri = params.text_document.uri
+        timer = pending.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        pending[uri] = asyncio.get_running_loop().call_later(DEBOUNCE_S, publish, uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
     def did_save(params: t.DidSaveTextDocumentParams) -> None:
@@ -79,13 +97,18 @@ def build_server():
     @server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: t.DidCloseTextDocumentParams) -> None:
         last.pop(params.text_document.uri, None)
+        timer = pending.pop(params.text_document.uri, None)
+        if timer is not None:
+            timer.cancel()
         server.text_document_publish_diagnostics(t.PublishDiagnosticsParams(params.text_document.uri, []))
 
     @server.feature(t.TEXT_DOCUMENT_CODE_ACTION, t.CodeActionOptions(
         code_action_kinds=[t.CodeActionKind.QuickFix, t.CodeActionKind.SourceFixAll]))
     def code_action(params: t.CodeActionParams):
         uri = params.text_document.uri
-        doc = server.workspace.get_text_document(uri)
+        doc = opened(uri)
+        if doc is None:
+            return []
         settings, found = lint(uri, doc.source)
         actions = []
         want = params.context.only
@@ -120,4 +143,9 @@ def build_server():
 
 
 def main() -> None:
-    build_server().start_io()
+    import sys
+
+    from gradlint.lsp_transport import serve
+
+    sys.stdout.flush()
+    serve(build_server(), sys.stdin.fileno(), sys.stdout.fileno())
