@@ -155,8 +155,9 @@ def _pool_round(chunks, work, jobs, parts: list, lost: list) -> None:
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
-                             initargs=(os.getpid(),)) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
+                               initargs=(os.getpid(),))
+    try:
         # (each worker handles its chunk in batches, as a serial run does)
         futures = [(paths, pool.submit(_chunk_job, (paths, work))) for paths in chunks]
         for paths, future in futures:
@@ -164,6 +165,9 @@ def _pool_round(chunks, work, jobs, parts: list, lost: list) -> None:
                 parts.extend(future.result())
             except BrokenProcessPool:
                 lost.append(paths)
+    finally:
+        # on SIGTERM or ^C too: no chunk is started any more, the running ones end
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _internal_error(path: str, message: str) -> Diagnostic:
