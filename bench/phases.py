@@ -38,12 +38,12 @@ def _wrap(owner, name, phase, timers, seen=None):
 
 
 def one_round(path: str, kept: list) -> dict:
-    from gradlint import filejob, linter, parsing, runner
+    from gradlint import filejob, guard, linter, runner
     from gradlint.analysis.interp import Interpreter
 
     timers: dict = defaultdict(float)
     saved = [(runner, "_read"), (runner, "decode"), (filejob, "parse_source"),
-             (filejob, "finish_source"), (linter, "matching_rules"), (parsing, "parse_module"),
+             (filejob, "finish_source"), (linter, "matching_rules"), (guard, "parse_module"),
              (Interpreter, "run")]
     originals = [getattr(owner, name) for owner, name in saved]
     # a serial run reads a batch of files, then decodes and parses them, then analyses them
@@ -52,7 +52,7 @@ def one_round(path: str, kept: list) -> dict:
     _wrap(filejob, "parse_source", "lint", timers)
     _wrap(filejob, "finish_source", "lint", timers)
     _wrap(linter, "matching_rules", "prefilter", timers, kept)
-    _wrap(parsing, "parse_module", "parse", timers)  # linter imports it at each call
+    _wrap(guard, "parse_module", "parse", timers)  # looked up at each call
     _wrap(Interpreter, "run", "analysis", timers)
     try:
         start = time.perf_counter()

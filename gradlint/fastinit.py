@@ -1,7 +1,7 @@
 """`__init__`s written for dataclasses whose generated one is slow for how often it runs:
 the same parameters and defaults (default factories called per call), each field
-stored by a statement of the caller's choosing. Used for libcst's node classes during
-a parse (`parsing.py`) and for the analysis's frozen values (`analysis/values.py`)."""
+stored by a statement of the caller's choosing. Used for the analysis's frozen values
+(`analysis/values.py`)."""
 
 from __future__ import annotations
 

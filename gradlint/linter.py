@@ -12,9 +12,8 @@ from typing import FrozenSet, List, Optional, Union
 
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
+from gradlint.guard import DEEP_RECURSION
 from gradlint.prefilter import matching_rules
-
-DEEP_RECURSION = 20000 if sys.version_info >= (3, 11) else 4000
 
 
 def lint_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,

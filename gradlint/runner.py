@@ -9,7 +9,6 @@ import os
 import time
 from typing import List, Optional, Tuple
 
-from gradlint import parsing
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
 from gradlint.filejob import (  # noqa: F401 (lint_stdin: API)
@@ -100,7 +99,7 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         parts = sorted(_in_workers(chunks, work, jobs), key=lambda part: part[0])
         _collect(parts, result, index, stats, settings, prefilter, settled)
     else:
-        with parsing.held(), fewer_collections():
+        with fewer_collections():
             _collect(_in_batches(todo, work), result, index, stats, settings, prefilter,
                      settled)
     if index is not None:
@@ -175,12 +174,11 @@ def _internal_error(path: str, message: str) -> Diagnostic:
 
 
 def _start_worker(parent: int) -> None:
-    """A worker process lints for one run, then ends: the parser's hooks and the
-    collector's thresholds stay for its lifetime. It also ends when its parent does: a
-    killed `gradlint` must not leave workers fixing files."""
+    """A worker process lints for one run, then ends: the collector's thresholds stay for
+    its lifetime. It also ends when its parent does: a killed `gradlint` must not leave
+    workers fixing files."""
     import threading
 
-    parsing.hold_for_good()
     gc.freeze()
     gc.set_threshold(*RUN_GC_THRESHOLDS)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()

@@ -32,15 +32,15 @@ def _tree(tmp_path):
 
 
 def test_a_round_times_every_phase_and_restores_the_functions(tmp_path):
-    from gradlint import filejob, linter, parsing, runner
+    from gradlint import filejob, guard, linter, runner
     from gradlint.analysis.interp import Interpreter
 
     before = (runner._read, runner.decode, filejob.parse_source, filejob.finish_source,
-              linter.matching_rules, parsing.parse_module, Interpreter.run)
+              linter.matching_rules, guard.parse_module, Interpreter.run)
     kept = []
     timers = phases.one_round(str(_tree(tmp_path)), kept)
     assert (runner._read, runner.decode, filejob.parse_source, filejob.finish_source,
-            linter.matching_rules, parsing.parse_module, Interpreter.run) == before
+            linter.matching_rules, guard.parse_module, Interpreter.run) == before
     assert timers["files"] == 13 and len(kept) == 12
     assert all(timers[p] > 0 for p in ("read", "prefilter", "parse", "analysis", "total"))
     parts = sum(timers[p] for p in ("read", "prefilter", "parse", "analysis",

@@ -323,3 +323,25 @@ def test_a_node_after_an_inlined_call_is_placed_in_the_caller():
     assert found.code == "GL014"
     assert f"at line {backward} " in found.message
     assert [r.line for r in found.related] == [backward - 1, backward]
+
+
+def test_the_parent_index_agrees_with_the_plain_walk():
+    """`index_tree` (one walk written out in full, for rules that look at the source)
+    finds the same parents and the same `Name`s, in the same order, as a walk over
+    `iter_children`."""
+    from gradlint.analysis.walk import index_tree, iter_children
+
+    for path in fixture_files()[:80] + [ROOT / "gradlint" / "analysis" / "exprs.py"]:
+        module = cst.parse_module(path.read_text())
+        parents, names = index_tree(module)
+        expected, expected_names = {}, {}
+        stack = [module]
+        while stack:
+            node = stack.pop()
+            for child in iter_children(node):
+                expected[id(child)] = node
+                stack.append(child)
+                if isinstance(child, cst.Name):
+                    expected_names.setdefault(child.value, []).append(id(child))
+        assert {k: id(v) for k, v in parents.items()} == {k: id(v) for k, v in expected.items()}
+        assert {k: [id(n) for n in v] for k, v in names.items()} == expected_names
