@@ -42,15 +42,12 @@ def one_round(path: str, kept: list) -> dict:
     from gradlint.analysis.interp import Interpreter
 
     timers: dict = defaultdict(float)
-    saved = [(runner, "_read"), (runner, "decode"), (filejob, "parse_source"),
-             (filejob, "finish_source"), (linter, "matching_rules"), (guard, "parse_module"),
-             (Interpreter, "run")]
+    saved = [(filejob, "read_source"), (runner, "lint_file"), (linter, "matching_rules"),
+             (guard, "parse_module"), (Interpreter, "run")]
     originals = [getattr(owner, name) for owner, name in saved]
-    # a serial run reads a batch of files, then decodes and parses them, then analyses them
-    _wrap(runner, "_read", "read", timers)
-    _wrap(runner, "decode", "read", timers)
-    _wrap(filejob, "parse_source", "lint", timers)
-    _wrap(filejob, "finish_source", "lint", timers)
+    # a serial run without the cache: each file read, then linted (read inside lint_file)
+    _wrap(filejob, "read_source", "read", timers)
+    _wrap(runner, "lint_file", "lint", timers)
     _wrap(linter, "matching_rules", "prefilter", timers, kept)
     _wrap(guard, "parse_module", "parse", timers)  # looked up at each call
     _wrap(Interpreter, "run", "analysis", timers)
@@ -61,9 +58,9 @@ def one_round(path: str, kept: list) -> dict:
     finally:
         for (owner, name), original in zip(saved, originals):
             setattr(owner, name, original)
-    timers["rules and the rest of a file"] = (
-        timers["lint"] - timers["prefilter"] - timers["parse"] - timers["analysis"])
-    timers["discovery and merging"] = timers["total"] - timers["read"] - timers["lint"]
+    timers["rules and the rest of a file"] = (timers["lint"] - timers["read"] - timers["prefilter"]
+                                              - timers["parse"] - timers["analysis"])
+    timers["discovery and merging"] = timers["total"] - timers["lint"]
     timers["files"] = result.files
     return timers
 

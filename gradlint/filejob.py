@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
 from gradlint.files import WriteError, read_source, write_atomic
-from gradlint.linter import ParsedSource, finish_source, lint_source, parse_source
+from gradlint.linter import lint_source
 
 
 @dataclass
@@ -42,34 +42,9 @@ class FixMode:
         return self.fix or self.diff
 
 
-class PendingFile:
-    """A file read and parsed; `finish` analyses it and gives its result."""
-
-    __slots__ = ("result", "parsed")
-
-    def __init__(self, result: RunResult, parsed: ParsedSource):
-        self.result, self.parsed = result, parsed
-
-    @property
-    def size(self) -> int:
-        return len(self.parsed.source)
-
-    def finish(self) -> RunResult:
-        self.result.diagnostics.extend(finish_source(self.parsed))
-        self.parsed = None  # (its tree is freed now, not when the result is)
-        return self.result
-
-
 def lint_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mode: FixMode,
               source=None) -> RunResult:
-    started = start_file(path, settings, prefilter, verbose, mode, source)
-    return started.finish() if type(started) is PendingFile else started
-
-
-def start_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mode: FixMode,
-               source=None) -> Union[RunResult, PendingFile]:
-    """`lint_file` up to the parse: the result when that is all there is to it (or for a
-    notebook, or when fixing), else the file parsed and its analysis to come."""
+    """One file's result: read (unless `source` is given), linted, fixed if asked."""
     result = RunResult(files=1, paths=[path])
     enabled = settings.enabled_codes(path)
     if path.endswith(".ipynb"):
@@ -82,18 +57,13 @@ def start_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mo
                                                  1, 1, 1, 1))
         return result
 
-    if not mode.active:
-        staged = parse_source(source.text, path, settings, enabled, prefilter=prefilter,
-                              verbose=verbose)
-        if type(staged) is not list:
-            return PendingFile(result, staged)
-        result.diagnostics.extend(staged)
-        return result
-
     def lint(text):
         return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
 
-    fix_one(path, source, lint, mode, result)
+    if mode.active:
+        fix_one(path, source, lint, mode, result)
+    else:
+        result.diagnostics.extend(lint(source.text))
     return result
 
 

@@ -1,14 +1,11 @@
-"""One source text -> diagnostics: prefilter, parse, analyse, run rules, suppress.
-
-In two halves (`parse_source`, `finish_source`), so that a run over many files can parse
-a few of them before analysing them (see `runner`)."""
+"""One source text -> diagnostics: prefilter, parse, analyse, run rules, suppress."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
 import time
-from typing import FrozenSet, List, Optional, Union
+from typing import FrozenSet, List, Optional
 
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
@@ -19,28 +16,7 @@ from gradlint.prefilter import matching_rules
 def lint_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,
                 enabled: Optional[FrozenSet[str]] = None, prefilter: bool = True,
                 verbose: bool = False, apply_noqa: bool = True) -> List[Diagnostic]:
-    staged = parse_source(source, path, settings, enabled, prefilter, verbose, apply_noqa)
-    return staged if isinstance(staged, list) else finish_source(staged)
-
-
-class ParsedSource:
-    """A text parsed, its analysis and rules to come (`finish_source`)."""
-
-    __slots__ = ("source", "path", "settings", "rules", "enabled", "verbose", "apply_noqa",
-                 "module")
-
-    def __init__(self, source, path, settings, rules, enabled, verbose, apply_noqa, module):
-        self.source, self.path, self.settings, self.rules = source, path, settings, rules
-        self.enabled, self.verbose, self.apply_noqa = enabled, verbose, apply_noqa
-        self.module = module
-
-
-def parse_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,
-                 enabled: Optional[FrozenSet[str]] = None, prefilter: bool = True,
-                 verbose: bool = False, apply_noqa: bool = True
-                 ) -> Union[List[Diagnostic], ParsedSource]:
-    """The first half of `lint_source`: the prefilter and the parse. The diagnostics when
-    that is all there is to it (no rule needs the text, or it does not parse)."""
+    """The findings for one text: prefilter, parse, analyse, run the rules, suppress."""
     from gradlint.rules import REGISTRY
 
     settings = settings or Settings()
@@ -53,16 +29,11 @@ def parse_source(source: str, path: str = "<string>", settings: Optional[Setting
             return []
     with _deep_recursion():
         module = _parse(source, path, enabled, settings.file_timeout)
-    if type(module) is list:  # (GL000, which `noqa` can silence too)
-        return _kept(module, source, apply_noqa)
-    return ParsedSource(source, path, settings, rules, enabled, verbose, apply_noqa, module)
-
-
-def finish_source(parsed: ParsedSource) -> List[Diagnostic]:
-    """The second half of `lint_source`: the analysis, the rules and the suppressions."""
-    with _deep_recursion():
-        diagnostics = _analyse(parsed)
-    return _kept(diagnostics, parsed.source, parsed.apply_noqa)
+        if type(module) is list:  # (GL000 or GL999, which `noqa` can silence too)
+            diagnostics = module
+        else:
+            diagnostics = _analyse(source, path, settings, rules, verbose, module)
+    return _kept(diagnostics, source, apply_noqa)
 
 
 def _kept(diagnostics: List[Diagnostic], source: str, apply_noqa: bool) -> List[Diagnostic]:
@@ -123,11 +94,10 @@ def _not_parsed(source, path, enabled, exc, located=None) -> List[Diagnostic]:
                        line, col, line, col)]
 
 
-def _analyse(parsed: ParsedSource) -> List[Diagnostic]:
+def _analyse(source, path, settings, rules, verbose, module) -> List[Diagnostic]:
     from gradlint.analysis.interp import AnalysisTimeout, Interpreter
     from gradlint.rules.context import RuleContext
 
-    path, settings, module, source = parsed.path, parsed.settings, parsed.module, parsed.source
     budget = settings.file_timeout
     deadline = time.monotonic() + budget
     interp = Interpreter(module, settings.backward_functions, settings.clear_grad_functions,
@@ -141,10 +111,10 @@ def _analyse(parsed: ParsedSource) -> List[Diagnostic]:
         return [_internal(path, "analysis", "the code is nested too deeply to analyse; "
                           "the file was skipped")]
     except Exception:
-        return [_internal(path, "analysis", _bug_text(parsed.verbose))]
+        return [_internal(path, "analysis", _bug_text(verbose))]
     ctx = RuleContext(path, module, interp, source)
     out: List[Diagnostic] = []
-    for rule in parsed.rules:
+    for rule in rules:
         if rule.check is None:
             continue
         try:
@@ -153,7 +123,7 @@ def _analyse(parsed: ParsedSource) -> List[Diagnostic]:
             out.append(_internal(path, rule.code, "the code is nested too deeply to report on; "
                                  "the file was skipped"))
         except Exception:
-            out.append(_internal(path, rule.code, _bug_text(parsed.verbose)))
+            out.append(_internal(path, rule.code, _bug_text(verbose)))
     return out
 
 

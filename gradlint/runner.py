@@ -11,18 +11,13 @@ from typing import List, Optional, Tuple
 
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
-from gradlint.filejob import (  # noqa: F401 (lint_stdin: API)
-    FixMode, PendingFile, RunResult, lint_file, lint_stdin, start_file,
-)
+from gradlint.filejob import FixMode, RunResult, lint_file, lint_stdin  # noqa: F401 (API)
 from gradlint.files import decode, discover
 from gradlint.replay import RACY_NS
 from gradlint.safeio import read_regular
 
 PARALLEL_MIN_FILES = 8
-# a run (serial, or each worker) reads and parses this many files, or this much source,
-# before it analyses them (see `_in_batches`)
-BATCH_FILES = 64
-BATCH_BYTES = 32 * 1024
+CHUNK_FILES = 64  # at most, per task a worker is given
 # below this much source, starting workers (each imports libcst, ~0.15 s) costs more
 # than it saves: 60 small training scripts ran slower with 2 jobs than with 1
 PARALLEL_MIN_BYTES = 64 * 1024
@@ -94,13 +89,13 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         # big file at the end; the results are then taken in path order (`todo` is sorted),
         # as a serial run's
         bigger_first = sorted(todo, key=lambda path: -_size(path, stats))
-        chunk = max(1, min(BATCH_FILES, len(todo) // (jobs * 8)))
+        chunk = max(1, min(CHUNK_FILES, len(todo) // (jobs * 8)))
         chunks = [bigger_first[i:i + chunk] for i in range(0, len(todo), chunk)]
         parts = sorted(_in_workers(chunks, work, jobs), key=lambda part: part[0])
         _collect(parts, result, index, stats, settings, prefilter, settled)
     else:
         with fewer_collections():
-            _collect(_in_batches(todo, work), result, index, stats, settings, prefilter,
+            _collect(_lint_each(todo, work), result, index, stats, settings, prefilter,
                      settled)
     if index is not None:
         index.save()
@@ -157,7 +152,6 @@ def _pool_round(chunks, work, jobs, parts: list, lost: list) -> None:
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
                                initargs=(os.getpid(),))
     try:
-        # (each worker handles its chunk in batches, as a serial run does)
         futures = [(paths, pool.submit(_chunk_job, (paths, work))) for paths in chunks]
         for paths, future in futures:
             try:
@@ -217,24 +211,11 @@ def _collect(parts, result, index, stats, settings, prefilter, settled) -> None:
             index.put(path, stats[path], settings.fingerprint(path, prefilter), part.diagnostics)
 
 
-def _in_batches(paths: List[str], work: Tuple):
-    """(path, result) in the order of `paths`. Files are handled a batch at a time: all
-    read, then all parsed, then analysed one after another. Each step runs other code
-    (system calls; libcst's native parser and the nodes it makes; the analysis), and each
-    pushes the others' code and data out of the CPU's caches: on small files the analysis
-    ran a tenth faster when it did not follow a parse each time, and a read took three
-    times as long after a parse as after another read. A batch ends at `BATCH_FILES`
-    files or `BATCH_BYTES` of source, so that the trees held at once stay few and small."""
-    batch: list = []
-    size = 0
+def _lint_each(paths: List[str], work: Tuple):
+    """(path, result) in the order of `paths`; a file whose lint fails in any way gets a
+    GL999 and the others go on."""
     for path in paths:
-        data = None if path.endswith(".ipynb") else _read(path)
-        batch.append((path, data))
-        size += len(data or b"")
-        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-            yield from _run_batch(batch, work)
-            batch, size = [], 0
-    yield from _run_batch(batch, work)
+        yield path, _contained(path, work[2], _lint_job, path, work)
 
 
 def _read(path: str) -> Optional[bytes]:
@@ -242,16 +223,6 @@ def _read(path: str) -> Optional[bytes]:
         return read_regular(path)
     except OSError:
         return None  # (read again where the error is reported)
-
-
-def _run_batch(batch: list, work: Tuple):
-    verbose = work[2]
-    started = [(path, _contained(path, verbose, _start_job, (path, work), data))
-               for path, data in batch]
-    batch.clear()
-    for i, (path, job) in enumerate(started):
-        started[i] = None  # (each tree is freed as its file is finished)
-        yield path, _contained(path, verbose, job.finish) if type(job) is _Later else job
 
 
 def _contained(path: str, verbose: bool, step, *args):
@@ -274,51 +245,26 @@ def _contained(path: str, verbose: bool, step, *args):
 def _chunk_job(args: Tuple) -> List[Tuple[str, RunResult]]:
     """A worker's share: (path, result) for each of its paths."""
     paths, work = args
-    return list(_in_batches(paths, work))
+    return list(_lint_each(paths, work))
 
 
-class _Later:
-    """A file parsed, its analysis to come; its result then goes in the cache."""
-
-    __slots__ = ("pending", "cache", "key")
-
-    def __init__(self, pending: PendingFile, cache=None, key=None):
-        self.pending, self.cache, self.key = pending, cache, key
-
-    def finish(self) -> RunResult:
-        fresh = self.pending.finish()
-        if self.cache is not None:
-            _store(self.cache, self.key, fresh)
-        return fresh
-
-
-def _start_job(args: Tuple, data: Optional[bytes] = None):
-    """A file's result, or a `_Later` when it is parsed and its analysis is to come.
-    `data`: the file's bytes when they have been read already."""
-    path, (settings, prefilter, verbose, mode, cache_dir) = args
+def _lint_job(path: str, work: Tuple) -> RunResult:
+    """One file's result, from the cache when its content and settings were linted before."""
+    settings, prefilter, verbose, mode, cache_dir = work
     if cache_dir is None:
-        source = None if data is None else decode(path, data)
-        started = start_file(path, settings, prefilter, verbose, mode, source=source)
-        return _Later(started) if type(started) is PendingFile else started
+        return lint_file(path, settings, prefilter, verbose, mode)
     from gradlint.cache import Cache
 
     cache = Cache(cache_dir)
+    data = _read(path)
     if data is None:
-        data = _read(path)
-        if data is None:
-            return lint_file(path, settings, prefilter, verbose, mode)
+        return lint_file(path, settings, prefilter, verbose, mode)
     key = Cache.key(data, path, settings.fingerprint(path, prefilter))
     cached = cache.get(key)
     if cached is not None:
         return RunResult(diagnostics=cached, files=1, paths=[path])
     source = None if path.endswith(".ipynb") else decode(path, data)
-    started = start_file(path, settings, prefilter, verbose, mode, source=source)
-    if type(started) is PendingFile:
-        return _Later(started, cache, key)
-    _store(cache, key, started)
-    return started
-
-
-def _store(cache, key, fresh: RunResult) -> None:
+    fresh = lint_file(path, settings, prefilter, verbose, mode, source=source)
     if not fresh.errors and not any(d.code == "GL999" for d in fresh.diagnostics):
         cache.put(key, fresh.diagnostics)
+    return fresh

@@ -35,12 +35,12 @@ def test_a_round_times_every_phase_and_restores_the_functions(tmp_path):
     from gradlint import filejob, guard, linter, runner
     from gradlint.analysis.interp import Interpreter
 
-    before = (runner._read, runner.decode, filejob.parse_source, filejob.finish_source,
-              linter.matching_rules, guard.parse_module, Interpreter.run)
+    before = (filejob.read_source, runner.lint_file, linter.matching_rules, guard.parse_module,
+              Interpreter.run)
     kept = []
     timers = phases.one_round(str(_tree(tmp_path)), kept)
-    assert (runner._read, runner.decode, filejob.parse_source, filejob.finish_source,
-            linter.matching_rules, guard.parse_module, Interpreter.run) == before
+    assert (filejob.read_source, runner.lint_file, linter.matching_rules, guard.parse_module,
+            Interpreter.run) == before
     assert timers["files"] == 13 and len(kept) == 12
     assert all(timers[p] > 0 for p in ("read", "prefilter", "parse", "analysis", "total"))
     parts = sum(timers[p] for p in ("read", "prefilter", "parse", "analysis",

@@ -64,14 +64,14 @@ def test_a_worker_that_dies_costs_one_file(tmp_path, monkeypatch):
         path = tmp_path / f"t{i}.py"
         path.write_text(BUG)
         paths.append(str(path))
-    real = runner._start_job
+    real = runner._lint_job
 
-    def dying(args, data=None):  # (workers are forked: they run this too)
-        if args[0].endswith("t3.py"):
+    def dying(path, work):  # (workers are forked: they run this too)
+        if path.endswith("t3.py"):
             os._exit(139)
-        return real(args, data)
+        return real(path, work)
 
-    monkeypatch.setattr(runner, "_start_job", dying)
+    monkeypatch.setattr(runner, "_lint_job", dying)
     work = (Settings(), True, False, FixMode(), None)
     parts = dict(runner._in_workers([paths[:5], paths[5:]], work, 2))
     assert sorted(parts) == sorted(paths)

@@ -253,20 +253,20 @@ def test_a_run_tunes_the_cycle_collector_and_puts_it_back(project):
     from gradlint import runner
 
     seen = []
-    start_file = runner.start_file
+    lint_file = runner.lint_file
 
     def spy(*args, **kwargs):
         seen.append((gc.get_threshold(), gc.get_freeze_count() > 0))
-        return start_file(*args, **kwargs)
+        return lint_file(*args, **kwargs)
 
     (project / "a.py").write_text("x = 1\n")
     before = gc.get_threshold()
     assert gc.get_freeze_count() == 0
-    runner.start_file = spy
+    runner.lint_file = spy
     try:
         runner.lint_paths([str(project)], jobs=1)
     finally:
-        runner.start_file = start_file
+        runner.lint_file = lint_file
     assert seen == [(runner.RUN_GC_THRESHOLDS, True)]
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     try:
@@ -283,60 +283,3 @@ def test_a_run_tunes_the_cycle_collector_and_puts_it_back(project):
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
-
-
-def test_a_serial_run_parses_a_batch_of_files_before_analysing_them(project, monkeypatch):
-    """One job parses up to `BATCH_FILES` files (or `BATCH_BYTES` of source) before
-    analysing them, and frees each tree as its file is done. The findings are those of a
-    run that takes the files one at a time, whatever else is in the tree (a file that
-    does not parse, one in another encoding, one no rule needs, a notebook)."""
-    from gradlint import filejob, runner
-
-    _copy_fixtures(project)
-    (project / "broken.py").write_text("import torch\nw = torch.ones(2, requires_grad=True)\n"
-                                       "w.sum().backward()\nprint(w.grad\n")
-    (project / "plain.py").write_text("import os\n")
-    (project / "latin.py").write_bytes(
-        "# -*- coding: latin-1 -*-\nimport torch\nw = torch.ones(2, requires_grad=True)\n"
-        "y = w * 2\ny.sum().backward()\nprint(y.grad, 'caf\xe9')\n".encode("latin-1"))
-    cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [],
-            "source": ["import torch\n", "w = torch.ones(2, requires_grad=True)\n",
-                       "y = w * 2\n", "y.sum().backward()\n", "print(y.grad)"]}
-    (project / "nb.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {},
-                                                  "nbformat": 4, "nbformat_minor": 5}))
-
-    waiting, most = set(), [0]
-    start, finish = filejob.PendingFile.__init__, filejob.PendingFile.finish
-
-    def started(self, *args):
-        start(self, *args)
-        waiting.add(id(self))
-        most[0] = max(most[0], len(waiting))
-
-    def finished(self):
-        waiting.discard(id(self))
-        assert self.parsed is not None  # finished once
-        return finish(self)
-
-    monkeypatch.setattr(filejob.PendingFile, "__init__", started)
-    monkeypatch.setattr(filejob.PendingFile, "finish", finished)
-
-    def run(files, size=runner.BATCH_BYTES):
-        monkeypatch.setattr(runner, "BATCH_FILES", files)
-        monkeypatch.setattr(runner, "BATCH_BYTES", size)
-        most[0] = 0
-        result = runner.lint_paths([str(project)], jobs=1)
-        assert not waiting
-        return result, most[0]
-
-    one_by_one, _ = run(1)
-    batched, held = run(8)
-    assert held == 8
-    assert batched.diagnostics == one_by_one.diagnostics
-    assert batched.paths == one_by_one.paths and batched.files == one_by_one.files
-    codes = {d.code for d in batched.diagnostics}
-    assert {"GL000", "GL001", "GL002"} <= codes
-    for name in ("latin.py", "nb.ipynb"):
-        assert any(d.path.endswith(name) and d.code == "GL002" for d in batched.diagnostics)
-    _, held = run(100, size=1)  # the byte bound ends a batch at its first parsed file
-    assert held == 1
