@@ -13,6 +13,10 @@ import re
 from typing import Optional
 
 _WORD_CHAR = re.compile(r"\w")
+# what may stand between two tokens of one statement: white space (line ends too, inside
+# brackets), a line continuation, a comment. A word test that spans tokens allows it, so
+# that no spelling of the same code escapes the prefilter.
+GAP = r"(?:\s|\\(?:\r\n|\r|\n)|#[^\r\n]*)*"
 
 
 class Word:

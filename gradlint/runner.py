@@ -83,8 +83,6 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
             else:
                 result.merge(RunResult(diagnostics=hit, files=1, paths=[path]))
     if jobs > 1 and len(todo) >= PARALLEL_MIN_FILES and _enough_work(todo, stats):
-        from concurrent.futures import ProcessPoolExecutor  # (multiprocessing: 15 ms to import)
-
         # largest files first: the run ends on small ones, so no worker is left alone with a
         # big file at the end; the results are then taken in path order (`todo` is sorted),
         # as a serial run's
@@ -146,7 +144,7 @@ def _in_workers(chunks: List[List[str]], work: Tuple, jobs: int):
 
 
 def _pool_round(chunks, work, jobs, parts: list, lost: list) -> None:
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor  # (multiprocessing: 15 ms to import)
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,

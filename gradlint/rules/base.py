@@ -7,7 +7,10 @@ from typing import Callable, Iterable, Optional
 
 from gradlint.prefilter import Word
 
-# Prefilter: a tensor that requires grad can only come from a `torch.nn` module (or a
+# Prefilter: words are names, never punctuation (`loss.backward ()`, `x . grad` and
+# `from torch import no_grad as ng` are all Python): a rule needs the names its findings
+# rest on; a test that spans tokens allows `GAP` between them.
+# A tensor that requires grad can only come from a `torch.nn` module (or a
 # class built on one), `nn.Parameter`, `Variable`, or a `requires_grad` flag, so a rule
 # that needs one needs one of these words. (Checked on real code by a slow test.)
 # (`Parameters` is not `Parameter`: numpy-style docstrings have a "Parameters:" section)
@@ -16,8 +19,8 @@ PARAMETER = Word(r"Parameter(?!s\b)")
 GRAD_SOURCE = ("requires_grad", "Variable", PARAMETER, Word(r"\bnn\b"))
 # a leaf that requires grad is made by a requires_grad flag or as a Parameter
 LEAF_SOURCE = ("requires_grad", PARAMETER)
-# the `.grad` attribute itself, not `.grad_fn`, `.gradient_checkpointing`, `.grad_norm`
-GRAD_ATTRIBUTE = Word(r"\.grad\b")
+# the `.grad` attribute itself (`x.grad`, `x . grad`), not `.grad_fn`, `.grad_norm`
+GRAD_ATTRIBUTE = Word(r"\bgrad\b", "grad")
 
 
 @dataclass(frozen=True)

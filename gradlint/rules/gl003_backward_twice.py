@@ -36,7 +36,7 @@ RULE = Rule(
     summary="A second backward() runs through a graph that an earlier backward freed.",
     check=check,
     # `\bgrad(` is torch.autograd.grad (not no_grad( or enable_grad()
-    needs=(("backward(", Word(r"\bgrad\(")), GRAD_SOURCE, "torch"),
+    needs=(("backward", Word(r"\bgrad\b", "grad")), GRAD_SOURCE, "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

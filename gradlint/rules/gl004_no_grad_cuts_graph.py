@@ -43,7 +43,7 @@ RULE = Rule(
     name="no-grad-cuts-graph",
     summary="A value computed under torch.no_grad() feeds a backward that needs its gradient.",
     check=check,
-    needs=(("no_grad", "inference_mode", "set_grad_enabled"), "backward(", GRAD_SOURCE,
+    needs=(("no_grad", "inference_mode", "set_grad_enabled"), "backward", GRAD_SOURCE,
            "torch"),
     fixable=True,
     docs=RuleDocs(

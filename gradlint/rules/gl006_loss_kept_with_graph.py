@@ -30,7 +30,7 @@ RULE = Rule(
     summary="A tensor with a graph is accumulated across iterations only to be logged.",
     check=check,
     # the value must require grad: it comes from a module, a Parameter or requires_grad
-    needs=(("+=", ".append("), GRAD_SOURCE, "torch",
+    needs=(("+=", "append"), GRAD_SOURCE, "torch",
            (Word(r"\bfor\b", "for"), Word(r"\bwhile\b", "while"))),
     fixable=True,
     docs=RuleDocs(

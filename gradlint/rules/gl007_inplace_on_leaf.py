@@ -1,6 +1,6 @@
 """GL007: an in-place operation on a leaf that requires grad, with grad mode on."""
 
-from gradlint.prefilter import Word
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import LEAF_SOURCE, Rule, RuleDocs
 
 
@@ -38,8 +38,10 @@ RULE = Rule(
     check=check,
     # a leaf made in the file with requires_grad or as a Parameter, and an in-place
     # operation: a method ending in `_(`, an augmented assignment, or `x[...] = ...`
-    needs=(LEAF_SOURCE, (Word(r"[a-z0-9]_\(", "_(", split=(r".*[a-z0-9]", r"_\(")),
-                         "-=", "+=", "*=", "/=", "@=", Word(r"\]\s*=[^=]", "]")),
+    needs=(LEAF_SOURCE, (Word(r"[A-Za-z0-9]_" + GAP + r"\(", "_",
+                              split=(r".*[A-Za-z0-9]", r"_" + GAP + r"\(")),
+                         "-=", "+=", "*=", "/=", "@=", "%=", "&=", "|=", "^=", "<<=", ">>=",
+                         Word(r"\]" + GAP + r"=(?!=)", "]")),
            "torch"),
     fixable=True,
     docs=RuleDocs(

@@ -1,6 +1,6 @@
 """GL008: requires_grad=True on an integer (or bool) tensor."""
 
-from gradlint.prefilter import Word
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -44,7 +44,7 @@ RULE = Rule(
     name="int-requires-grad",
     summary="requires_grad=True on an integer or bool tensor raises a RuntimeError.",
     check=check,
-    needs=(Word(r"requires_grad\s*=\s*True"), "torch"),
+    needs=(Word(r"requires_grad" + GAP + "=" + GAP + "True", "requires_grad"), "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

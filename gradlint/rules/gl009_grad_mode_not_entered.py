@@ -1,12 +1,8 @@
 """GL009: a grad-mode context manager that is never entered."""
 
-import re
-
-from gradlint.prefilter import Word
 from gradlint.rules.base import Rule, RuleDocs
 
 MODES = ("no_grad", "enable_grad", "inference_mode")
-_ALONE = r"\(\)[ \t]*(#[^\r\n]*)?(?=[\r\n]|\Z)"
 
 
 def check(ctx):
@@ -42,10 +38,9 @@ RULE = Rule(
     summary="`torch.no_grad()` as a bare statement, or `with torch.no_grad:` without the call.",
     check=check,
     # alone on its line (Python's line ends: \n, \r\n or \r), or in a `with` header
-    needs=(tuple(Word(r"(?:^|(?<=\r))[ \t]*[\w.]*" + mode + _ALONE, mode + "()", flags=re.M,
-                      split=(r"[ \t]*[\w.]*", mode + _ALONE)) for mode in MODES)
-           + (Word(r"with[^\n:]*(no_grad|enable_grad|inference_mode)[ \t]*[:,]", *MODES),),
-           "torch"),
+    # the mode's name, however it is spelt after it (`torch.no_grad( )`, `with
+    # (torch.no_grad):`) or imported (`from torch import no_grad as ng`)
+    needs=(MODES, "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

@@ -1,6 +1,6 @@
 """GL011: changing requires_grad of a tensor that is not a leaf."""
 
-from gradlint.prefilter import Word
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
@@ -22,7 +22,7 @@ RULE = Rule(
     name="requires-grad-on-non-leaf",
     summary="Setting requires_grad on a non-leaf tensor raises a RuntimeError.",
     check=check,
-    needs=(Word(r"\.requires_grad\s*=[^=]|requires_grad_\([^)]*False", "requires_grad"),
+    needs=((Word(r"\brequires_grad" + GAP + r"=(?!=)", "requires_grad"), "requires_grad_"),
            GRAD_SOURCE, "torch"),
     docs=RuleDocs(
         what="""

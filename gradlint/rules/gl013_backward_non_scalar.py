@@ -29,7 +29,7 @@ RULE = Rule(
     name="backward-non-scalar",
     summary="backward() without a gradient on a tensor known to hold more than one element.",
     check=check,
-    needs=("backward(", GRAD_SOURCE, "torch"),
+    needs=("backward", GRAD_SOURCE, "torch"),
     docs=RuleDocs(
         what="""
 Finds `y.backward()` and `torch.autograd.backward(y)` without a `gradient` (or

@@ -22,7 +22,7 @@ RULE = Rule(
     summary="A stateful optimizer is rebuilt inside the training loop that steps it.",
     check=check,
     # an optimizer class is reached through `torch.optim` (not the word "optimizer")
-    needs=(Word(r"\boptim\b"), "step(", "torch"),
+    needs=(Word(r"\boptim\b", "optim"), "step", "torch"),
     docs=RuleDocs(
         what="""
 Finds an optimizer that keeps state between steps (Adam, AdamW, RMSprop, Adagrad, ...,

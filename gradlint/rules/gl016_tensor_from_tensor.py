@@ -1,6 +1,5 @@
 """GL016: `torch.tensor(t)` where `t` is already a tensor."""
 
-from gradlint.prefilter import Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -32,7 +31,7 @@ RULE = Rule(
     check=check,
     # the argument starts with a name (a variable or a call), not literal data
     # `\b`: `randn_tensor(shape)` (diffusers) is not torch.tensor
-    needs=(Word(r"\btensor\(\s*[A-Za-z_]"), "torch"),
+    needs=("tensor", "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

@@ -55,7 +55,7 @@ RULE = Rule(
     check=check,
     default_on=False,
     fixable=True,
-    needs=((".eval(", ".train("), "torch"),
+    needs=(("eval", "train"), "torch"),
     docs=RuleDocs(
         what="""
 Finds a loop that calls a model after `model.eval()` (with no `model.train()` between),
