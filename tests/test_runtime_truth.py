@@ -18,9 +18,13 @@ from conftest import ROOT, fixture_files
 from gradlint.config import Settings
 from gradlint.linter import lint_source
 
-torch_spec = pytest.importorskip("torch", reason="torch==2.13.0 is not installed; .ci/run installs it")
+import importlib.util
 
-pytestmark = pytest.mark.torch
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+# one skip per test, each saying why, where torch is missing
+pytestmark = [pytest.mark.torch, pytest.mark.skipif(
+    not HAS_TORCH, reason="torch==2.13.0 is not installed (`pip install torch==2.13.0`; "
+                          ".ci/run installs it)")]
 
 MONITOR = ROOT / "tests" / "runtime_monitor.py"
 KINDS = {
@@ -47,6 +51,30 @@ FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))
 PROGRAMS = fixture_files() + FIXED + sorted((ROOT / "examples").glob("*.py"))
 
 
+CORE = ("gl001", "gl002", "gl003", "gl004")
+
+
+def _in_quick_sample(path: Path) -> bool:
+    """The programs the quick suite runs under PyTorch (every one runs under `-m slow`):
+    each rule's first flagged fixture, the first clean one and first fixed output of
+    GL001-GL004, and the example. About 30 programs, a run of PyTorch each."""
+    if path.parent.name == "examples":
+        return True
+    names = sorted(p.name for p in path.parent.glob("*.py"))
+    firsts = [next((n for n in names if n.startswith("flagged_") and not n.endswith(".fixed.py")),
+                   None)]
+    if path.parent.name in CORE:
+        firsts.append(next((n for n in names if n.startswith("clean_")), None))
+        firsts.append(next((n for n in names if n.endswith(".fixed.py")), None))
+    return path.name in firsts
+
+
+def _params():
+    return [pytest.param(p, id=f"{p.parent.name}/{p.name}",
+                         marks=() if _in_quick_sample(p) else pytest.mark.slow)
+            for p in PROGRAMS]
+
+
 def _run(path: Path, out_dir: Path) -> dict:
     out = out_dir / (path.parent.name + "__" + path.name + ".json")
     env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1")
@@ -58,10 +86,13 @@ def _run(path: Path, out_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def observed(tmp_path_factory):
+def observed(request, tmp_path_factory):
+    """Every selected program run under the monitor, in parallel, once per session."""
     out_dir = tmp_path_factory.mktemp("runtime")
+    chosen = [item.callspec.params["path"] for item in request.session.items
+              if item.originalname == "test_findings_agree_with_pytorch"]
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        results = pool.map(lambda p: (p, _run(p, out_dir)), PROGRAMS)
+        results = pool.map(lambda p: (p, _run(p, out_dir)), chosen)
         return dict(results)
 
 
@@ -70,7 +101,7 @@ def _matches(diag, symptom) -> bool:
     return symptom["kind"] in KINDS.get(diag.code, ()) and bool(lines & set(symptom["lines"]))
 
 
-@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", _params())
 def test_findings_agree_with_pytorch(path, observed):
     result = observed[path]
     symptoms = result["symptoms"]
