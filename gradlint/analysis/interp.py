@@ -19,7 +19,6 @@ from gradlint.analysis.events import EventMixin
 from gradlint.analysis.frames import FrameMixin
 from gradlint.analysis.observations import LoopEvents, Observations
 from gradlint.analysis.values import GradContext, NNModule, Ref, Seq, State, Tensor, UNKNOWN, evolve
-from gradlint.nodetext import node_text
 
 
 _UNSEEN = object()
@@ -93,7 +92,7 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         cannot be reused by a node a fix builds and drops.)"""
         known = self._texts.get(id(node))
         if known is None or known[0] is not node:
-            known = self._texts[id(node)] = (node, node_text(self.module, node))
+            known = self._texts[id(node)] = (node, self.module.code_for_node(node))
         return known[1]
 
     def qualify(self, text: str) -> str:

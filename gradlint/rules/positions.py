@@ -23,7 +23,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from gradlint.nodetext import header_line, node_text
 
 Span = Tuple[int, int, int, int]  # 1-based line, column; end line, end column
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
@@ -113,7 +112,7 @@ class Positions:
         self.source = source
         self.owners = owners
         # a node's text; the interpreter's `raw_code` generates each node's only once
-        self.text_of = text_of or (lambda node: node_text(module, node))
+        self.text_of = text_of or module.code_for_node
         self._starts: Optional[List[int]] = None
         self._searches = _SEARCHES
         self._statements: Optional[Dict[int, Span]] = None
@@ -206,9 +205,7 @@ class Positions:
         comes before rules it out.)"""
         if self._searches <= 0 or self.source.startswith("\ufeff"):
             return None
-        first = header_line(self.module, node)
-        if first is None:
-            first = self.module.code_for_node(_header_only(node)).split("\n", 1)[0].rstrip("\r")
+        first = self.module.code_for_node(_header_only(node)).split("\n", 1)[0].rstrip("\r")
         if not first or "\r" in first or first != first.strip():
             return None
         found = self._once(first)
