@@ -56,8 +56,8 @@ CORE = ("gl001", "gl002", "gl003", "gl004")
 
 def _in_quick_sample(path: Path) -> bool:
     """The programs the quick suite runs under PyTorch (every one runs under `-m slow`):
-    each rule's first flagged fixture, the first clean one and first fixed output of
-    GL001-GL004, and the example. About 30 programs, a run of PyTorch each."""
+    each rule's first flagged fixture, the first clean one of GL001-GL004, and the
+    example. About 20 programs, a run of PyTorch each."""
     if path.parent.name == "examples":
         return True
     names = sorted(p.name for p in path.parent.glob("*.py"))
@@ -65,7 +65,6 @@ def _in_quick_sample(path: Path) -> bool:
                    None)]
     if path.parent.name in CORE:
         firsts.append(next((n for n in names if n.startswith("clean_")), None))
-        firsts.append(next((n for n in names if n.endswith(".fixed.py")), None))
     return path.name in firsts
 
 
