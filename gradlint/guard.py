@@ -19,7 +19,7 @@ import subprocess
 import sys
 from typing import Optional
 
-RISKY_CHARS = 1_000_000  # a file this large may take longer to parse than file-timeout
+RISKY_CHARS = 2_000_000  # the parse is linear in size: about 10-15 s here for 2 MB, then 20 s is near
 RISKY_OPERATORS = 2_000  # operators in one top-level statement: 2,000 `+` take 1 s to parse
 RISKY_DEPTH = 100  # brackets opened one inside the other (CPython refuses 200)
 SMALL = 4_000  # characters: too few for either
