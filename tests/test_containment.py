@@ -256,3 +256,14 @@ def _alive(pid):
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_flake8_survives_a_parser_crash(tmp_path):
+    """The flake8 plugin parses through the same guard: the crash is a GL999 for that
+    file, and flake8 goes on to the others."""
+    (tmp_path / "chain.py").write_text(HEADER + "x = " + " and ".join(["a"] * 10000) + "\n")
+    (tmp_path / "train.py").write_text(BUG)
+    proc = subprocess.run([sys.executable, "-m", "flake8", "--select", "GL", "chain.py",
+                           "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "chain.py:1:1: GL999" in proc.stdout and "train.py:" in proc.stdout, proc.stderr
+    assert "GL001" in proc.stdout
