@@ -7,13 +7,14 @@ taken in the same minutes count).
 BASE and NEW are git revisions (NEW defaults to the working tree). Each is exported to a
 folder of its own and run as `python -m gradlint check -j 1 --no-cache` (a cold serial
 run, where a mechanism for speed shows whole), with that folder first on PYTHONPATH.
-Prints a Markdown table: the median seconds of each, and NEW / BASE.
+Prints a Markdown table: the median wall and CPU seconds of each, and NEW / BASE.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,13 +53,18 @@ def export(rev: str, into: Path) -> Path:
     return into
 
 
-def once(tree: Path, path: Path, extra) -> float:
+def once(tree: Path, path: Path, extra) -> tuple:
+    """(wall seconds, CPU seconds) of one run. The CPU time (user + system of the child)
+    does not count time the run waited for another process of this noisy machine."""
     env = dict(os.environ, PYTHONPATH=str(tree))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "gradlint", "check", "--quiet", "--exit-zero",
                     "--no-cache", "-j", "1", *extra, str(path)], env=env, cwd=tree,
                    capture_output=True, check=False)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv=None) -> int:
@@ -75,8 +81,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base = export(args.base, Path(tmp) / "base")
         new = export(args.new, Path(tmp) / "new")
-        print(f"| corpus | {args.base} | {args.new or 'working tree'} | new / base |")
-        print("| --- | --- | --- | --- |")
+        print(f"| corpus | {args.base} | {args.new or 'working tree'} | new / base | "
+              f"CPU: base | CPU: new | CPU new / base |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         for title, path in chosen:
             times = {"base": [], "new": []}
             once(base, path, extra), once(new, path, extra)  # (bytecode, OS cache)
@@ -84,8 +91,10 @@ def main(argv=None) -> int:
                 order = ("base", "new") if i % 2 == 0 else ("new", "base")
                 for name in order:
                     times[name].append(once(base if name == "base" else new, path, extra))
-            b, n = statistics.median(times["base"]), statistics.median(times["new"])
-            print(f"| {title} | {b:.2f} s | {n:.2f} s | {n / b:.3f} |", flush=True)
+            b, n = (statistics.median(w for w, _ in times[k]) for k in ("base", "new"))
+            cb, cn = (statistics.median(c for _, c in times[k]) for k in ("base", "new"))
+            print(f"| {title} | {b:.2f} s | {n:.2f} s | {n / b:.3f} | {cb:.2f} s | {cn:.2f} s | "
+                  f"{cn / cb:.3f} |", flush=True)
     return 0
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
-from gradlint.prefilter import Word
+from gradlint.prefilter import GAP, Word
 
-# Prefilter: words are names, never punctuation (`loss.backward ()`, `x . grad` and
-# `from torch import no_grad as ng` are all Python): a rule needs the names its findings
-# rest on; a test that spans tokens allows `GAP` between them.
+# Prefilter: a rule needs the names its findings rest on, and punctuation only where
+# the analysis needs it too (a method is followed only where it is called, `.numpy(`,
+# an attribute only after a dot, `.grad`), with `GAP` (white space, comments, line
+# continuations) allowed between tokens. A function that can be imported under another
+# name (`backward`, `tensor`, `no_grad`) is needed by its bare name, which the import
+# still spells.
 # A tensor that requires grad can only come from a `torch.nn` module (or a
 # class built on one), `nn.Parameter`, `Variable`, or a `requires_grad` flag, so a rule
 # that needs one needs one of these words. (Checked on real code by a slow test.)
@@ -20,7 +23,7 @@ GRAD_SOURCE = ("requires_grad", "Variable", PARAMETER, Word(r"\bnn\b"))
 # a leaf that requires grad is made by a requires_grad flag or as a Parameter
 LEAF_SOURCE = ("requires_grad", PARAMETER)
 # the `.grad` attribute itself (`x.grad`, `x . grad`), not `.grad_fn`, `.grad_norm`
-GRAD_ATTRIBUTE = Word(r"\bgrad\b", "grad")
+GRAD_ATTRIBUTE = Word(r"\." + GAP + r"grad\b", "grad")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """GL001: backward and an optimizer step run every iteration, nothing clears gradients."""
 
 from gradlint.diagnostics import Fix
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -66,7 +67,7 @@ RULE = Rule(
     name="missing-zero-grad",
     summary="A training loop runs backward() and an optimizer step but never clears gradients.",
     check=check,
-    needs=("backward", "step"),
+    needs=("backward", Word(r"\bstep" + GAP + r"\(", "step")),
     fixable=True,
     docs=RuleDocs(
         what="""

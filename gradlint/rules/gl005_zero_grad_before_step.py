@@ -1,6 +1,7 @@
 """GL005: gradients are cleared between backward() and the step that should apply them."""
 
 from gradlint.diagnostics import Fix
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -55,7 +56,7 @@ RULE = Rule(
     name="zero-grad-before-step",
     summary="Gradients are cleared after backward() and before the optimizer step uses them.",
     check=check,
-    needs=("zero_grad", "backward", "step"),
+    needs=("zero_grad", "backward", Word(r"\bstep" + GAP + r"\(", "step")),
     fixable=True,
     docs=RuleDocs(
         what="""

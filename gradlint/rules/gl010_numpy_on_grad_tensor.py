@@ -1,5 +1,6 @@
 """GL010: `.numpy()` on a tensor that requires grad."""
 
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
@@ -35,7 +36,7 @@ RULE = Rule(
     name="numpy-on-grad-tensor",
     summary="`.numpy()` on a tensor that requires grad raises a RuntimeError.",
     check=check,
-    needs=("numpy", GRAD_SOURCE, "torch"),
+    needs=(Word(r"\bnumpy" + GAP + r"\(", "numpy"), GRAD_SOURCE, "torch"),
     fixable=True,
     docs=RuleDocs(
         what="""

@@ -1,6 +1,6 @@
 """GL015: a stateful optimizer constructed inside the loop that steps it."""
 
-from gradlint.prefilter import Word
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -22,7 +22,7 @@ RULE = Rule(
     summary="A stateful optimizer is rebuilt inside the training loop that steps it.",
     check=check,
     # an optimizer class is reached through `torch.optim` (not the word "optimizer")
-    needs=(Word(r"\boptim\b", "optim"), "step", "torch"),
+    needs=(Word(r"\boptim\b", "optim"), Word(r"\bstep" + GAP + r"\(", "step"), "torch"),
     docs=RuleDocs(
         what="""
 Finds an optimizer that keeps state between steps (Adam, AdamW, RMSprop, Adagrad, ...,

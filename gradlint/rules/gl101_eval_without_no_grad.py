@@ -1,5 +1,6 @@
 """GL101: an evaluation loop over a model in eval() mode that records graphs (off by default)."""
 
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
 
 # a loop whose text says it differentiates is not an evaluation loop, whatever the analysis saw
@@ -55,7 +56,8 @@ RULE = Rule(
     check=check,
     default_on=False,
     fixable=True,
-    needs=(("eval", "train"), "torch"),
+    needs=((Word(r"\beval" + GAP + r"\(", "eval"), Word(r"\btrain" + GAP + r"\(", "train")),
+           "torch"),
     docs=RuleDocs(
         what="""
 Finds a loop that calls a model after `model.eval()` (with no `model.train()` between),

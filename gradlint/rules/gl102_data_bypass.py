@@ -1,6 +1,6 @@
 """GL102: a write through `.data`, hidden from autograd (off by default)."""
 
-from gradlint.prefilter import Word
+from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
@@ -32,7 +32,7 @@ RULE = Rule(
     summary="A tensor is written through `.data`, hidden from autograd's checks.",
     check=check,
     default_on=False,
-    needs=(Word(r"\bdata\b", "data"), "torch"),
+    needs=(Word(r"\." + GAP + r"data\b", "data"), "torch"),
     docs=RuleDocs(
         what="""
 Finds writes through the `.data` attribute of a tensor: `x.data = y`,
