@@ -10,6 +10,7 @@ import operator
 from dataclasses import dataclass, field, fields
 from typing import Dict, FrozenSet, Optional, Tuple
 
+from gradlint.fastinit import init_like
 
 Tri = Optional[bool]
 _FIELD_NAMES: Dict[type, frozenset] = {}
@@ -32,8 +33,22 @@ def evolve(value, /, **changes):
 
 
 def frozen_value(cls):
-    """A frozen dataclass: the analysis's values are never changed in place."""
-    return dataclass(frozen=True)(cls)
+    """`@dataclass(frozen=True)` with an `__init__` that fills the instance's dict
+    directly. The one `dataclasses` writes for a frozen class stores each field through
+    `object.__setattr__` (plain stores are forbidden), three times the cost: a training
+    script makes about twelve tensors. Same signature, same defaults, the same dict;
+    a class it does not fit (slots, `__post_init__`, fields left out of `__init__` or
+    keyword-only) keeps the dataclass one."""
+    cls = dataclass(frozen=True)(cls)
+    fit = ("__post_init__" not in dir(cls) and "__slots__" not in cls.__dict__
+           and all(f.init and not getattr(f, "kw_only", False) for f in fields(cls)))
+    if not fit:
+        return cls
+    init = init_like(cls, lambda i, name: f"state[{name!r}] = {name}", {}, "frozen value",
+                     prelude=["state = self.__dict__"])
+    init.__annotations__ = dict(cls.__init__.__annotations__)
+    cls.__init__ = init
+    return cls
 
 
 def join_tri(a: Tri, b: Tri) -> Tri:
