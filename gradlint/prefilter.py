@@ -102,7 +102,7 @@ _PLANS: dict = {}
 
 
 def _entry(rules, backward: tuple):
-    """(rules, words, plan), built once per rule selection, not per file: the
+    """(rules, words, plan, matcher), built once per rule selection, not per file: the
     plan is the selected rules' conditions over one list of distinct words (plain text by
     value, patterns by identity), as word indices. Keyed
     by the rules' identities (hashing a frozen rule hashes all its fields); the entry
@@ -131,8 +131,33 @@ def _entry(rules, backward: tuple):
     if len(_PLANS) >= 64:  # selections differ per file only with per-file-ignores
         _PLANS.clear()
     words, plan = tuple(words), tuple(plan)
-    entry = _PLANS[key] = (list(rules), words, plan)
+    entry = _PLANS[key] = (list(rules), words, plan, _matcher(words, plan))
     return entry
+
+
+def _matcher(words: tuple, plan: tuple):
+    """The plan as one function of straight-line code: for each rule, its groups joined
+    by `and`, each group's words by `or`, each word's answer kept in a local once known.
+    Evaluation stops where the loops over the plan would (a group at its first word
+    found, a rule at its first group without one), so the same words are searched in
+    the same order; a file costs a few microseconds instead of a loop per group."""
+    names = {"words": words, "rules": tuple(rule for rule, _ in plan)}
+    body = [f"h{i} = None" for i in range(len(words))] + ["kept = []"]
+    for i, word in enumerate(words):
+        names[f"w{i}"] = word if isinstance(word, str) else word.search
+    for r, (_, conditions) in enumerate(plan):
+        tests = []
+        for group in conditions:
+            alternatives = []
+            for i in group:
+                look = (f"w{i} in text" if isinstance(words[i], str)
+                        else f"w{i}(text) is not None")
+                alternatives.append(f"(h{i} if h{i} is not None else (h{i} := {look}))")
+            tests.append("(" + " or ".join(alternatives) + ")")
+        body.append(f"if {' and '.join(tests) or 'True'}: kept.append(rules[{r}])")
+    text = "def match(text):\n    " + "\n    ".join(body + ["return kept"]) + "\n"
+    exec(compile(text, "<gradlint prefilter plan>", "exec"), names)
+    return names["match"]
 
 
 def matching_rules(text: str, rules, settings) -> list:
@@ -140,21 +165,4 @@ def matching_rules(text: str, rules, settings) -> list:
     that each rule's words are held to account on their own (a rule that wrongly needs a
     word would otherwise hide behind another rule that keeps the file). Each word is
     looked for at most once, and only when a rule still needs it."""
-    _, words, plan = _entry(rules, tuple(settings.backward_functions))
-    found = [None] * len(words)
-    kept = []
-    for rule, conditions in plan:
-        for group in conditions:
-            for i in group:
-                hit = found[i]
-                if hit is None:
-                    word = words[i]
-                    hit = found[i] = (word in text if isinstance(word, str)
-                                      else word.search(text) is not None)
-                if hit:
-                    break
-            else:
-                break  # a group none of whose words occurs: the rule cannot report
-        else:
-            kept.append(rule)
-    return kept
+    return _entry(rules, tuple(settings.backward_functions))[3](text)
