@@ -116,7 +116,7 @@ def test_a_plan_lists_each_word_once_and_leaves_out_rules_without_a_check():
     same_text = "".join(["back", "ward("])  # equal to the literal, another object
     nn = Word(r"\bnn\b")
     rules = [_Rule(("backward(", nn)), _Rule((same_text, ("x", nn))), _Rule(("z",), check=False)]
-    _, words, plan = _entry(rules, ())
+    _, words, plan, _ = _entry(rules, ())
     assert words == ("backward(", nn, "x")
     assert [rule for rule, _ in plan] == rules[:2]
     assert plan[0][1] == ((0,), (1,)) and plan[1][1] == ((0,), (2, 1))
