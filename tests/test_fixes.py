@@ -4,7 +4,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 

@@ -5,7 +5,6 @@ import libcst as cst
 import pytest
 
 from conftest import ROOT, fixture_files
-from gradlint.analysis import interp as interp_module
 from gradlint.analysis.interp import Interpreter
 from gradlint.rules.positions import Positions
 
@@ -187,20 +186,17 @@ def test_whole_file_searches_are_bounded():
     assert all(positions.span(n) == positions._slow(n) for n in calls[195:205])
 
 
-def test_node_text_is_generated_once_per_node(monkeypatch):
+def test_node_text_is_generated_once_per_node():
     source = "import torch\nw = torch.ones(2, requires_grad=True)\nw.sum().backward()\n"
     module = cst.parse_module(source)
     interp = Interpreter(module, source_length=len(source))
     interp.run()
     node = next(n for n in interp.nodes.values() if isinstance(n, cst.Call))
-    calls = []
-    original = interp_module.node_text
-    monkeypatch.setattr(interp_module, "node_text",
-                        lambda module, n: calls.append(n) or original(module, n))
-    first, second = interp.code(node), interp.raw_code(node)
+    first = interp.raw_code(node)
+    assert interp.raw_code(node) is first  # the same string: generated once, then kept
+    assert interp.code(node) == first.strip() == "w.sum().backward()"
     other = node.deep_clone()  # an equal node is another node: its own text
-    interp.code(other)
-    assert first == second.strip() and calls == [node, other]
+    assert interp.raw_code(other) == first and interp._texts[id(other)][0] is other
 
 
 HEADERS = '''\
