@@ -132,3 +132,18 @@ def test_the_audits_cases_are_found_with_the_prefilter(text, code):
     filtered = [d.code for d in lint_source(text, "a.py", SETTINGS, prefilter=True)]
     assert code in unfiltered
     assert filtered == unfiltered
+
+
+def test_a_row_of_hashes_after_a_token_does_not_hang_the_prefilter():
+    """A comment banner right after a token a pattern spans (`x[0]  ####...`) once took
+    2**n steps: every split of the `#`s into comments was tried. Run in a child, so
+    that a regression fails here instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    code = ("from gradlint.config import Settings\nfrom gradlint.linter import lint_source\n"
+            "text = 'import torch\\nw = torch.ones(2, requires_grad=True)\\nx = w[0]  '"
+            " + '#' * 200 + '\\n'\nprint(lint_source(text, 'a.py', Settings(select=('ALL',))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
