@@ -46,13 +46,6 @@ def read_regular(path: str, limit: int | None = None) -> bytes:
         os.close(fd)
 
 
-def is_regular(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
 def temp_name(folder: str) -> str:
     return os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}{TEMP_SUFFIX}")
 

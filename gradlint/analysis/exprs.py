@@ -352,12 +352,15 @@ class ExprEvaluator:
         # (one pass over the bindings: which hold the older instance, which the younger)
         live_old = False
         aged = []
-        for key, value in st.env.items():
-            if type(value) is Tensor and value.graph:  # (Tensor has no subclasses)
-                if old in value.graph:
-                    live_old = True
-                if young in value.graph:
-                    aged.append((key, value))
+        # the callers' bindings too: a function run again makes a new instance of the
+        # nodes its earlier run gave back to them
+        for env in (st.env, *self.caller_envs):
+            for key, value in env.items():
+                if type(value) is Tensor and value.graph:  # (Tensor has no subclasses)
+                    if old in value.graph:
+                        live_old = True
+                    if young in value.graph:
+                        aged.append((env, key, value))
         was_freed = young in st.freed
         old_freed = old in st.freed or not live_old
         site_of = st.freed.get(young) or st.freed.get(old)
@@ -365,8 +368,12 @@ class ExprEvaluator:
         st.freed.pop(old, None)
         if was_freed and old_freed and site_of is not None:
             st.freed[old] = site_of
-        for key, value in aged:
-            st.env[key] = _with(value, graph=(value.graph - {young}) | {old})
+        # two instances are all the model tells apart: with the older one still held, a
+        # third would share its node, and freeing one would seem to free the other, so
+        # the younger one's holders lose the node instead (they claim less, never wrong)
+        keep = frozenset() if live_old else frozenset([old])
+        for env, key, value in aged:
+            env[key] = _with(value, graph=(value.graph - {young}) | keep)
 
     def escape_names_in(self, node: cst.CSTNode, st: State) -> None:
         """Known objects named inside code we do not follow may be changed by it."""

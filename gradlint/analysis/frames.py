@@ -52,6 +52,7 @@ class FrameMixin:
         self.class_self: Dict[int, Value] = {}
         self.inlined: Set[int] = set()
         self.active: List[int] = []
+        self.caller_envs: List[Dict[str, Value]] = []  # the bindings of each caller inlined
         self.depth = 0
         self.module_env: Dict[str, Value] = {}
         self.locals_cache: Dict[int, Set[str]] = {}
@@ -166,9 +167,11 @@ class FrameMixin:
             start.env.update({k: v for k, v in st.env.items() if k == "self" or k.startswith("self.")})
         self.register(node)  # now, while its own statement is the one being run
         self.call_chain.append(node)
+        self.caller_envs.append(st.env)
         try:
             result = self.run_function(info, bound, self_value, start)
         finally:
+            self.caller_envs.pop()
             self.call_chain.pop()
         if result is None:
             return self.unknown_call(node, args, st)
