@@ -12,8 +12,8 @@ from gradlint.analysis.walk import iter_children
 from gradlint.analysis.methods import MethodEvaluator, keeps_graph, optimizer_like_name
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
-    Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Scheduler, State,
-    Tensor, UNKNOWN, Unknown, Value,
+    Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Scheduler, Seq,
+    State, Tensor, UNKNOWN, Unknown, Value, union_params,
 )
 
 
@@ -67,6 +67,8 @@ class CallEvaluator(MethodEvaluator):
                 finally:
                     self.clearing_grad = outer
                 callee = Ref(receiver.qualname + "." + method) if isinstance(receiver, Ref) else None
+                if callee is None and receiver is UNKNOWN and fname == "self." + method:
+                    callee = self.own_method(method)  # `self.helper()` in a plain class
         else:
             callee = self.eval(func, st)
         args, pos = [], []
@@ -82,12 +84,18 @@ class CallEvaluator(MethodEvaluator):
                 return extra
         if (func_kind is cst.Name and func.value in api.HARMLESS_BUILTINS
                 and func.value not in st.env and func.value not in self.module_env):
+            if func.value in ("list", "tuple", "filter") and pos and isinstance(pos[-1], Params):
+                return pos[-1]  # the same parameters (a filter keeps a subset of them)
             return NONTENSOR if func.value in ("len", "float", "int", "str", "bool", "print",
                                               "isinstance", "round", "repr", "format") else UNKNOWN
         if isinstance(callee, Ref):
             return self.call_api(node, callee.qualname, args, pos, st)
         if isinstance(callee, NNModule):
             self.on_module_forward(node, callee, st)
+            if callee.cls is not None:
+                value = self.instance_call(node, callee, "forward", fname, args, st)
+                if isinstance(value, (Tensor, Seq)):
+                    return value
             return self.module_call(callee, pos, id(node), st)
         if isinstance(callee, Function):
             return self.call_local(callee, node, args, st, receiver if method else None)
@@ -95,7 +103,7 @@ class CallEvaluator(MethodEvaluator):
             self.note_site(id(node))
             self.module_roots.add(id(node))
             return NNModule(ident=id(node), trainable=callee.has_params, saves=True,
-                            origin=self.stmt_id)
+                            origin=self.stmt_id, cls=callee.node_id)
         if method is not None:
             return self.call_method(node, func, method, receiver, args, pos, st)
         return self.unknown_call(node, args, st)
@@ -115,6 +123,8 @@ class CallEvaluator(MethodEvaluator):
 
     # -- torch API ------------------------------------------------------------------
     def call_api(self, node: cst.Call, q: str, args, pos, st: State) -> Value:
+        if q == "itertools.chain":
+            return union_params(pos) or self.unknown_call(node, args, st)
         short = api.torch_short(q)
         if short == "tensor" and pos and isinstance(pos[0], Tensor):
             # torch.tensor(t) of a tensor: a detached copy, with a warning
@@ -253,12 +263,12 @@ class CallEvaluator(MethodEvaluator):
                     e.func.attr.value in ("parameters", "named_parameters"):
                 base = self.eval(e.func.value, st)
                 if isinstance(base, NNModule):
-                    out.add(base.root or base.ident)
+                    out.add(base.ident if base.ident in self.sub_roots else base.root or base.ident)
                 continue
             if kind is cst.Name or kind is cst.Attribute:
                 value = self.eval(e, st)
                 if isinstance(value, Params):
-                    out.add(value.root)
+                    out |= value.roots
                 elif isinstance(value, NNModule):
                     out.add(value.root or value.ident)
                 elif isinstance(value, Tensor) and value.sources:

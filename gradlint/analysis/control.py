@@ -10,8 +10,10 @@ import libcst as cst
 
 from gradlint.analysis import torchapi as api
 from gradlint.analysis.observations import LoopEvents
+from gradlint.analysis.exprs import NONTENSOR
 from gradlint.analysis.values import (
-    GradContext, Params, Ref, State, Tensor, UNKNOWN, join_all, join_states, same_state,
+    Const, GradContext, NNModule, Optimizer, Params, Ref, State, Tensor, Tri, UNKNOWN,
+    join_all, join_states, same_state,
 )
 
 MAX_LOOP_PASSES = 4
@@ -27,15 +29,41 @@ class ControlFlowMixin:
     def exec_If(self, node: cst.If, st: State) -> State:
         self.cur = st
         self.stmt_owner = node  # an `elif` comes here after the branch above it ran
-        self.eval(node.test, st)
-        yes = self.exec_block(node.body, st.copy())
-        if node.orelse is None:
+        known = self.none_test(node.test, st)
+        if known is None:
+            self.eval(node.test, st)
+        elif known is False:  # (`if self.cache is None:` once the cache is made)
+            yes = State(dead=True)
+        if known is not False:
+            yes = self.exec_block(node.body, st.copy())
+        if known is True:
+            no = State(dead=True)
+        elif node.orelse is None:
             no = st
         elif isinstance(node.orelse, cst.If):
             no = self.exec_If(node.orelse, st.copy())
         else:
             no = self.exec_block(node.orelse.body, st.copy())
         return join_states(yes, no)
+
+    def none_test(self, test, st: State) -> Tri:
+        """The value of `x is None` / `x is not None` where the analysis knows `x`:
+        the attributes a module caches on `self` are tested this way."""
+        if type(test) is not cst.Comparison or len(test.comparisons) != 1:
+            return None
+        comp = test.comparisons[0]
+        op = type(comp.operator)
+        if not ((op is cst.Is or op is cst.IsNot) and type(comp.comparator) is cst.Name
+                and comp.comparator.value == "None"):
+            return None
+        value = self.eval(test.left, st)
+        if isinstance(value, Const) and value is not NONTENSOR and value.value != NONTENSOR.value:
+            is_none = value.value is None
+        elif isinstance(value, (Tensor, NNModule, Optimizer)):
+            is_none = False
+        else:
+            return None
+        return is_none if op is cst.Is else not is_none
 
     def exec_Match(self, node, st: State) -> State:
         self.eval(node.subject, st)
@@ -90,7 +118,7 @@ class ControlFlowMixin:
         element = UNKNOWN
         if isinstance(iterable, Params):
             element = Tensor(ident=iterable.root, requires_grad=iterable.trainable, leaf=True,
-                             sources=frozenset([iterable.root]))
+                             sources=iterable.roots)
         elif isinstance(iterable, Tensor):
             element = self.op_result([iterable], saves=False, site=id(node.iter), st=st)
         return self.run_loop(node, st, lambda s: self.bind_target(node.target, element, s))

@@ -55,7 +55,14 @@ class EventMixin:
         each iteration steps new tensors, so nothing can accumulate across iterations."""
         inside = self.site_loops
         return loop in inside.get(opt.origin, ()) and all(
-            loop in inside.get(source, ()) for source in opt.coverage)
+            loop in inside.get(self.sub_roots.get(source, source), ()) for source in opt.coverage)
+
+    def overlaps(self, ident: int, idents) -> bool:
+        """Parameters of module (or leaf) `ident` are among those of `idents`: the same,
+        or one is an instance of the file's own class and the other its sub-module."""
+        subs = self.sub_roots
+        return ident in idents or subs.get(ident) in idents or any(
+            subs.get(other) == ident for other in idents)
 
     def on_clear(self, node, st: Optional[State] = None) -> None:
         st = st or self.cur
@@ -85,7 +92,7 @@ class EventMixin:
         elif isinstance(value, NNModule):
             st.escaped |= {value.root or value.ident}
         elif isinstance(value, Params):
-            st.escaped |= {value.root}
+            st.escaped |= value.roots
         elif isinstance(value, Optimizer):
             st.escaped |= value.coverage
 
@@ -157,7 +164,7 @@ class EventMixin:
         closure = any(not isinstance(v, Optimizer) for v in pos) or any(
             a.keyword is not None and a.keyword.value == "closure" for a in node.args)
         if cleared is not None and not closure and (
-                cleared[2] == opt.ident or cleared[2] in opt.coverage):
+                cleared[2] == opt.ident or self.overlaps(cleared[2], opt.coverage)):
             loop = self.loop_stack[-1][0].loop if self.loop_stack else None
             self.obs.zero_before_step.setdefault(
                 cleared[0], (cleared[0], cleared[1], self.register(node), text or "optimizer", loop))
@@ -167,8 +174,11 @@ class EventMixin:
             if loop in made_in and opt.coverage and not self.fresh_in_loop(opt, loop):
                 self.obs.optimizer_in_loop.setdefault(opt.origin, (opt.origin, self.register(node), loop))
         for cut in st.sc_cuts:
-            for source in cut.lost & opt.coverage:
-                if source in st.sc_sources or (st.sc_open and source in st.escaped):
+            for source in cut.lost:
+                if not self.overlaps(source, opt.coverage):
+                    continue
+                if source in st.sc_sources or (st.sc_open and (
+                        source in st.escaped or self.sub_roots.get(source) in st.escaped)):
                     continue
                 backward = (max(st.sc_backwards, key=lambda b: self.bw_seq.get(b, 0))
                             if st.sc_backwards else None)
@@ -177,14 +187,19 @@ class EventMixin:
                                  self.source_name(source, st))
 
     def on_grad_read(self, node: cst.Attribute, base: Tensor, st: State) -> None:
-        if not isinstance(node.value, cst.Name):
+        plain = type(node.value) is cst.Name
+        # `net.activations.grad`: an attribute of an object the analysis follows; only
+        # its leaf-ness is claimed (a parameter reached by attributes has no own ident)
+        name = node.value.value if plain else dotted(node.value)
+        if name is None or not (plain or name.split(".")[0] in st.env):
             return
-        name = node.value.value
-        if base.requires_grad is True and base.leaf is True and not self.clearing_grad:
+        if plain and base.requires_grad is True and base.leaf is True and not self.clearing_grad:
             self.track_grad_read(node, name, base.ident, st)
         if base.requires_grad is True and base.leaf is False and not base.retains_grad:
             self.obs.nonleaf_reads.setdefault(id(node), NonLeafGradRead(
                 read=self.register(node), var=name, origin=base.origin))
+            return
+        if not plain:
             return
         if base.requires_grad is True and base.leaf is True and st.backward_sites:
             leaf = base.ident
@@ -219,7 +234,8 @@ class EventMixin:
 
     def source_name(self, source: int, st: State) -> str:
         for key, value in st.env.items():
-            if isinstance(value, NNModule) and value.ident == source and value.root is None:
+            if isinstance(value, NNModule) and value.ident == source and (
+                    value.root is None or source in self.sub_roots):
                 return key
             if isinstance(value, Tensor) and value.ident == source and value.leaf:
                 return key

@@ -11,7 +11,7 @@ from gradlint.analysis.shapes import elementwise_count, with_count
 from gradlint.analysis.walk import iter_children, iter_tree
 from gradlint.analysis.values import (
     Const, Cut, GradContext, NNModule, Params, Ref, Seq, State, Tensor, UNKNOWN, Unknown, Value,
-    evolve,
+    evolve, union_params,
 )
 
 
@@ -180,6 +180,8 @@ class ExprEvaluator:
         if not isinstance(left, Tensor) and not isinstance(right, Tensor):
             if isinstance(left, Const) and isinstance(right, Const):
                 return NONTENSOR
+            if type(operator) is cst.Add:  # `list(a.parameters()) + list(b.parameters())`
+                return union_params([left, right]) or UNKNOWN
             return UNKNOWN
         both = isinstance(left, Tensor) and isinstance(right, Tensor)
         kind = type(operator)  # (operator classes have no subclasses)
@@ -305,7 +307,9 @@ class ExprEvaluator:
         mode = st.grad_mode
         if mode is False:
             if any_rg:
-                cuts = cuts | {Cut(site=self.stmt_id, lost=lost, var=self.stmt_var)}
+                # in a function called inside a no_grad block, the cut is that call
+                site, var = self.grad_off_call or (self.stmt_id, self.stmt_var)
+                cuts = cuts | {Cut(site=site, lost=lost, var=var)}
             return Tensor(ident=site, requires_grad=False, leaf=True, cuts=cuts,
                           origin=self.stmt_id, is_int=is_int)
         if any_rg and mode is True:
@@ -326,8 +330,9 @@ class ExprEvaluator:
 
     def module_call(self, module: NNModule, args: List[Value], site: int, st: State) -> Value:
         root = module.root or module.ident
+        own = (root, module.ident) if module.ident in self.sub_roots else (root,)
         param = Tensor(ident=root, requires_grad=module.trainable, leaf=True,
-                       sources=frozenset([root]) if module.trainable is not False else frozenset())
+                       sources=frozenset(own) if module.trainable is not False else frozenset())
         return self.op_result([param] + args, saves=module.saves, site=site, st=st)
 
     def note_site(self, site: int) -> None:

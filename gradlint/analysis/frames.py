@@ -53,6 +53,9 @@ class FrameMixin:
         self.inlined: Set[int] = set()
         self.active: List[int] = []
         self.caller_envs: List[Dict[str, Value]] = []  # the bindings of each caller inlined
+        self.sub_roots: Dict[int, int] = {}  # a sub-module of an instance -> the instance
+        # (statement, its variable) of the call made inside a no_grad block that is running
+        self.grad_off_call: Optional[Tuple[int, str]] = None
         self.depth = 0
         self.module_env: Dict[str, Value] = {}
         self.locals_cache: Dict[int, Set[str]] = {}
@@ -107,7 +110,8 @@ class FrameMixin:
                 is_module = True
             elif isinstance(value, ModuleClass):
                 is_module = True
-        self_value: Value = NNModule(ident=id(node), trainable=None, saves=True) if is_module else UNKNOWN
+        self_value: Value = (NNModule(ident=id(node), trainable=None, saves=True, cls=id(node))
+                             if is_module else UNKNOWN)
         self.class_self[id(node)] = self_value
         # methods are defined in the class frame, not the module's
         self.frames.append(Frame(node=None, locals=set(), cls=node))
@@ -146,46 +150,68 @@ class FrameMixin:
         return {k: v for k, v in exit_state.env.items() if k.startswith("self.")}
 
     # -- calls -----------------------------------------------------------------------------
-    def call_local(self, fn: Function, node: cst.Call, args, st: State, receiver) -> Value:
-        info = self.functions.get(fn.node_id)
-        if (info is None or info.opaque or fn.node_id in self.active
+    def inlinable(self, fn_id: int) -> Optional[FunctionInfo]:
+        info = self.functions.get(fn_id)
+        if (info is None or info.opaque or fn_id in self.active
                 or self.depth >= MAX_CALL_DEPTH or self.steps > self.step_limit):
-            return self.unknown_call(node, args, st)
-        bound = self.bind_arguments(info, node, args, st)
+            return None
+        return info
+
+    def own_method(self, name: str) -> Optional[Function]:
+        """The method `name` of the class whose method is running, as a callee."""
+        cls = self.frame.cls
+        fn = _method(cls, name) if cls is not None else None
+        return Function(node_id=id(fn)) if fn is not None and id(fn) in self.functions else None
+
+    def call_local(self, fn: Function, node: cst.Call, args, st: State, receiver) -> Value:
+        info = self.inlinable(fn.node_id)
+        bound = self.bind_arguments(info, node, args, st) if info is not None else None
         if bound is None:
             return self.unknown_call(node, args, st)
         self_value = None
-        if info.cls is not None and _is_method(info.node) and isinstance(node.func, cst.Attribute):
-            base = dotted(node.func.value)
-            if base == "self":
-                self_value = st.env.get("self", self.class_self.get(id(info.cls), UNKNOWN))
         start = State(**{**st.flow_facts(), "env": {}})
         if info.nested:
             start.env.update({k: v for k, v in st.env.items()
                               if k.split(".")[0] not in _locals_of(info.node, self.locals_cache)})
-        if self_value is not None:
-            start.env.update({k: v for k, v in st.env.items() if k == "self" or k.startswith("self.")})
+        prefix = None
+        if info.cls is not None and _is_method(info.node) and isinstance(node.func, cst.Attribute):
+            if dotted(node.func.value) == "self":
+                self_value = st.env.get("self", self.class_self.get(id(info.cls), UNKNOWN))
+                start.env.update({k: v for k, v in st.env.items() if k.startswith("self.")})
+                prefix = "self"
+        result = self.inline(info, node, bound, self_value, start, st, prefix)
+        return self.unknown_call(node, args, st) if result is None else result
+
+    def inline(self, info: FunctionInfo, node: cst.Call, bound, self_value, start: State,
+               st: State, prefix: Optional[str]) -> Optional[Value]:
+        """Run a function of the file for one call, then carry its effects back to the
+        caller: the flow facts (not the grad mode), and the attributes of `self` it left,
+        under `prefix` (the caller's name for that object; None: not kept)."""
         self.register(node)  # now, while its own statement is the one being run
         self.call_chain.append(node)
         self.caller_envs.append(st.env)
+        outer_off = self.grad_off_call
+        if outer_off is None and st.grad_mode is False and info.grad_mode is None:
+            self.grad_off_call = (self.stmt_id, self.stmt_var)
         try:
             result = self.run_function(info, bound, self_value, start)
         finally:
+            self.grad_off_call = outer_off
             self.caller_envs.pop()
             self.call_chain.pop()
         if result is None:
-            return self.unknown_call(node, args, st)
+            return None
         exit_state, value = result
-        self.inlined.add(fn.node_id)
+        self.inlined.add(id(info.node))
         if not exit_state.dead:
             mode = st.grad_mode
             for key, fact in exit_state.flow_facts().items():
                 setattr(st, key, fact)
             st.grad_mode = mode
-            if self_value is not None:
+            if prefix is not None:
                 for key, v in exit_state.env.items():
                     if key.startswith("self."):
-                        st.env[key] = v
+                        st.env[prefix + key[4:]] = v
         return value
 
     def bind_arguments(self, info: FunctionInfo, node: cst.Call, args, st) -> Optional[Dict[str, Value]]:

@@ -17,6 +17,7 @@ from gradlint.analysis.control import ControlFlowMixin, LoopCtx
 from gradlint.analysis.exprs import ExprEvaluator, dotted
 from gradlint.analysis.events import EventMixin
 from gradlint.analysis.frames import FrameMixin
+from gradlint.analysis.instances import InstanceMixin
 from gradlint.analysis.observations import LoopEvents, Observations
 from gradlint.analysis.values import GradContext, NNModule, Ref, Seq, State, Tensor, UNKNOWN, evolve
 
@@ -28,7 +29,8 @@ class AnalysisTimeout(Exception):
     """The per-file time budget ran out."""
 
 
-class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprEvaluator):
+class Interpreter(ControlFlowMixin, EventMixin, InstanceMixin, FrameMixin, CallEvaluator,
+                  ExprEvaluator):
     # compound statement class -> its handler (None: nothing to run), found once by name
     _statement_handlers: dict = {}
 
@@ -247,6 +249,8 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
         kind = type(target)
         if kind is cst.Name:
             st.bind(target.value, value)
+            if type(value) is NNModule and value.cls is not None:
+                self.bind_instance(target.value, value, st)
         elif kind is cst.Attribute:
             attr = target.attr.value
             if attr == "grad":
@@ -274,6 +278,8 @@ class Interpreter(ControlFlowMixin, EventMixin, FrameMixin, CallEvaluator, ExprE
             path = dotted(target)
             if path is not None:
                 st.bind(path, value)
+                if type(value) is NNModule and value.cls is not None:
+                    self.bind_instance(path, value, st)
             else:
                 self.eval(target.value, st)
                 self.escape(value, st)

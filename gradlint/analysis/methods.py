@@ -12,7 +12,7 @@ from gradlint.analysis import shapes, torchapi as api
 from gradlint.analysis.shapes import with_count
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
-    GradContext, NNModule, Optimizer, Params, Scheduler, State, Tensor, UNKNOWN, Value, evolve,
+    GradContext, NNModule, Optimizer, Params, Scheduler, Seq, State, Tensor, UNKNOWN, Value, evolve,
 )
 
 
@@ -64,6 +64,12 @@ class MethodEvaluator:
         if isinstance(receiver, Tensor):
             return self.tensor_method(node, func, method, receiver, pos, st)
         if isinstance(receiver, NNModule):
+            if receiver.cls is not None:
+                forward = method in ("forward", "__call__")
+                value = self.instance_call(node, receiver, "forward" if forward else method,
+                                           rtext, args, st)
+                if value is not None and (not forward or isinstance(value, (Tensor, Seq))):
+                    return value
             return self.module_method(node, method, receiver, pos, st)
         if isinstance(receiver, Optimizer):
             return self.optimizer_method(node, method, receiver, pos, args, st, rtext)
@@ -118,6 +124,8 @@ class MethodEvaluator:
         if method == "requires_grad_":
             flag = literal_bool(node.args[0].value) if node.args else True
             self.on_requires_grad_change(node, func.value, t, st, flag)
+            # `for p in m.parameters(): p.requires_grad_(False)`: `m` is (partly) frozen
+            self.set_module_trainable(t.ident, None, st)
             if t.leaf is True and flag is not None:
                 new = evolve(t, requires_grad=flag,
                               sources=frozenset([t.ident]) if flag else frozenset())
@@ -164,7 +172,9 @@ class MethodEvaluator:
     def module_method(self, node, method, m: NNModule, pos, st: State) -> Value:
         root = m.root or m.ident
         if method in ("parameters", "named_parameters"):
-            return Params(root=root, trainable=m.trainable)
+            # a sub-module of an instance of the file's own class: just its parameters
+            own = m.ident if m.ident in self.sub_roots else root
+            return Params(root=own, trainable=m.trainable)
         if method == "zero_grad":
             self.on_clear(node)
             self.on_full_clear(node, root, st)
@@ -207,7 +217,7 @@ class MethodEvaluator:
 
     def set_module_trainable(self, root: int, value, st: State) -> None:
         for key, v in list(st.env.items()):
-            if isinstance(v, NNModule) and (v.root or v.ident) == root:
+            if isinstance(v, NNModule) and ((v.root or v.ident) == root or v.ident == root):
                 st.env[key] = evolve(v, trainable=value)
 
     # -- unknown code -----------------------------------------------------------------

@@ -119,6 +119,7 @@ class NNModule(Value):
     saves: bool = True  # its forward saves tensors for backward (layers with weights)
     root: Optional[int] = None  # for a sub-module: the module it belongs to
     origin: int = 0
+    cls: Optional[int] = None  # an instance of the file's own class (its ClassDef's id)
 
 
 @frozen_value
@@ -127,6 +128,23 @@ class Params(Value):
 
     root: int
     trainable: Tri = True
+    more: FrozenSet[int] = frozenset()  # the other modules of a union (`list(a...) + list(b...)`)
+
+    @property
+    def roots(self) -> FrozenSet[int]:
+        return self.more | {self.root}
+
+
+def union_params(values) -> "Optional[Params]":
+    """Parameters of several modules given as one iterable, or None if one is not known."""
+    if not values or not all(isinstance(v, Params) for v in values):
+        return None
+    first = values[0]
+    roots = frozenset().union(*(v.roots for v in values))
+    trainable = first.trainable
+    for v in values[1:]:
+        trainable = join_tri(trainable, v.trainable)
+    return Params(root=first.root, trainable=trainable, more=roots - {first.root})
 
 
 @frozen_value

@@ -4,7 +4,11 @@ from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
 def check(ctx):
+    # a cut whose backward raises is reported for that alone: nothing else runs after it
+    crashing = {hit.cut_site for hit in ctx.obs.cut_hits.values() if hit.kind == "no-grad-backward"}
     for hit in ctx.obs.cut_hits.values():
+        if hit.cut_site in crashing and hit.kind != "no-grad-backward":
+            continue
         var = hit.cut_var or "this value"
         named = var if var.startswith("the ") else f"`{var}`"
         bw_line = ctx.line(hit.backward) if hit.backward in ctx.interp.nodes else None
