@@ -10,7 +10,7 @@ import libcst as cst
 
 from gradlint.analysis import torchapi as api
 from gradlint.analysis.observations import LoopEvents
-from gradlint.analysis.exprs import NONTENSOR
+from gradlint.analysis.exprs import NONTENSOR, dotted
 from gradlint.analysis.values import (
     Const, GradContext, NNModule, Optimizer, Params, Ref, State, Tensor, Tri, UNKNOWN,
     join_all, join_states, same_state,
@@ -34,16 +34,25 @@ class ControlFlowMixin:
             self.eval(node.test, st)
         elif known is False:  # (`if self.cache is None:` once the cache is made)
             yes = State(dead=True)
-        if known is not False:
-            yes = self.exec_block(node.body, st.copy())
-        if known is True:
-            no = State(dead=True)
-        elif node.orelse is None:
-            no = st
-        elif isinstance(node.orelse, cst.If):
-            no = self.exec_If(node.orelse, st.copy())
-        else:
-            no = self.exec_block(node.orelse.body, st.copy())
+        self.cond_depth += 1
+        try:
+            if known is not False:
+                yes = self.exec_block(node.body, st.copy())
+            if known is True:
+                no = State(dead=True)
+            elif node.orelse is None:
+                no = st
+            elif isinstance(node.orelse, cst.If):
+                no = self.exec_If(node.orelse, st.copy())
+            else:
+                no = self.exec_block(node.orelse.body, st.copy())
+        finally:
+            self.cond_depth -= 1
+        owner = _grad_guard(node.test, st)
+        if owner is not None and not no.dead and no.dirty_may:
+            # `if p.grad is not None: p.grad.zero_()`: where it is None, nothing to clear
+            no.dirty_may = self.left_dirty(no.dirty_may, owner.sources)
+            no.dirty_must = self.left_dirty(no.dirty_must, owner.sources)
         return join_states(yes, no)
 
     def none_test(self, test, st: State) -> Tri:
@@ -121,7 +130,8 @@ class ControlFlowMixin:
                              sources=iterable.roots)
         elif isinstance(iterable, Tensor):
             element = self.op_result([iterable], saves=False, site=id(node.iter), st=st)
-        return self.run_loop(node, st, lambda s: self.bind_target(node.target, element, s))
+        return self.run_loop(node, st, lambda s: self.bind_target(node.target, element, s),
+                             nonempty=isinstance(iterable, Params))
 
     def exec_While(self, node: cst.While, st: State) -> State:
         self.cur = st
@@ -129,7 +139,8 @@ class ControlFlowMixin:
         infinite = isinstance(node.test, cst.Name) and node.test.value == "True"
         return self.run_loop(node, st, lambda s: self.eval(node.test, s), infinite=infinite)
 
-    def run_loop(self, node, st: State, enter, infinite: bool = False) -> State:
+    def run_loop(self, node, st: State, enter, infinite: bool = False,
+                 nonempty: bool = False) -> State:
         events = self.obs.loops.get(id(node))
         if events is None:
             events = LoopEvents(loop=self.register(node))
@@ -143,6 +154,7 @@ class ControlFlowMixin:
         ctx = LoopCtx()
         self.loop_ctx.append(ctx)
         head = st.copy()
+        outer_depth, self.cond_depth = self.cond_depth, 0
         passes = MAX_LOOP_PASSES if self.steps < self.step_limit else 2
         try:
             for n in range(passes):
@@ -159,18 +171,34 @@ class ControlFlowMixin:
                 if head.dead:
                     break
         finally:
+            self.cond_depth = outer_depth
             self.loop_stack.pop()
             self.loop_ctx.pop()
             self.current_loops = outer_loops
         exits = list(ctx.breaks)
         if not infinite:
-            exits += [st, head]
+            # (a loop over a model's parameters runs at least once)
+            exits += [head] if nonempty else [st, head]
         out = join_all(exits)
         orelse = getattr(node, "orelse", None)
         if orelse is not None and not infinite:
             out = self.exec_block(orelse.body, out)
         self.cur = out
         return out
+
+
+def _grad_guard(test, st: State):
+    """The tensor `p` of a test `p.grad is not None`, if the analysis knows it."""
+    if type(test) is not cst.Comparison or len(test.comparisons) != 1:
+        return None
+    comp = test.comparisons[0]
+    left = test.left
+    if not (type(comp.operator) is cst.IsNot and type(comp.comparator) is cst.Name
+            and comp.comparator.value == "None" and type(left) is cst.Attribute
+            and left.attr.value == "grad"):
+        return None
+    owner = st.env.get(dotted(left.value) or "")
+    return owner if isinstance(owner, Tensor) and owner.sources and not owner.open else None
 
 
 def _mentions_grad(text: str) -> bool:

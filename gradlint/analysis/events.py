@@ -64,9 +64,15 @@ class EventMixin:
         return ident in idents or subs.get(ident) in idents or any(
             subs.get(other) == ident for other in idents)
 
-    def on_clear(self, node, st: Optional[State] = None) -> None:
+    def on_clear(self, node, st: Optional[State] = None, cleared=None) -> None:
+        """Gradients cleared: of the modules / leaves `cleared`, or of anything (None)."""
         st = st or self.cur
         self.record("clear", node)
+        if cleared is None:
+            st.dirty_may = st.dirty_must = frozenset()
+        elif st.dirty_may:
+            st.dirty_may = self.left_dirty(st.dirty_may, cleared)
+            st.dirty_must = self.left_dirty(st.dirty_must, cleared)
         st.sc_sources = frozenset()
         st.sc_open = False
         st.sc_cuts = frozenset()
@@ -81,6 +87,37 @@ class EventMixin:
 
     def on_maybe_clear(self, node) -> None:
         self.record("maybe_clear", node)
+        self.cur.dirty_may = self.cur.dirty_must = frozenset()
+
+    def left_dirty(self, dirty, cleared):
+        """What stays stepped-and-not-cleared after the gradients of `cleared` are: a
+        module whose sub-modules are each cleared counts as cleared."""
+        subs = self.sub_roots
+        left = {d for d in dirty if d not in cleared and subs.get(d) not in cleared}
+        for d in list(left):
+            parts = [s for s, r in subs.items() if r == d]
+            if parts and not any(p in left for p in parts) and any(p in dirty for p in parts):
+                left.discard(d)
+        return frozenset(left)
+
+    def check_cleared(self, node, text: str, opt: Optimizer, st: State) -> None:
+        """GL001 beyond "nothing clears": this step applies parameters whose gradients
+        were not cleared since their previous step (on every path, or on some path when
+        the step runs in every iteration)."""
+        loop = self.loop_stack[-1][0].loop
+        stale = [c for c in opt.coverage if c in st.dirty_must or (
+            self.cond_depth == 0 and c in st.dirty_may)]
+        if stale:
+            names = tuple(sorted({self.source_name(c, st) for c in stale}))
+            backwards = st.sc_backwards or st.backward_sites
+            backward = max(backwards, key=lambda b: self.bw_seq.get(b, 0)) if backwards else None
+            self.obs.uncleared_steps.setdefault(id(node), (
+                self.register(node), text, loop, names, backward))
+        added = set(opt.coverage)
+        for c in opt.coverage:
+            added.update(s for s, r in self.sub_roots.items() if r == c)
+        st.dirty_may = st.dirty_may | added
+        st.dirty_must = st.dirty_must | added
 
     def escape(self, value, st: State) -> None:
         if isinstance(value, Seq):
@@ -168,6 +205,9 @@ class EventMixin:
             loop = self.loop_stack[-1][0].loop if self.loop_stack else None
             self.obs.zero_before_step.setdefault(
                 cleared[0], (cleared[0], cleared[1], self.register(node), text or "optimizer", loop))
+        if self.loop_stack and opt.coverage and not closure and \
+                not self.fresh_in_loop(opt, self.loop_stack[-1][0].loop):
+            self.check_cleared(node, text or "optimizer", opt, st)
         if opt.stateful and self.loop_stack:
             loop = self.loop_stack[-1][0].loop
             made_in = self.site_loops.get(opt.origin, ())

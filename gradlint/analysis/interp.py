@@ -66,6 +66,7 @@ class Interpreter(ControlFlowMixin, EventMixin, InstanceMixin, FrameMixin, CallE
         self.backward_stmts: Dict[int, tuple] = {}  # backward call -> (statement, call chain)
         self.clearing_grad = False  # evaluating the receiver of `x.grad.zero_()`
         self.current_loops: frozenset = frozenset()
+        self.cond_depth = 0  # branches entered since the innermost loop's body began
         self.init_frames()
 
     # -- entry point ------------------------------------------------------------------
@@ -254,8 +255,9 @@ class Interpreter(ControlFlowMixin, EventMixin, InstanceMixin, FrameMixin, CallE
         elif kind is cst.Attribute:
             attr = target.attr.value
             if attr == "grad":
-                self.eval(target.value, st)
-                self.on_clear(target)
+                base = self.eval(target.value, st)
+                self.on_clear(target, cleared=base.sources if isinstance(base, Tensor)
+                              and base.sources and not base.open else None)
                 return
             if attr == "data" and isinstance(self.eval(target.value, st), Tensor):
                 # the tensor keeps its identity (and autograd flags); only its values change

@@ -59,7 +59,9 @@ class MethodEvaluator:
         if method == "append" and isinstance(func.value, cst.Name) and len(node.args) == 1 and pos:
             self.on_accumulate(node, func.value.value, pos[0], node.args[0].value, st)
         if method in ("zero_", "detach_") and _is_grad_expr(func.value):
-            self.on_clear(node)
+            owner = st.env.get(dotted(func.value.value) or "")
+            self.on_clear(node, cleared=owner.sources if isinstance(owner, Tensor)
+                          and owner.sources and not owner.open else None)
             return NONTENSOR
         if isinstance(receiver, Tensor):
             return self.tensor_method(node, func, method, receiver, pos, st)
@@ -176,7 +178,7 @@ class MethodEvaluator:
             own = m.ident if m.ident in self.sub_roots else root
             return Params(root=own, trainable=m.trainable)
         if method == "zero_grad":
-            self.on_clear(node)
+            self.on_clear(node, cleared={m.ident if m.ident in self.sub_roots else root})
             self.on_full_clear(node, root, st)
             return NONTENSOR
         if method == "requires_grad_":
@@ -208,7 +210,7 @@ class MethodEvaluator:
             self.on_step(node, rtext or "optimizer", opt, pos, st)
             return UNKNOWN
         if method == "zero_grad":
-            self.on_clear(node)
+            self.on_clear(node, cleared=opt.coverage or None)
             self.on_full_clear(node, opt.ident, st)
             return NONTENSOR
         if method == "add_param_group":

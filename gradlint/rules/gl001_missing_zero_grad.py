@@ -60,6 +60,27 @@ def check(ctx):
             if site != backward:
                 related.append((backward, "backward() runs here"))
             yield ctx.diagnostic(RULE, site, message, related, make_fix(ctx, ev))
+    yield from _uncleared_steps(ctx, {ev.loop for ev in candidates})
+
+
+def _uncleared_steps(ctx, reported_loops):
+    """Steps in loops that do clear gradients, but not those of all the parameters the
+    step applies (another optimizer's, a sub-module's, only under a condition)."""
+    for step, text, loop, names, backward in ctx.obs.uncleared_steps.values():
+        if loop in reported_loops:
+            continue
+        which = ", ".join(f"`{n}`" if n != "the module" else n for n in names)
+        message = (
+            f"`{text}.step()` applies gradients of {which} that were not cleared since its "
+            f"previous step in the loop at line {ctx.line(loop)} (the loop clears other "
+            f"gradients, or these only on some paths): backward() adds into .grad, so the "
+            f"step applies their sum over iterations. Call `{text}.zero_grad()` in every "
+            f"iteration, before the backward that feeds this step."
+        )
+        related = [(loop, "the loop starts here")]
+        if backward is not None:
+            related.append((backward, "backward() adds into the uncleared gradients here"))
+        yield ctx.diagnostic(RULE, step, message, related, None)
 
 
 RULE = Rule(
@@ -81,6 +102,15 @@ Clearing anywhere in the iteration, even under an `if` (gradient accumulation), 
 an LBFGS closure passed to `step`, or in an outer loop around an inner accumulation
 loop, is fine. A loop that hands the optimizer or the model to code gradlint cannot
 see is not reported.
+
+It also follows which parameters each step applies and which each clearing call
+clears (`opt.zero_grad()` clears the optimizer's parameters, `model.zero_grad()` or
+`model.encoder.zero_grad()` a module's, `p.grad = None` in a loop over parameters
+those): a step is reported when some of its parameters were not cleared since its
+previous step, on every path, or on some path when the step itself runs in every
+iteration. That finds a GAN or seq2seq loop that zeroes one optimizer and steps two,
+a loop that clears only a sub-module, and a `zero_grad()` under an `if` while the
+step is not; clearing and stepping under the same condition (accumulation) is fine.
 """,
         why="""
 `backward()` adds into `.grad`; it never overwrites it. Without clearing, the gradient
