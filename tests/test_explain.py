@@ -36,8 +36,9 @@ def test_article_quiz():
     assert facts[(6, "c")]["requires_grad"] is False  # under no_grad; `a` itself still requires grad
     assert facts[(3, "a")]["grad"] == "populated"
     assert facts[(4, "b")]["grad"] == "None (not a leaf)"
-    # a * 2 saves no tensor (PyTorch keeps the scalar), so nothing is freed there; a * a does
-    assert facts[(4, "b")]["freed_by_backward_at"] == []
+    # a * 2 saves the scalar 2 (as a wrapped tensor: MulBackward0's _saved_other), so the
+    # backward at line 7 frees it, as it frees a * a (tests/test_saved_tensors.py)
+    assert facts[(4, "b")]["freed_by_backward_at"] == [7]
     assert facts[(8, "e")]["freed_by_backward_at"] == [9]
 
 

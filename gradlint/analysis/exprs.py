@@ -21,7 +21,10 @@ _CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
 _NUMBER = Const(0)
 _STRING = Const("")
 _OPAQUE = (Unknown, NNModule, Params, Seq)  # operands that may hide a tensor
-_BINOPS_SAVING = frozenset([cst.Multiply, cst.Divide, cst.MatrixMultiply, cst.Power])
+_OPERATOR_SYMBOLS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
+                     cst.Power: "**", cst.MatrixMultiply: "@"}
+_BINOPS_SAVING = frozenset(k for k, symbol in _OPERATOR_SYMBOLS.items()
+                           if symbol in api.SAVING_OPERATORS)
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
@@ -183,10 +186,9 @@ class ExprEvaluator:
             if type(operator) is cst.Add:  # `list(a.parameters()) + list(b.parameters())`
                 return union_params([left, right]) or UNKNOWN
             return UNKNOWN
-        both = isinstance(left, Tensor) and isinstance(right, Tensor)
         kind = type(operator)  # (operator classes have no subclasses)
-        saves = kind in _BINOPS_SAVING and (
-            both or kind is cst.Power or (kind is cst.Divide and not isinstance(left, Tensor)))
+        # (the other operand is saved, a Python number too: see api.SAVING_OPERATORS)
+        saves = kind in _BINOPS_SAVING
         result = self.op_result([left, right], saves=saves, site=site, st=st)
         if kind is cst.MatrixMultiply:
             return result

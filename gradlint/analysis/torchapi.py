@@ -90,6 +90,11 @@ NON_SAVING_OPS = {
     "squeeze_", "unsqueeze_", "detach", "flip", "roll", "tile", "diag_embed",
 }
 DETACHING = {"detach", "detach_"}
+# Python operators whose backward needs a saved tensor: `a * 2` saves the scalar `2` (as a
+# wrapped tensor) to compute a's gradient, `a * b` saves b even when b needs no grad,
+# `a ** 2` saves a; `+` and `-` save nothing. tests/test_saved_tensors.py checks every
+# entry here and in NON_SAVING_OPS against PyTorch's grad_fn.
+SAVING_OPERATORS = {"*", "/", "**", "@"}
 
 TORCH_OP_NAMESPACES = ("torch.", "torch.nn.functional.", "torch.linalg.",
                        "torch.special.", "torch.fft.")

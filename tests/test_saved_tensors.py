@@ -1,0 +1,132 @@
+"""The model's table of which operations save tensors for backward, checked against
+PyTorch: an operation saves when a second backward through it alone raises ("Trying to
+backward through the graph a second time"), and its grad_fn then has `_saved_` tensors.
+
+The analysis claims a freed graph (GL003, `explain`'s "graph freed by backward at ...")
+only through operations it believes save; a wrong entry would be a false alarm (a saving
+claim that PyTorch does not make) or a miss.
+"""
+
+import importlib.util
+
+import pytest
+
+from gradlint.analysis import torchapi as api
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+pytestmark = [pytest.mark.torch, pytest.mark.skipif(
+    not HAS_TORCH, reason="torch==2.13.0 is not installed (`pip install torch==2.13.0`; "
+                          ".ci/run installs it)")]
+
+# every entry of NON_SAVING_OPS, called as the analysis sees it (a method, a function
+# of torch, or an attribute); `base` is a non-leaf (a clone) where the op is in place
+NON_SAVING_CALLS = {
+    "sum": lambda a: a.sum(), "mean": lambda a: a.mean(), "view": lambda a: a.view(6),
+    "reshape": lambda a: a.reshape(3, 2), "view_as": lambda a: a.view_as(a),
+    "reshape_as": lambda a: a.reshape_as(a), "flatten": lambda a: a.flatten(),
+    "squeeze": lambda a: a.squeeze(), "unsqueeze": lambda a: a.unsqueeze(0),
+    "permute": lambda a: a.permute(1, 0), "transpose": lambda a: a.transpose(0, 1),
+    "t": lambda a: a.t(), "T": lambda a: a.T, "mT": lambda a: a.mT,
+    "expand": lambda a: a.unsqueeze(0).expand(4, 2, 3), "expand_as": lambda a: a.expand_as(a),
+    "repeat": lambda a: a.repeat(2, 1), "clone": lambda a: a.clone(),
+    "narrow": lambda a: a.narrow(1, 0, 2), "select": lambda a: a.select(0, 1),
+    "split": lambda a: a.split(1)[0], "chunk": lambda a: a.chunk(2)[0],
+    "unbind": lambda a: a.unbind()[0], "add": lambda a: a.add(2), "sub": lambda a: a.sub(2),
+    "neg": lambda a: a.neg(), "negative": lambda a: a.negative(),
+    "cat": lambda a: __import__("torch").cat([a, a]),
+    "concat": lambda a: __import__("torch").concat([a, a]),
+    "concatenate": lambda a: __import__("torch").concatenate([a, a]),
+    "stack": lambda a: __import__("torch").stack([a, a]),
+    "hstack": lambda a: __import__("torch").hstack([a, a]),
+    "vstack": lambda a: __import__("torch").vstack([a, a]),
+    "movedim": lambda a: a.movedim(0, 1), "squeeze_": lambda a: a.clone().unsqueeze(0).squeeze_(),
+    "unsqueeze_": lambda a: a.clone().unsqueeze_(0), "flip": lambda a: a.flip(0),
+    "roll": lambda a: a.roll(1), "tile": lambda a: a.tile(2), "diag_embed": lambda a: a.diag_embed(),
+}
+# not differentiable at all: the result does not require grad
+NOT_DIFFERENTIABLE = {"detach"}
+
+# operations the analysis treats as saving (every torch op not in NON_SAVING_OPS): the
+# ones training code uses most
+SAVING_CALLS = {
+    "relu": lambda a: a.relu(), "sigmoid": lambda a: a.sigmoid(), "tanh": lambda a: a.tanh(),
+    "exp": lambda a: a.exp(), "log": lambda a: a.abs().log(), "sqrt": lambda a: a.abs().sqrt(),
+    "pow": lambda a: a.pow(2), "mul": lambda a: a.mul(2), "div": lambda a: a.div(2),
+    "matmul": lambda a: a.matmul(a.t()), "mm": lambda a: a.mm(a.t()),
+    "softmax": lambda a: a.softmax(-1), "log_softmax": lambda a: a.log_softmax(-1),
+    "abs": lambda a: a.abs(), "norm": lambda a: a.norm(), "prod": lambda a: a.prod(),
+    "max": lambda a: a.max(), "min": lambda a: a.min(), "cos": lambda a: a.cos(),
+    "sin": lambda a: a.sin(), "var": lambda a: a.var(), "std": lambda a: a.std(),
+    "square": lambda a: a.square(), "clamp": lambda a: a.clamp(-0.5, 0.5),
+    "leaky_relu": lambda a: __import__("torch").nn.functional.leaky_relu(a),
+    "gelu": lambda a: __import__("torch").nn.functional.gelu(a),
+    "linear": lambda a: __import__("torch").nn.functional.linear(a, __import__("torch").ones(4, 3)),
+    "mse_loss": lambda a: __import__("torch").nn.functional.mse_loss(a, __import__("torch").zeros(2, 3)),
+    "cross_entropy": lambda a: __import__("torch").nn.functional.cross_entropy(
+        a, __import__("torch").tensor([0, 2])),
+}
+
+
+def _saves(build) -> bool:
+    """Whether a second backward through `build(a)` alone raises, `a` a leaf."""
+    import torch
+
+    a = torch.tensor([[0.3, -1.2, 2.0], [0.7, 0.1, -0.4]], requires_grad=True)
+    y = build(a)
+    assert y.requires_grad and y.grad_fn is not None
+    y.backward(torch.ones_like(y))
+    try:
+        y.backward(torch.ones_like(y))
+    except RuntimeError as e:
+        assert "backward through the graph a second time" in str(e)
+        return True
+    return False
+
+
+def test_every_non_saving_op_is_checked():
+    assert set(NON_SAVING_CALLS) | NOT_DIFFERENTIABLE == api.NON_SAVING_OPS
+    assert not set(SAVING_CALLS) & api.NON_SAVING_OPS
+
+
+@pytest.mark.parametrize("name", sorted(NON_SAVING_CALLS))
+def test_non_saving_ops_save_nothing(name):
+    assert not _saves(NON_SAVING_CALLS[name]), f"{name} saves a tensor: take it out of NON_SAVING_OPS"
+
+
+@pytest.mark.parametrize("name", sorted(SAVING_CALLS))
+def test_saving_ops_save(name):
+    assert _saves(SAVING_CALLS[name]), f"{name} saves nothing: add it to NON_SAVING_OPS"
+
+
+@pytest.mark.parametrize("symbol", ["+", "-", "*", "/", "**", "@"])
+@pytest.mark.parametrize("operands", ["tensor, number", "number, tensor", "tensor, tensor"])
+def test_operators_save_as_the_table_says(symbol, operands):
+    import torch
+
+    if symbol == "@" and "number" in operands:
+        pytest.skip("@ takes no Python number")
+    other = {"@": torch.ones(3, 2)}.get(symbol, torch.full((2, 3), 1.5))
+    left, right = operands.split(", ")
+
+    def build(a):  # `a` is the operand that requires grad; `other` one that does not
+        x = 2 if left == "number" else a
+        y = 2 if right == "number" else (other if left == "tensor" else a)
+        return eval(f"x {symbol} y", {"x": x, "y": y})
+
+    assert _saves(build) == (symbol in api.SAVING_OPERATORS)
+
+
+def test_the_article_case_raises_in_pytorch_and_is_reported():
+    """`b = a * 2; c = b + 3; c.backward(); c.backward()`: PyTorch raises, gradlint says so."""
+    import torch
+
+    from gradlint.linter import lint_source
+
+    a = torch.tensor([1.1], requires_grad=True)
+    c = a * 2 + 3
+    c.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        c.backward()
+    src = ("import torch\na = torch.tensor([1.1], requires_grad=True)\nb = a * 2\nc = b + 3\n"
+           "c.backward()\nc.backward()\n")
+    assert [(d.line, d.code) for d in lint_source(src, "article.py")] == [(6, "GL003")]
