@@ -6,7 +6,7 @@ from typing import List
 
 import libcst as cst
 
-from gradlint.analysis import shapes, torchapi as api
+from gradlint.analysis import dtypes, shapes, torchapi as api
 from gradlint.analysis.shapes import with_count
 from gradlint.analysis.walk import iter_children
 from gradlint.analysis.methods import MethodEvaluator, keeps_graph, optimizer_like_name
@@ -125,6 +125,10 @@ class CallEvaluator(MethodEvaluator):
     def call_api(self, node: cst.Call, q: str, args, pos, st: State) -> Value:
         if q == "itertools.chain":
             return union_params(pos) or self.unknown_call(node, args, st)
+        if q == "torch.set_default_dtype":
+            self.default_dtype_known = False  # factories' dtype is unknown from here on
+        if q == "torch.as_tensor" and len(node.args) == 1 and pos and isinstance(pos[0], Tensor):
+            return pos[0]  # the tensor itself, not a copy
         short = api.torch_short(q)
         if short == "tensor" and pos and isinstance(pos[0], Tensor):
             # torch.tensor(t) of a tensor: a detached copy, with a warning
@@ -138,7 +142,8 @@ class CallEvaluator(MethodEvaluator):
             data = pos[0] if pos and isinstance(pos[0], Tensor) else None
             return Tensor(ident=id(node), requires_grad=value, leaf=True,
                           sources=frozenset([id(node)]), origin=self.stmt_id, is_int=False,
-                          numel=data.numel if data is not None else None)
+                          numel=data.numel if data is not None else None,
+                          dtype=data.dtype if data is not None else None)
         if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
             # what PyTorch 2 does: a new leaf sharing the data (the graph is not kept),
             # requiring grad only when asked to
@@ -150,6 +155,12 @@ class CallEvaluator(MethodEvaluator):
                           sources=frozenset([id(node)]) if flag is not False else frozenset(),
                           origin=self.stmt_id)
         if q in api.GRAD_CONTEXTS:
+            if node.args and "inference_mode" in q:
+                # `inference_mode(False)` leaves grad mode as it is; a flag not written
+                # out leaves it unknown
+                arg = kwarg(node, "mode") or node.args[0]
+                if literal_bool(arg.value) is not True:
+                    return UNKNOWN
             return GradContext(api.GRAD_CONTEXTS[q])
         if q in api.SET_GRAD_ENABLED:
             return GradContext(literal_bool(node.args[0].value) if node.args else None, True)
@@ -168,7 +179,13 @@ class CallEvaluator(MethodEvaluator):
             return NONTENSOR
         if q in ("torch.autograd.grad", "torch.autograd.grad_mode.grad"):
             self.on_autograd_grad(node, pos[0] if pos else UNKNOWN, keeps_graph(node, 3), st)
-            return UNKNOWN
+            create = kwarg(node, "create_graph")
+            if create is not None or len(positional(node)) > 4:
+                return UNKNOWN
+            # gradients computed without a graph of their own: they require no grad (a
+            # tuple of them, which indexing and unpacking give out one by one)
+            self.note_site(id(node))
+            return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id)
         if q in ("copy.deepcopy", "copy.copy"):
             base = pos[0] if pos else UNKNOWN
             if isinstance(base, NNModule):
@@ -207,7 +224,8 @@ class CallEvaluator(MethodEvaluator):
             rg = None  # PyTorch raises here: nothing after it is known
         return Tensor(ident=id(node), requires_grad=rg, leaf=True,
                       sources=frozenset([id(node)]) if rg is not False else frozenset(),
-                      origin=self.stmt_id, is_int=is_int)
+                      origin=self.stmt_id, is_int=is_int,
+                      dtype=dtypes.of_factory(self, node, short, is_int))
 
     def factory_is_int(self, node: cst.Call, short: str):
         dtype = kwarg(node, "dtype")

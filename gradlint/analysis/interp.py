@@ -67,6 +67,7 @@ class Interpreter(ControlFlowMixin, EventMixin, InstanceMixin, FrameMixin, CallE
         self.clearing_grad = False  # evaluating the receiver of `x.grad.zero_()`
         self.current_loops: frozenset = frozenset()
         self.cond_depth = 0  # branches entered since the innermost loop's body began
+        self.default_dtype_known = True  # no torch.set_default_dtype seen yet
         self.init_frames()
 
     # -- entry point ------------------------------------------------------------------

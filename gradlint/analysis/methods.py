@@ -8,7 +8,7 @@ from typing import Optional
 
 import libcst as cst
 
-from gradlint.analysis import shapes, torchapi as api
+from gradlint.analysis import dtypes, shapes, torchapi as api
 from gradlint.analysis.shapes import with_count
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
@@ -151,6 +151,13 @@ class MethodEvaluator:
             return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
                           is_int=True)
         if method in api.MAYBE_SELF:
+            target = dtypes.cast_target(self, node, method, pos)
+            if target is not None and t.dtype is not None and t.is_int is False:
+                if target == t.dtype:
+                    return t  # PyTorch returns the tensor itself
+                # a copy in the other dtype: a non-leaf of t when t requires grad
+                return evolve(self.op_result([t], saves=False, site=id(node), st=st),
+                              dtype=target, numel=t.numel)
             leaf = True if t.leaf is True and t.requires_grad is False else None
             return evolve(t, leaf=leaf)
         if method.endswith("_") and not method.endswith("__"):

@@ -103,6 +103,7 @@ class Tensor(Value):
     origin: int = 0  # id of the node that computed it
     numel: Optional[int] = None  # known element count (literal shapes)
     is_int: Tri = False
+    dtype: Optional[str] = None  # a floating dtype, where known (analysis/dtypes.py)
 
 
 @frozen_value
@@ -202,6 +203,7 @@ def join_values(a: Value, b: Value) -> Value:
             origin=a.origin if a.origin == b.origin else 0,
             numel=a.numel if a.numel == b.numel else None,
             is_int=join_tri(a.is_int, b.is_int),
+            dtype=a.dtype if a.dtype == b.dtype else None,
         )
     if isinstance(a, Seq) and isinstance(b, Seq) and len(a.items) == len(b.items):
         return Seq(tuple(join_values(x, y) for x, y in zip(a.items, b.items)))
