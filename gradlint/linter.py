@@ -112,7 +112,7 @@ def _analyse(source, path, settings, rules, verbose, module) -> List[Diagnostic]
                           "the file was skipped")]
     except Exception:
         return [_internal(path, "analysis", _bug_text(verbose))]
-    ctx = RuleContext(path, module, interp, source)
+    ctx = RuleContext(path, module, interp, source, frozenset(rule.code for rule in rules))
     out: List[Diagnostic] = []
     for rule in rules:
         if rule.check is None:

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.torch, pytest.mark.skipif(
 
 MONITOR = ROOT / "tests" / "runtime_monitor.py"
 KINDS = {
-    "GL001": {"accumulated"},
+    "GL001": {"accumulated", "stale-grad-read"},  # the latter: a step written by hand
     "GL002": {"nonleaf-grad"},
     "GL003": {"backward-twice"},
     "GL004": {"no-grad-backward", "grad-none", "param-no-grad"},

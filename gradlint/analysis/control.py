@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 import libcst as cst
 
@@ -23,6 +23,9 @@ MAX_LOOP_PASSES = 4
 class LoopCtx:
     breaks: List[State] = field(default_factory=list)
     continues: List[State] = field(default_factory=list)
+    # a loop over a model's parameters: the state before it (each pass is another
+    # parameter, so a hand-written update is stale only if it was so on entry)
+    entry: Optional[State] = None
 
 
 class ControlFlowMixin:
@@ -151,7 +154,7 @@ class ControlFlowMixin:
         self.loop_stack.append((events, len(self.call_chain)))
         outer_loops = self.current_loops
         self.current_loops = outer_loops | {id(node)}
-        ctx = LoopCtx()
+        ctx = LoopCtx(entry=st if nonempty else None)
         self.loop_ctx.append(ctx)
         head = st.copy()
         outer_depth, self.cond_depth = self.cond_depth, 0

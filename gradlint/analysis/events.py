@@ -9,6 +9,7 @@ import libcst as cst
 
 from gradlint.analysis import torchapi as api
 from gradlint.analysis.exprs import dotted, plain_number
+from gradlint.analysis.walk import iter_children
 from gradlint.analysis.observations import CutHit, DoubleBackward, NonLeafGradRead
 from gradlint.analysis.values import (
     Const, Function, GradContext, NNModule, Optimizer, Params, Seq, State, Tensor,
@@ -100,24 +101,39 @@ class EventMixin:
                 left.discard(d)
         return frozenset(left)
 
-    def check_cleared(self, node, text: str, opt: Optimizer, st: State) -> None:
+    def on_manual_step(self, node, name: str, leaf: Tensor, update, st: State) -> None:
+        """`w -= lr * w.grad`: a step of `w` by hand, when it applies w's own gradient."""
+        if (not self.loop_stack or leaf.leaf is not True or leaf.requires_grad is not True
+                or not leaf.sources or leaf.open or not _reads_grad_of(update, name)):
+            return
+        ctx = self.loop_ctx[-1] if self.loop_ctx else None
+        if self.check_cleared(node, name, leaf.sources, st, manual=True,
+                              before=ctx.entry if ctx is not None else None):
+            # the stale `w.grad` read here is this update's (GL001 reports it, not GL014)
+            self.obs.manual_update_reads.update(_grad_reads_of(update, name))
+
+    def check_cleared(self, node, text: str, coverage, st: State, manual: bool = False,
+                      before: Optional[State] = None) -> bool:
         """GL001 beyond "nothing clears": this step applies parameters whose gradients
         were not cleared since their previous step (on every path, or on some path when
-        the step runs in every iteration)."""
-        loop = self.loop_stack[-1][0].loop
-        stale = [c for c in opt.coverage if c in st.dirty_must or (
-            self.cond_depth == 0 and c in st.dirty_may)]
+        the step runs in every iteration). `before`: the state whose facts decide."""
+        # (a loop over parameters is not the loop that repeats the update)
+        loop = self.loop_stack[-2 if before is not None and len(self.loop_stack) > 1 else -1][0].loop
+        was = before or st
+        stale = [c for c in coverage if c in was.dirty_must or (
+            self.cond_depth == 0 and c in was.dirty_may)]
         if stale:
             names = tuple(sorted({self.source_name(c, st) for c in stale}))
             backwards = st.sc_backwards or st.backward_sites
             backward = max(backwards, key=lambda b: self.bw_seq.get(b, 0)) if backwards else None
             self.obs.uncleared_steps.setdefault(id(node), (
-                self.register(node), text, loop, names, backward))
-        added = set(opt.coverage)
-        for c in opt.coverage:
+                self.register(node), text, loop, names, backward, manual))
+        added = set(coverage)
+        for c in coverage:
             added.update(s for s, r in self.sub_roots.items() if r == c)
         st.dirty_may = st.dirty_may | added
         st.dirty_must = st.dirty_must | added
+        return bool(stale)
 
     def escape(self, value, st: State) -> None:
         if isinstance(value, Seq):
@@ -207,7 +223,7 @@ class EventMixin:
                 cleared[0], (cleared[0], cleared[1], self.register(node), text or "optimizer", loop))
         if self.loop_stack and opt.coverage and not closure and \
                 not self.fresh_in_loop(opt, self.loop_stack[-1][0].loop):
-            self.check_cleared(node, text or "optimizer", opt, st)
+            self.check_cleared(node, text or "optimizer", opt.coverage, st)
         if opt.stateful and self.loop_stack:
             loop = self.loop_stack[-1][0].loop
             made_in = self.site_loops.get(opt.origin, ())
@@ -352,3 +368,18 @@ class EventMixin:
                 small.value, cst.Call):
             self.obs.grad_mode_not_entered.setdefault(
                 id(small), ("bare", self.register(small), self.code(small.value.func)))
+
+
+def _grad_reads_of(expr, name: str):
+    """The ids of the `name.grad` reads in `expr` (`name.grad.data` too)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if type(node) is cst.Attribute and node.attr.value == "grad" and dotted(node.value) == name:
+            yield id(node)
+        else:
+            stack.extend(iter_children(node))
+
+
+def _reads_grad_of(expr, name: str) -> bool:
+    return next(_grad_reads_of(expr, name), None) is not None

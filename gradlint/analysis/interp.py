@@ -222,6 +222,13 @@ class Interpreter(ControlFlowMixin, EventMixin, InstanceMixin, FrameMixin, CallE
         current = self.eval(small.target, st)
         rhs = self.eval(small.value, st)
         op = small.operator
+        if type(op) in (cst.SubtractAssign, cst.AddAssign):
+            # `w -= lr * w.grad` (under no_grad, or through `w.data`): a hand-written step
+            owner = small.target.value if _is_data(small.target) else small.target
+            name = dotted(owner)
+            leaf = st.env.get(name) if name is not None else None
+            if isinstance(leaf, Tensor) and (st.grad_mode is False or owner is not small.target):
+                self.on_manual_step(small, name, leaf, small.value, st)
         if _is_data(small.target) and isinstance(current, Tensor) and current.ident == id(small.target):
             self.on_data_write(small.target, "augassign")
             return  # the values of the tensor change, not what it is to autograd

@@ -46,11 +46,15 @@ def keeps_graph(call: cst.Call, retain_pos: int) -> Optional[bool]:
     return False
 
 
-def _is_grad_expr(node) -> bool:
-    """`p.grad`, `p.grad.data`, `self.w.grad`: the gradient buffer of something."""
+def _grad_owner(node):
+    """`p` of `p.grad`, `p.grad.data` (the gradient buffer of something), else None."""
     while isinstance(node, cst.Attribute) and node.attr.value == "data":
         node = node.value
-    return isinstance(node, cst.Attribute) and node.attr.value == "grad"
+    return node.value if isinstance(node, cst.Attribute) and node.attr.value == "grad" else None
+
+
+def _is_grad_expr(node) -> bool:
+    return _grad_owner(node) is not None
 
 
 class MethodEvaluator:
@@ -59,7 +63,7 @@ class MethodEvaluator:
         if method == "append" and isinstance(func.value, cst.Name) and len(node.args) == 1 and pos:
             self.on_accumulate(node, func.value.value, pos[0], node.args[0].value, st)
         if method in ("zero_", "detach_") and _is_grad_expr(func.value):
-            owner = st.env.get(dotted(func.value.value) or "")
+            owner = st.env.get(dotted(_grad_owner(func.value)) or "")
             self.on_clear(node, cleared=owner.sources if isinstance(owner, Tensor)
                           and owner.sources and not owner.open else None)
             return NONTENSOR

@@ -78,9 +78,11 @@ class Observations:
         default_factory=dict)
     optimizer_in_loop: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)  # made, step, loop
     # GL001: a step applying parameters not cleared since their previous step: (step,
-    # optimizer text, loop, names of those parameters' modules / tensors, last backward)
-    uncleared_steps: Dict[int, Tuple[int, str, int, Tuple[str, ...], Optional[int]]] = field(
+    # optimizer text or the tensor updated by hand, loop, names of those parameters'
+    # modules / tensors, last backward, whether it is a hand-written update)
+    uncleared_steps: Dict[int, Tuple[int, str, int, Tuple[str, ...], Optional[int], bool]] = field(
         default_factory=dict)
+    manual_update_reads: Set[int] = field(default_factory=set)  # `w.grad` in those updates
     # statement -> (statement, operation node, method, tensor origin)
     inplace_on_leaf: Dict[int, Tuple[int, int, str, int]] = field(default_factory=dict)
     requires_grad_on_non_leaf: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)

@@ -12,8 +12,10 @@ from gradlint.rules.positions import Positions
 
 
 class RuleContext:
-    def __init__(self, path: str, module: cst.Module, interp, source: str):
+    def __init__(self, path: str, module: cst.Module, interp, source: str,
+                 selected: frozenset = frozenset()):
         self.path = path
+        self.selected = selected  # the codes of the rules run on this file
         self.module = module
         self.interp = interp
         self.obs = interp.obs

@@ -2,7 +2,7 @@
 
 from gradlint.diagnostics import Fix
 from gradlint.prefilter import GAP, Word
-from gradlint.rules.base import Rule, RuleDocs
+from gradlint.rules.base import GRAD_ATTRIBUTE, Rule, RuleDocs
 
 
 def make_fix(ctx, ev):
@@ -66,8 +66,20 @@ def check(ctx):
 def _uncleared_steps(ctx, reported_loops):
     """Steps in loops that do clear gradients, but not those of all the parameters the
     step applies (another optimizer's, a sub-module's, only under a condition)."""
-    for step, text, loop, names, backward in ctx.obs.uncleared_steps.values():
+    for step, text, loop, names, backward, manual in ctx.obs.uncleared_steps.values():
         if loop in reported_loops:
+            continue
+        related = [(loop, "the loop starts here")]
+        if backward is not None:
+            related.append((backward, "backward() adds into the uncleared gradients here"))
+        if manual:
+            message = (
+                f"`{ctx.code(step)}` applies `{text}.grad`, which nothing cleared since the "
+                f"previous update in the loop at line {ctx.line(loop)}: backward() adds into "
+                f".grad, so each update applies the sum of all earlier gradients. Clear it "
+                f"after the update: `{text}.grad.zero_()` (or `{text}.grad = None`)."
+            )
+            yield ctx.diagnostic(RULE, step, message, related, _clear_after(ctx, step, text))
             continue
         which = ", ".join(f"`{n}`" if n != "the module" else n for n in names)
         message = (
@@ -77,10 +89,17 @@ def _uncleared_steps(ctx, reported_loops):
             f"step applies their sum over iterations. Call `{text}.zero_grad()` in every "
             f"iteration, before the backward that feeds this step."
         )
-        related = [(loop, "the loop starts here")]
-        if backward is not None:
-            related.append((backward, "backward() adds into the uncleared gradients here"))
         yield ctx.diagnostic(RULE, step, message, related, None)
+
+
+def _clear_after(ctx, step, name):
+    """`w.grad.zero_()` right after the hand-written update `w -= lr * w.grad`."""
+    from gradlint.rules.edits import insert_statement_after, is_plain_name
+
+    if not is_plain_name(name):
+        return None
+    edit = insert_statement_after(ctx.src, ctx.span(step), f"{name}.grad.zero_()")
+    return Fix("safe", f"Call `{name}.grad.zero_()` after the update", (edit,))
 
 
 RULE = Rule(
@@ -88,7 +107,8 @@ RULE = Rule(
     name="missing-zero-grad",
     summary="A training loop runs backward() and an optimizer step but never clears gradients.",
     check=check,
-    needs=("backward", Word(r"\bstep" + GAP + r"\(", "step")),
+    # an optimizer's step, or a step by hand (`w -= lr * w.grad`)
+    needs=("backward", (Word(r"\bstep" + GAP + r"\(", "step"), GRAD_ATTRIBUTE)),
     fixable=True,
     docs=RuleDocs(
         what="""
