@@ -84,11 +84,12 @@ def _describe(fact, recorder, back_lines, sid) -> Optional[dict]:
 def _grad(value: Tensor, recorder) -> str:
     """What `.grad` of this tensor holds after the backward passes of the file."""
     if value.requires_grad is False:
-        return "None (does not require grad)"
+        # (a flag set later may make it require grad: its .grad is that statement's to say)
+        return "unknown" if value.ident in recorder.flagged else "None (does not require grad)"
     if value.requires_grad is None or value.leaf is None:
         return "unknown"
     if not value.leaf:
-        if value.retains_grad:
+        if value.retains_grad or value.ident in recorder.retained:
             return "populated (retain_grad)" if recorder.backwards else "None (no backward runs)"
         return "None (not a leaf)"
     if not recorder.backwards:

@@ -350,6 +350,8 @@ class EventMixin:
 
     def on_requires_grad_change(self, node, base_expr, base, st, flag=None) -> None:
         """`x.requires_grad = ...` (flag None) or `x.requires_grad_(flag)` on a non-leaf."""
+        if isinstance(base, Tensor) and self.recorder is not None:
+            self.recorder.flagged.add(base.ident)  # what `explain` said of it before changes
         if not isinstance(base, Tensor) or base.leaf is not False:
             return
         if isinstance(node, cst.Call) and flag is not False:

@@ -62,6 +62,11 @@ class MethodEvaluator:
         rtext = dotted(func.value)
         if method == "append" and isinstance(func.value, cst.Name) and len(node.args) == 1 and pos:
             self.on_accumulate(node, func.value.value, pos[0], node.args[0].value, st)
+        if isinstance(receiver, Seq) and rtext is not None:
+            # a list literal changed in place: its items are no longer known
+            self.escape(receiver, st)
+            st.bind(rtext, UNKNOWN)
+            return UNKNOWN
         if method in ("zero_", "detach_") and _is_grad_expr(func.value):
             owner = st.env.get(dotted(_grad_owner(func.value)) or "")
             self.on_clear(node, cleared=owner.sources if isinstance(owner, Tensor)
@@ -126,6 +131,8 @@ class MethodEvaluator:
             return NONTENSOR
         if method == "retain_grad":
             st.replace_everywhere(t, evolve(t, retains_grad=True))
+            if self.recorder is not None:
+                self.recorder.retained.add(t.ident)  # its earlier statements' too
             return NONTENSOR
         if method == "requires_grad_":
             flag = literal_bool(node.args[0].value) if node.args else True

@@ -29,6 +29,8 @@ class Recorder:
     open_backward: bool = False  # a backward of something unknown ran
     backwards: Set[int] = field(default_factory=set)  # backward calls (they fill .grad)
     sites: Set[int] = field(default_factory=set)  # those and torch.autograd.grad calls
+    retained: Set[int] = field(default_factory=set)  # tensors retain_grad() was called on
+    flagged: Set[int] = field(default_factory=set)  # tensors whose requires_grad was set
 
     def after(self, interp, small, st, mode) -> None:
         names = _assigned(small)
