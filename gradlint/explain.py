@@ -44,8 +44,12 @@ def explain_source(text: str, path: str = "<string>", settings=None) -> dict:
             continue
         related = [d for d in findings
                    if d.line == span[0] or any(r.line == span[0] for r in d.related)]
+        loop = recorder.headers.get(sid)
+        code = interp.code(node)
+        if loop is not None:  # a loop's variables: shown with their header
+            code = f"for {code} in {interp.code(loop.iter)}"
         statements.append({
-            "line": span[0], "end_line": span[2], "code": interp.code(node),
+            "line": span[0], "end_line": span[2], "code": code,
             "grad_mode": {True: "on", False: "off", None: "unknown"}[
                 next(iter(slot.values())).grad_mode],
             "values": values,

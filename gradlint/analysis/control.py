@@ -133,8 +133,16 @@ class ControlFlowMixin:
                              sources=iterable.roots)
         elif isinstance(iterable, Tensor):
             element = self.op_result([iterable], saves=False, site=id(node.iter), st=st)
-        return self.run_loop(node, st, lambda s: self.bind_target(node.target, element, s),
-                             nonempty=isinstance(iterable, Params))
+        elif (type(node.iter) is cst.Call and type(node.iter.func) is cst.Name
+              and node.iter.func.value == "range" and "range" not in st.env
+              and "range" not in self.module_env):
+            element = NONTENSOR  # an int
+        def enter(s: State) -> None:
+            self.bind_target(node.target, element, s)
+            if self.recorder is not None:
+                self.recorder.loop_target(node, s)
+
+        return self.run_loop(node, st, enter, nonempty=isinstance(iterable, Params))
 
     def exec_While(self, node: cst.While, st: State) -> State:
         self.cur = st

@@ -207,7 +207,9 @@ class FrameMixin:
             mode = st.grad_mode
             for key, fact in exit_state.flow_facts().items():
                 setattr(st, key, fact)
-            st.grad_mode = mode
+            if info.grad_mode is not None or info.opaque:
+                st.grad_mode = mode  # a decorator puts the caller's mode back
+            # (otherwise a `torch.set_grad_enabled(False)` statement stays in force)
             if prefix is not None:
                 for key, v in exit_state.env.items():
                     if key.startswith("self."):

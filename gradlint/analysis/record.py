@@ -7,6 +7,7 @@ from typing import Dict, List, Set, Tuple
 
 import libcst as cst
 
+from gradlint.analysis.exprs import dotted
 from gradlint.analysis.values import Tensor, join_values, join_tri
 from gradlint.analysis.walk import iter_tree
 
@@ -31,15 +32,26 @@ class Recorder:
     sites: Set[int] = field(default_factory=set)  # those and torch.autograd.grad calls
     retained: Set[int] = field(default_factory=set)  # tensors retain_grad() was called on
     flagged: Set[int] = field(default_factory=set)  # tensors whose requires_grad was set
+    headers: Dict[int, cst.For] = field(default_factory=dict)  # loop target -> its loop
+
+    def loop_target(self, loop: cst.For, st) -> None:
+        """`for p in model.parameters():`: what the loop variables are, at the header."""
+        names = [n for n in (dotted(e) for e in _target_parts(loop.target)) if n]
+        if names:
+            self.headers[id(loop.target)] = loop
+            self.record(loop.target, names, (), st, st.grad_mode)
 
     def after(self, interp, small, st, mode) -> None:
         names = _assigned(small)
         if not names:
             return
-        self.statements[id(small)] = small
         inputs = tuple(sorted({n for n in _read_names(small) if isinstance(st.env.get(n), Tensor)}
                               - set(names)))
-        slot = self.facts.setdefault(id(small), {})
+        self.record(small, names, inputs, st, mode)
+
+    def record(self, node, names, inputs, st, mode) -> None:
+        self.statements[id(node)] = node
+        slot = self.facts.setdefault(id(node), {})
         for name in names:
             value = st.env.get(name)
             if value is None:
@@ -71,9 +83,13 @@ class Recorder:
                 self.freed_by.setdefault(node, set()).add(site)
 
 
-def _assigned(small) -> List[str]:
-    from gradlint.analysis.exprs import dotted
+def _target_parts(target):
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [e.value for e in target.elements]
+    return [target]
 
+
+def _assigned(small) -> List[str]:
     targets = []
     if isinstance(small, cst.Assign):
         targets = [t.target for t in small.targets]
@@ -83,14 +99,7 @@ def _assigned(small) -> List[str]:
             small.value.func, cst.Attribute) and small.value.func.attr.value in (
                 "requires_grad_", "retain_grad", "detach_"):
         targets = [small.value.func.value]
-    out = []
-    for target in targets:
-        for node in ([target] if not isinstance(target, (cst.Tuple, cst.List))
-                     else [e.value for e in target.elements]):
-            name = dotted(node)
-            if name:
-                out.append(name)
-    return out
+    return [n for target in targets for n in map(dotted, _target_parts(target)) if n]
 
 
 def _read_names(small):
