@@ -14,7 +14,8 @@ from typing import Dict, Optional
 
 import libcst as cst
 
-from gradlint.analysis.frames import _method, _self_attrs_assigned
+from gradlint.analysis.frames import _method
+from gradlint.analysis.scopes import self_attrs_assigned
 from gradlint.analysis.values import NNModule, State, Tensor, UNKNOWN, Value, evolve
 
 # nn.Module's own API: a class that defines one of these still means PyTorch's when
@@ -75,7 +76,7 @@ class InstanceMixin:
         `__init__` made, for attributes no other method assigns."""
         root = m.root or m.ident
         cls = self.classes[m.cls]
-        changing = _self_attrs_assigned(cls, None, self.self_attrs_cache)
+        changing = self_attrs_assigned(cls, None, self.self_attrs_cache)
         env: Dict[str, Value] = {}
         for key, v in self.class_attrs.get(m.cls, {}).items():
             if key.split(".")[1] not in changing:
