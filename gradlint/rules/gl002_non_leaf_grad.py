@@ -28,10 +28,14 @@ RULE = Rule(
     docs=RuleDocs(
         what="""
 Finds reads of `x.grad` where `x` is the result of an operation on tensors that require
-grad (so `x` is not a leaf) and `x.retain_grad()` was not called. Leaves (tensors made
-by factory functions with `requires_grad=True`, `nn.Parameter`, `.detach()`), module
-parameters such as `model.fc.weight.grad`, and tensors of unknown origin are not
-reported; neither are writes such as `x.grad = None`.
+grad (so `x` is not a leaf) and `x.retain_grad()` was not called. That includes an
+activation a module keeps on `self` in `forward` and read as `model.activations.grad`,
+and a cast to another dtype after `requires_grad=True` (`torch.randn(3,
+requires_grad=True).double()` is a new, non-leaf tensor; `.float()` on a float32
+tensor is the tensor itself and is not reported). Leaves (tensors made by factory
+functions with `requires_grad=True`, `nn.Parameter`, `.detach()`), module parameters
+such as `model.fc.weight.grad`, and tensors of unknown origin are not reported;
+neither are writes such as `x.grad = None`.
 """,
         why="""
 Autograd stores gradients only in leaf tensors. On a non-leaf, `.grad` is `None` after

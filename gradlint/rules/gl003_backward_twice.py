@@ -44,11 +44,13 @@ Finds a `backward()` (or `torch.autograd.grad`) whose graph shares nodes with th
 of an earlier backward on the same path that did not pass `retain_graph=True`. This
 includes a loop that calls backward every iteration on a result built once before the
 loop, and a recurrent hidden state carried from one iteration into the next without
-`.detach()`. Only nodes that save tensors for their backward count (multiplication of
-two tensors, `exp`, module calls, loss functions, ...): PyTorch does not raise for a
-graph made only of additions, views or multiplication by a constant, and neither does
-this rule. Backwards in exclusive branches and graphs rebuilt before each backward are
-not reported.
+`.detach()`, also when that state is kept on the module (`self.hidden = ...` in
+`forward`, a cache on `self`). Only nodes that save tensors for their backward count
+(`*`, `/`, `**` and `@`, a Python number as the other operand included: `a * 2` saves
+the 2; `exp`, module calls, loss functions, ...): PyTorch does not raise for a graph
+made only of additions, subtractions, views or sums, and neither does this rule
+(`tests/test_saved_tensors.py` checks the table against PyTorch). Backwards in
+exclusive branches and graphs rebuilt before each backward are not reported.
 """,
         why="""
 `backward()` frees the tensors each node saved for the backward pass unless

@@ -53,8 +53,10 @@ RULE = Rule(
     docs=RuleDocs(
         what="""
 Finds a value computed under `torch.no_grad()`, `torch.inference_mode()` or
-`torch.set_grad_enabled(False)` (a block or a decorated function in the same file)
-from tensors that require grad, when a later backward needs a gradient through it:
+`torch.set_grad_enabled(False)` (a block, a decorated function or method in the same
+file, a function or method called inside such a block, which is reported at that call,
+or a `no_grad` block inside a module's `forward`) from tensors that require grad, when
+a later backward needs a gradient through it:
 the backward'd value does not require grad at all; or a leaf's `.grad` read after the
 backward can only be reached through the cut value; or the module whose output was cut
 has parameters in the optimizer stepped after that backward and no other path gives
