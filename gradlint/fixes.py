@@ -184,7 +184,16 @@ def fix_source(source: str, lint: Callable[[str], List[Diagnostic]], unsafe: boo
             break
         if by_python is None:
             by_python = python_parses(source) is None
-        problem = parse_error(new_source) or (python_parses(new_source) if by_python else None)
+
+        def problem_in(text):
+            return parse_error(text) or (python_parses(text) if by_python else None)
+
+        problem = problem_in(new_source)
+        if problem is not None and applied > 1:
+            # fixes that are each right can clash (two statements moved out of one block
+            # leave it empty): then one at a time, re-linting in between
+            new_source, applied, moved = apply_edits_tracked(source, fixes[:1], protected)
+            problem = problem_in(new_source)
         if problem is not None:  # a bug in a fix: keep the last good text
             codes = sorted({d.code for d in diagnostics if d.fix is not None})
             return FixResult(source, fixed, diagnostics,

@@ -69,7 +69,10 @@ def remove_if_stale(path: str) -> bool:
         return False
     stale = time.time() - info.st_mtime > STALE_AFTER_S
     if not stale and pid_text.isdigit():
-        stale = not _running(int(pid_text))
+        pid = int(pid_text)
+        # a process that started after the file was last written is not its writer:
+        # the writer's id was reused (soon, where ids are few, as in a container)
+        stale = not _running(pid) or _started_after(pid, info.st_mtime)
     if stale:
         try:
             os.unlink(path)
@@ -88,7 +91,28 @@ def _running(pid: int) -> bool:
         return False
     except (PermissionError, OverflowError, OSError):
         return True  # someone else's process, or a check that cannot say: leave the file
-    return True
+    # a zombie has ended: a killed run's worker stays one where nothing reaps orphans
+    # (a container's first process often does not)
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _started_after(pid: int, moment: float) -> bool:
+    """Process `pid` started after `moment` (seconds since the epoch); False where the
+    system cannot say (no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            ticks = int(handle.read().rsplit(b")", 1)[1].split()[19])  # field 22, starttime
+        with open("/proc/uptime", "rb") as handle:
+            uptime = float(handle.read().split()[0])
+        hertz = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return False
+    started = time.time() - uptime + ticks / hertz
+    return started > moment + 0.05  # (the clock ticks and /proc/uptime are 10 ms steps)
 
 
 def remove_stale_in(folder: str) -> None:

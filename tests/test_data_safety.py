@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -228,6 +229,44 @@ def test_stale_temporary_files_are_removed_and_live_ones_kept(project):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_temporary_file_whose_process_id_was_reused_is_removed(project):
+    """The id in the name now belongs to a process that started after the file was last
+    written (ids are reused soon where they are few): that process is not its writer."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        reused = project / f".gradlint-{sleeper.pid}-cccc.tmp"
+        reused.write_text("left by a killed run")
+        an_hour_ago = time.time() - 3600
+        os.utime(reused, (an_hour_ago, an_hour_ago))
+        (project / "train.py").write_text(BUG)
+        CliRunner().invoke(main, ["check", "--no-cache", "."])
+        assert not reused.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+def test_a_temporary_file_of_a_zombie_is_removed(project):
+    """A killed run's worker that nothing reaped is a zombie: it has ended, and its
+    temporary file is a leftover."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # ended, not yet waited for: a zombie
+        with open(f"/proc/{child.pid}/stat") as handle:
+            if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.02)
+    try:
+        leftover = project / f".gradlint-{child.pid}-dddd.tmp"
+        leftover.write_text("left by a killed worker")
+        (project / "train.py").write_text(BUG)
+        CliRunner().invoke(main, ["check", "--no-cache", "."])
+        assert not leftover.exists()
+    finally:
+        child.wait()
 
 
 # -- line endings under every fix ---------------------------------------------------------------

@@ -52,10 +52,9 @@ class ControlFlowMixin:
         finally:
             self.cond_depth -= 1
         owner = _grad_guard(node.test, st)
-        if owner is not None and not no.dead and no.dirty_may:
+        if owner is not None and not no.dead:
             # `if p.grad is not None: p.grad.zero_()`: where it is None, nothing to clear
-            no.dirty_may = self.left_dirty(no.dirty_may, owner.sources)
-            no.dirty_must = self.left_dirty(no.dirty_must, owner.sources)
+            self.forget_stepped(no, owner.sources)
         return join_states(yes, no)
 
     def none_test(self, test, st: State) -> Tri:

@@ -69,11 +69,7 @@ class EventMixin:
         """Gradients cleared: of the modules / leaves `cleared`, or of anything (None)."""
         st = st or self.cur
         self.record("clear", node)
-        if cleared is None:
-            st.dirty_may = st.dirty_must = frozenset()
-        elif st.dirty_may:
-            st.dirty_may = self.left_dirty(st.dirty_may, cleared)
-            st.dirty_must = self.left_dirty(st.dirty_must, cleared)
+        self.forget_stepped(st, cleared)
         st.sc_sources = frozenset()
         st.sc_open = False
         st.sc_cuts = frozenset()
@@ -88,7 +84,14 @@ class EventMixin:
 
     def on_maybe_clear(self, node) -> None:
         self.record("maybe_clear", node)
-        self.cur.dirty_may = self.cur.dirty_must = frozenset()
+        self.forget_stepped(self.cur, None)
+
+    def forget_stepped(self, st: State, cleared) -> None:
+        """The gradients of `cleared` (None: of anything) are cleared."""
+        for name in ("pending_may", "pending_must", "dirty_may", "dirty_must"):
+            facts = getattr(st, name)
+            if facts:
+                setattr(st, name, frozenset() if cleared is None else self.left_dirty(facts, cleared))
 
     def left_dirty(self, dirty, cleared):
         """What stays stepped-and-not-cleared after the gradients of `cleared` are: a
@@ -131,8 +134,9 @@ class EventMixin:
         added = set(coverage)
         for c in coverage:
             added.update(s for s, r in self.sub_roots.items() if r == c)
-        st.dirty_may = st.dirty_may | added
-        st.dirty_must = st.dirty_must | added
+        # applied: stale again only once a backward adds to them (no clear between)
+        st.pending_may, st.pending_must = st.pending_may | added, st.pending_must | added
+        st.dirty_may, st.dirty_must = st.dirty_may - added, st.dirty_must - added
         return bool(stale)
 
     def escape(self, value, st: State) -> None:
@@ -189,6 +193,7 @@ class EventMixin:
                 self.recorder.backward(nid, None, retain)
         st.backward_sites |= {nid}
         st.sc_backwards |= {nid}
+        st.dirty_may, st.dirty_must = st.dirty_may | st.pending_may, st.dirty_must | st.pending_must
 
     def on_autograd_grad(self, node: cst.Call, target, retain, st: State) -> None:
         self.register(node)

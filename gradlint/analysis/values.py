@@ -239,8 +239,10 @@ class State:
     grad_reads: FrozenSet[Tuple[int, int]] = frozenset()
     stale_reads: FrozenSet[Tuple[int, int, int]] = frozenset()
     eval_modules: FrozenSet[int] = frozenset()  # modules switched to eval() (must; GL101)
-    # GL001: parameters (optimizer coverage) stepped and not cleared since, on some path
-    # and on every path
+    # GL001: parameters (optimizer coverage) stepped and not cleared since (pending), and
+    # those of them a backward has added to since (dirty), on some path / on every path
+    pending_may: FrozenSet[int] = frozenset()
+    pending_must: FrozenSet[int] = frozenset()
     dirty_may: FrozenSet[int] = frozenset()
     dirty_must: FrozenSet[int] = frozenset()
     dead: bool = False
@@ -277,7 +279,7 @@ class State:
 _FLOW_FIELDS = ("grad_mode", "freed", "reached", "reached_open", "escaped", "bw_cuts",
                 "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards",
                 "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads", "eval_modules",
-                "dirty_may", "dirty_must")
+                "pending_may", "pending_must", "dirty_may", "dirty_must")
 
 
 def join_states(a: State, b: State) -> State:
@@ -323,6 +325,8 @@ def join_states(a: State, b: State) -> State:
         grad_reads=a.grad_reads & b.grad_reads,
         stale_reads=a.stale_reads & b.stale_reads,
         eval_modules=a.eval_modules & b.eval_modules,
+        pending_may=a.pending_may | b.pending_may,
+        pending_must=a.pending_must & b.pending_must,
         dirty_may=a.dirty_may | b.dirty_may,
         dirty_must=a.dirty_must & b.dirty_must,
         dead=False,
