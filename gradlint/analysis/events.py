@@ -99,10 +99,14 @@ class EventMixin:
         subs = self.sub_roots
         left = {d for d in dirty if d not in cleared and subs.get(d) not in cleared}
         for d in list(left):
-            parts = [s for s, r in subs.items() if r == d]
+            parts = self.parts_of(d)
             if parts and not any(p in left for p in parts) and any(p in dirty for p in parts):
                 left.discard(d)
         return frozenset(left)
+
+    def parts_of(self, root: int):
+        """The sub-modules of the instance `root` (of the file's own module class)."""
+        return [s for s, r in self.sub_roots.items() if r == root]
 
     def on_manual_step(self, node, name: str, leaf: Tensor, update, st: State) -> None:
         """`w -= lr * w.grad`: a step of `w` by hand, when it applies w's own gradient."""
@@ -133,7 +137,7 @@ class EventMixin:
                 self.register(node), text, loop, names, backward, manual))
         added = set(coverage)
         for c in coverage:
-            added.update(s for s, r in self.sub_roots.items() if r == c)
+            added.update(self.parts_of(c))
         # applied: stale again only once a backward adds to them (no clear between)
         st.pending_may, st.pending_must = st.pending_may | added, st.pending_must | added
         st.dirty_may, st.dirty_must = st.dirty_may - added, st.dirty_must - added

@@ -16,7 +16,7 @@ import libcst as cst
 
 from gradlint.analysis.frames import _method
 from gradlint.analysis.scopes import self_attrs_assigned
-from gradlint.analysis.values import NNModule, State, Tensor, UNKNOWN, Value, evolve
+from gradlint.analysis.values import NNModule, State, Tensor, Value, evolve
 
 # nn.Module's own API: a class that defines one of these still means PyTorch's when
 # the analysis models it (`zero_grad`, `parameters`, `train`, ...)
@@ -60,11 +60,7 @@ class InstanceMixin:
         (those that other methods change too: no method has run on it yet)."""
         if m.cls is None or m.root is not None or m.origin != self.stmt_id:
             return  # not made by this statement: an alias, whose attributes are unknown
-        root = m.ident
-        for key, v in self.class_attrs.get(m.cls, {}).items():
-            v = _rebased(v, root, m.trainable)
-            if isinstance(v, NNModule):
-                self.sub_roots[v.ident] = root
+        for key, v in self.init_attrs(m, changing=()).items():
             st.env[path + key[4:]] = v
 
     def forget_attributes(self, receiver: Optional[str], st: State) -> None:
@@ -74,20 +70,26 @@ class InstanceMixin:
     def instance_attrs(self, m: NNModule, receiver: Optional[str], st: State) -> Dict[str, Value]:
         """`self.*` for a call on `m`: what the caller knows of the instance, else what
         `__init__` made, for attributes no other method assigns."""
+        changing = self_attrs_assigned(self.classes[m.cls], None, self.self_attrs_cache)
+        env = self.init_attrs(m, changing)
+        if receiver is not None:
+            n = len(receiver)
+            for key, v in st.env.items():
+                if key[:n + 1] == receiver + ".":
+                    env["self" + key[n:]] = v
+        return env
+
+
+    def init_attrs(self, m: NNModule, changing) -> Dict[str, Value]:
+        """`self.*` as `__init__` made them, rebased onto the instance `m`, except the
+        attributes named in `changing`."""
         root = m.root or m.ident
-        cls = self.classes[m.cls]
-        changing = self_attrs_assigned(cls, None, self.self_attrs_cache)
         env: Dict[str, Value] = {}
         for key, v in self.class_attrs.get(m.cls, {}).items():
             if key.split(".")[1] not in changing:
                 env[key] = v = _rebased(v, root, m.trainable)
                 if isinstance(v, NNModule):
                     self.sub_roots[v.ident] = root
-        if receiver is not None:
-            n = len(receiver)
-            for key, v in st.env.items():
-                if key[:n + 1] == receiver + ".":
-                    env["self" + key[n:]] = v
         return env
 
 
@@ -103,4 +105,4 @@ def _rebased(v: Value, root: int, trainable) -> Value:
             return evolve(v, requires_grad=trainable, sources=v.sources | {root}
                           if trainable is None else frozenset())
         return evolve(v, sources=v.sources | {root})
-    return v if v is not None else UNKNOWN
+    return v
