@@ -46,6 +46,9 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      `name.append(...)` holds autograd graphs of several iterations (a chain
                      of additions, or several list items with graphs) that no single
                      backward went through; the lines are those growing lines
+- scheduler-before-step: PyTorch's warning "Detected call of `lr_scheduler.step()` before
+                     `optimizer.step()`" (the first learning rate is skipped)
+- clip-scaled, unclipped-step: see `monitor_steps.py`
 - error:             any other exception that ended the program
 """
 
@@ -60,6 +63,8 @@ import warnings
 
 import torch
 import torch.optim.optimizer as _optim_module
+
+import monitor_steps
 
 PROGRAM = os.path.realpath(sys.argv[1]) if __name__ == "__main__" else None
 symptoms = []
@@ -466,6 +471,8 @@ def _showwarning(message, category, filename, lineno, file=None, line=None):
     if "To copy construct from a tensor" in str(message) and \
             os.path.realpath(filename) == PROGRAM:
         record("tensor-from-tensor", [lineno], str(message))
+    if "Detected call of `lr_scheduler.step()` before `optimizer.step()`" in str(message):
+        record("scheduler-before-step", detail=str(message))
     return _show(message, category, filename, lineno, file, line)
 
 
@@ -524,6 +531,9 @@ def _never_entered():
     for _, lines, used in _made.values():
         if not used:
             record("grad-mode-not-entered", lines, "made and thrown away: grad mode unchanged")
+
+
+monitor_steps.install(record, _program_lines)
 
 
 def main(out_path):

@@ -44,6 +44,9 @@ KINDS = {
     "GL014": {"stale-grad-read"},
     "GL015": {"optimizer-recreated"},
     "GL016": {"tensor-from-tensor"},
+    "GL019": {"clip-scaled"},
+    "GL020": {"scheduler-before-step"},
+    "GL021": {"unclipped-step"},
     "GL101": {"eval-graph"},
     "GL102": {"data-write"},
 }

@@ -10,9 +10,10 @@ from gradlint.analysis import dtypes, shapes, torchapi as api
 from gradlint.analysis.shapes import with_count
 from gradlint.analysis.walk import iter_children
 from gradlint.analysis.methods import MethodEvaluator, keeps_graph, optimizer_like_name
+from gradlint.analysis.steps import CLIPS, SCALERS
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
-    Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Scheduler, Seq,
+    Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Seq,
     State, Tensor, UNKNOWN, Unknown, Value, union_params,
 )
 
@@ -171,7 +172,9 @@ class CallEvaluator(MethodEvaluator):
             return Optimizer(ident=id(node), coverage=self.coverage(node, st), origin=self.stmt_id,
                              stateful=_stateful(api.optimizer_class(q), node))
         if api.is_scheduler(q):
-            return Scheduler()
+            return self.make_scheduler(node, q, pos)
+        if q in SCALERS:
+            return self.make_scaler(node)
         if q == "torch.autograd.backward":
             if len(node.args) == 1 and pos and isinstance(pos[0], Tensor):
                 self.on_implicit_grad(node, node.args[0].value, pos[0])
@@ -192,6 +195,9 @@ class CallEvaluator(MethodEvaluator):
                 self.module_roots.add(id(node))
                 return NNModule(ident=id(node), trainable=base.trainable, saves=base.saves,
                                 origin=self.stmt_id)
+            return UNKNOWN
+        if q in CLIPS:
+            self.on_clip(node, pos, st)
             return UNKNOWN
         if q.startswith("torch.nn.utils.") or q.startswith("torch.nn.init."):
             return UNKNOWN
@@ -307,9 +313,12 @@ class CallEvaluator(MethodEvaluator):
             self.escape(value, st)
             if isinstance(value, (Optimizer, NNModule)):
                 self.on_maybe_clear(node)
+            if isinstance(value, Optimizer):
+                self.maybe_stepped(st)
         for arg in node.args:
             if optimizer_like_name(dotted(arg.value)):
                 self.on_maybe_clear(node)
+                self.maybe_stepped(st)
         if receiver_text and receiver_text.split(".")[0] in st.env:
             base = st.env.get(receiver_text)
             if base is not None:

@@ -69,6 +69,7 @@ class EventMixin:
         """Gradients cleared: of the modules / leaves `cleared`, or of anything (None)."""
         st = st or self.cur
         self.record("clear", node)
+        self.order_at_clear(st)
         self.forget_stepped(st, cleared)
         st.sc_sources = frozenset()
         st.sc_open = False
@@ -159,6 +160,7 @@ class EventMixin:
 
     def on_backward(self, node: cst.Call, target, retain, st: State) -> None:
         self.record("backward", node)
+        self.order_at_backward(node, st)
         nid = id(node)
         self.bw_seq.setdefault(nid, len(self.bw_seq))
         st.bw_pending, st.cleared_after_bw = nid, None
@@ -215,10 +217,12 @@ class EventMixin:
             if self.recorder is not None:
                 self.recorder.backward(id(node), target, retain, populates=False)
 
-    def on_step(self, node: cst.Call, text: str, opt, pos, st: State) -> None:
+    def on_step(self, node: cst.Call, text: str, opt, pos, st: State,
+                scaler_step: bool = False) -> None:
         if pos and isinstance(pos[0], Function):
             self.call_local(pos[0], node, [], st, None)
         self.record("step", node, text or "optimizer", opt)
+        self.order_at_step(node, text, opt, st, scaler_step)
         cleared, st.cleared_after_bw, st.bw_pending = st.cleared_after_bw, None, None
         if not isinstance(opt, Optimizer):
             return

@@ -18,6 +18,7 @@ from gradlint.analysis.exprs import ExprEvaluator, dotted
 from gradlint.analysis.events import EventMixin
 from gradlint.analysis.frames import FrameMixin
 from gradlint.analysis.instances import InstanceMixin
+from gradlint.analysis.steps import StepOrderMixin
 from gradlint.analysis.observations import LoopEvents, Observations
 from gradlint.analysis.values import GradContext, NNModule, Ref, Seq, State, Tensor, UNKNOWN, evolve
 
@@ -29,8 +30,8 @@ class AnalysisTimeout(Exception):
     """The per-file time budget ran out."""
 
 
-class Interpreter(ControlFlowMixin, EventMixin, InstanceMixin, FrameMixin, CallEvaluator,
-                  ExprEvaluator):
+class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, FrameMixin,
+                  CallEvaluator, ExprEvaluator):
     # compound statement class -> its handler (None: nothing to run), found once by name
     _statement_handlers: dict = {}
 

@@ -12,8 +12,10 @@ from gradlint.analysis import dtypes, shapes, torchapi as api
 from gradlint.analysis.shapes import with_count
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
-    GradContext, NNModule, Optimizer, Params, Scheduler, Seq, State, Tensor, UNKNOWN, Value, evolve,
+    GradContext, NNModule, Optimizer, Params, Scaler, Scheduler, Seq, State, Tensor, UNKNOWN, Unknown,
+    Value, evolve,
 )
+from gradlint.analysis.steps import is_scaler_name, is_scheduler_name
 
 
 _OPT_NAME = re.compile(r"^(opt|opt_.*|.*_opt|opt[A-Z0-9].*|.*optim.*|.*Optim.*)$")
@@ -85,7 +87,11 @@ class MethodEvaluator:
         if isinstance(receiver, Optimizer):
             return self.optimizer_method(node, method, receiver, pos, args, st, rtext)
         if isinstance(receiver, Scheduler):
+            if method == "step":
+                self.on_scheduler_step(node, receiver, st)
             return NONTENSOR
+        if isinstance(receiver, Scaler) or (isinstance(receiver, Unknown) and is_scaler_name(rtext)):
+            return self.scaler_method(node, method, pos, st)
         if isinstance(receiver, GradContext) and method in ("__enter__",):
             return UNKNOWN
         if isinstance(receiver, Params):
@@ -109,19 +115,28 @@ class MethodEvaluator:
             if optimizer_like_name(rtext):
                 self.on_step(node, rtext, None, pos, st)
                 return NONTENSOR
-            if pos and "scaler" in last:
-                opt_value = pos[0]
-                opt_text = dotted(positional(node)[0].value)
-                if isinstance(opt_value, Optimizer) or optimizer_like_name(opt_text):
-                    self.on_step(node, opt_text or self.code(positional(node)[0].value),
-                                 opt_value if isinstance(opt_value, Optimizer) else None, [], st)
-                    return NONTENSOR
+            if not node.args and is_scheduler_name(rtext):
+                self.on_scheduler_step(node, Scheduler(), st)
+                return NONTENSOR
             return self.unknown_call(node, args, st)
-        if method == "scale" and "scaler" in last and pos:
-            return pos[0]
-        if method in ("update", "unscale_") and "scaler" in last:
-            return NONTENSOR
         return self.unknown_call(node, args, st, receiver_text=rtext)
+
+    def scaler_method(self, node, method, pos, st: State) -> Value:
+        """A `GradScaler`'s methods (or those of an object named like one)."""
+        if method == "scale" and pos:
+            return pos[0]
+        if method in ("update", "unscale_"):
+            self.on_unscale(st)
+            return NONTENSOR
+        if method == "step" and pos:
+            opt_value = pos[0]
+            opt_text = dotted(positional(node)[0].value)
+            if isinstance(opt_value, Optimizer) or optimizer_like_name(opt_text):
+                self.on_step(node, opt_text or self.code(positional(node)[0].value),
+                             opt_value if isinstance(opt_value, Optimizer) else None, [], st,
+                             scaler_step=True)
+                return NONTENSOR
+        return UNKNOWN
 
     def tensor_method(self, node, func, method, t: Tensor, pos, st: State) -> Value:
         if method == "backward":

@@ -87,4 +87,11 @@ class Observations:
     inplace_on_leaf: Dict[int, Tuple[int, int, str, int]] = field(default_factory=dict)
     requires_grad_on_non_leaf: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)
     numpy_on_grad: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # call -> (call, origin)
-    # loop events attributed through a call: (loop, backward site) -> backward inside callee
+    # GL019: clip call -> (clip, the scaled backward, scaler text)
+    clip_scaled: Dict[int, Tuple[int, int, str]] = field(default_factory=dict)
+    # scaled backward -> {optimizer text: the first `scaler.step(optimizer)` after it}
+    scaler_steps: Dict[int, Dict[str, int]] = field(default_factory=dict)
+    # GL020: first `scheduler.step()` -> (that call, the optimizer step after it)
+    scheduler_before_step: Dict[int, Tuple[int, int]] = field(default_factory=dict)
+    # GL021: clip call -> ("before-backward" | "after-step", clip, backward or None, step)
+    clip_outside: Dict[int, Tuple[str, int, Optional[int], int]] = field(default_factory=dict)

@@ -158,7 +158,15 @@ class Optimizer(Value):
 
 @frozen_value
 class Scheduler(Value):
-    pass
+    ident: int = 0
+    optimizer: Optional[int] = None  # the ident of the optimizer it was made for
+    plateau: bool = False  # ReduceLROnPlateau: PyTorch does not check its order
+
+
+@frozen_value
+class Scaler(Value):
+    """A `GradScaler`; `enabled` False when made with `enabled=False`."""
+    enabled: Tri = True
 
 
 @frozen_value
@@ -245,6 +253,19 @@ class State:
     pending_must: FrozenSet[int] = frozenset()
     dirty_may: FrozenSet[int] = frozenset()
     dirty_must: FrozenSet[int] = frozenset()
+    # GL019: (scaled backward, scaler text) whose gradients are not unscaled yet (must)
+    scaled: Optional[Tuple[int, str]] = None
+    # GL020: optimizers that may have stepped (any: one we cannot name), and the first
+    # `scheduler.step()`s waiting for a step of their optimizer: (call, optimizer or None)
+    stepped: FrozenSet[int] = frozenset()
+    stepped_any: bool = False
+    sched_waiting: FrozenSet[Tuple[int, Optional[int]]] = frozenset()
+    # GL021 (must): the last clip, with no backward since: (clip, parameter roots or None);
+    # a clip then a backward, no clip since: (clip, backward, roots); a step of
+    # gradients no clip saw, no backward since: (step, coverage)
+    clip_last: Optional[Tuple[int, Optional[FrozenSet[int]]]] = None
+    clip_then_bw: Optional[Tuple[int, int, Optional[FrozenSet[int]]]] = None
+    step_unclipped: Optional[Tuple[int, FrozenSet[int]]] = None
     dead: bool = False
 
     def copy(self) -> "State":
@@ -279,7 +300,8 @@ class State:
 _FLOW_FIELDS = ("grad_mode", "freed", "reached", "reached_open", "escaped", "bw_cuts",
                 "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards",
                 "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads", "eval_modules",
-                "pending_may", "pending_must", "dirty_may", "dirty_must")
+                "pending_may", "pending_must", "dirty_may", "dirty_must", "scaled", "stepped",
+                "stepped_any", "sched_waiting", "clip_last", "clip_then_bw", "step_unclipped")
 
 
 def join_states(a: State, b: State) -> State:
@@ -329,12 +351,24 @@ def join_states(a: State, b: State) -> State:
         pending_must=a.pending_must & b.pending_must,
         dirty_may=a.dirty_may | b.dirty_may,
         dirty_must=a.dirty_must & b.dirty_must,
+        scaled=_same(a.scaled, b.scaled),
+        stepped=a.stepped | b.stepped,
+        stepped_any=a.stepped_any or b.stepped_any,
+        sched_waiting=a.sched_waiting | b.sched_waiting,
+        clip_last=_same(a.clip_last, b.clip_last),
+        clip_then_bw=_same(a.clip_then_bw, b.clip_then_bw),
+        step_unclipped=_same(a.step_unclipped, b.step_unclipped),
         dead=False,
     )
     return new
 
 
 _ABSENT = object()
+
+
+def _same(a, b):
+    """A must-fact that is a single value: kept where both paths agree."""
+    return a if a == b else None
 
 
 def join_all(states) -> State:

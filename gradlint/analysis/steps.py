@@ -1,0 +1,159 @@
+"""The order inside one training step beyond backward, step and clear: AMP loss scaling,
+gradient clipping and learning-rate schedulers (GL019-GL021). A mixin of the interpreter.
+
+Each fact is a must-fact on the flow state (kept where every path agrees), except which
+optimizers may have stepped: a scheduler's first step is early only if no path stepped
+its optimizer before.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from gradlint.analysis.exprs import dotted, kwarg, positional
+from gradlint.analysis.values import Optimizer, Params, Scaler, Scheduler, State
+
+CLIPS = frozenset(
+    f"torch.nn.utils.{where}{name}" for where in ("", "clip_grad.")
+    for name in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm"))
+SCALERS = frozenset((
+    "torch.amp.GradScaler", "torch.GradScaler", "torch.cuda.amp.GradScaler",
+    "torch.cpu.amp.GradScaler", "torch.amp.grad_scaler.GradScaler",
+    "torch.cuda.amp.grad_scaler.GradScaler"))
+_INFINITE = frozenset(("math.inf", "np.inf", "numpy.inf", "torch.inf", "inf"))
+
+
+def is_scaler_name(text: Optional[str]) -> bool:
+    return "scaler" in (text or "").rsplit(".", 1)[-1].lower()
+
+
+def is_scheduler_name(text: Optional[str]) -> bool:
+    last = (text or "").rsplit(".", 1)[-1].lower()
+    return last in ("scheduler", "sched", "lr_scheduler", "lr_sched") or (
+        "sched" in last and "lr" in last)
+
+
+def _infinite(node) -> bool:
+    """`float("inf")`, `math.inf`...: a clip that only measures the norm."""
+    if isinstance(node, cst.Call) and dotted(node.func) == "float" and node.args:
+        arg = node.args[0].value
+        return isinstance(arg, cst.SimpleString) and arg.evaluated_value.strip().lower() in (
+            "inf", "+inf", "infinity")
+    return dotted(node) in _INFINITE
+
+
+class StepOrderMixin:
+    def make_scaler(self, node: cst.Call) -> Scaler:
+        arg = kwarg(node, "enabled")
+        pos = positional(node)
+        if arg is None and len(pos) > 4:  # GradScaler(device, init_scale, ..., enabled)
+            arg = pos[4]
+        enabled = True
+        if arg is not None:
+            value = arg.value
+            enabled = (False if isinstance(value, cst.Name) and value.value == "False"
+                       else True if isinstance(value, cst.Name) and value.value == "True" else None)
+        return Scaler(enabled=enabled)
+
+    def make_scheduler(self, node: cst.Call, qualname: str, pos) -> Scheduler:
+        opt = pos[0] if pos else None
+        return Scheduler(ident=id(node), optimizer=opt.ident if isinstance(opt, Optimizer) else None,
+                         plateau=qualname.endswith("ReduceLROnPlateau"))
+
+    # -- events ----------------------------------------------------------------------------
+    def order_at_backward(self, node: cst.Call, st: State) -> None:
+        scaler = _scaled_by(node)
+        if scaler is not None:
+            value = st.env.get(dotted(scaler) or "")
+            if (isinstance(value, Scaler) or is_scaler_name(dotted(scaler))) and not (
+                    isinstance(value, Scaler) and value.enabled is False):
+                st.scaled = (self.register(node), self.code(scaler))
+        if st.clip_last is not None:
+            clip, roots = st.clip_last
+            st.clip_then_bw = (clip, self.register(node), roots)
+        st.clip_last = st.step_unclipped = None
+
+    def order_at_step(self, node: cst.Call, text: str, opt, st: State,
+                      scaler_step: bool = False) -> None:
+        """Before the step's own bookkeeping (`bw_pending` still says whether a backward
+        ran since the last step or clear)."""
+        nid = self.register(node)
+        coverage = opt.coverage if isinstance(opt, Optimizer) else frozenset()
+        if isinstance(opt, Optimizer):
+            st.stepped = st.stepped | {opt.ident}
+        else:
+            st.stepped_any = True
+        for waiting in st.sched_waiting:
+            if waiting[1] is None or not isinstance(opt, Optimizer) or waiting[1] == opt.ident:
+                self.obs.scheduler_before_step.setdefault(waiting[0], (waiting[0], nid))
+        st.sched_waiting = frozenset()
+        if st.clip_then_bw is not None and self._same_params(st.clip_then_bw[2], coverage):
+            clip, backward, _ = st.clip_then_bw
+            self.obs.clip_outside.setdefault(clip, ("before-backward", clip, backward, nid))
+        if st.bw_pending is not None and st.clip_last is None and st.clip_then_bw is None:
+            st.step_unclipped = (nid, coverage)
+        else:
+            st.step_unclipped = None
+        st.clip_last = st.clip_then_bw = None
+        if scaler_step and st.scaled is not None:
+            self.obs.scaler_steps.setdefault(st.scaled[0], {}).setdefault(text, nid)
+            st.scaled = None
+
+    def order_at_clear(self, st: State) -> None:
+        st.scaled = st.clip_last = st.clip_then_bw = st.step_unclipped = None
+
+    def on_clip(self, node: cst.Call, pos, st: State) -> None:
+        nid = self.register(node)
+        params = pos[0] if pos else None
+        roots = params.roots if isinstance(params, Params) else None
+        limit = kwarg(node, "max_norm") or kwarg(node, "clip_value")
+        if limit is None and len(node.args) > 1 and node.args[1].keyword is None:
+            limit = node.args[1]
+        measuring = limit is not None and _infinite(limit.value)
+        if st.scaled is not None:
+            self.obs.clip_scaled.setdefault(nid, (nid, st.scaled[0], st.scaled[1]))
+        if (st.step_unclipped is not None and not measuring
+                and self._same_params(roots, st.step_unclipped[1])):
+            self.obs.clip_outside.setdefault(nid, ("after-step", nid, None, st.step_unclipped[0]))
+        if not measuring:
+            st.clip_last, st.clip_then_bw = (nid, roots), None
+
+    def on_unscale(self, st: State) -> None:
+        """`scaler.unscale_(opt)` / `scaler.update()`: no scaled gradient left."""
+        st.scaled = None
+
+    def on_scheduler_step(self, node: cst.Call, sched: Scheduler, st: State) -> None:
+        # (only the first call of a scheduler is checked by PyTorch: the first pass of the
+        # loop is its first iteration, and later passes see the optimizer stepped)
+        if sched.plateau or not self.loop_stack or self.cond_depth:
+            return
+        opt = sched.optimizer
+        if st.stepped_any or (st.stepped if opt is None else opt in st.stepped):
+            return
+        st.sched_waiting = st.sched_waiting | {(self.register(node), opt)}
+
+    def maybe_stepped(self, st: State) -> None:
+        """Code we do not follow got an optimizer: it may have stepped it."""
+        st.stepped_any = True
+
+    def _same_params(self, roots, coverage) -> bool:
+        """May the clipped parameters be those of the step? Unknown on either side: yes."""
+        if not roots or not coverage:
+            return True
+        return any(self.overlaps(r, coverage) for r in roots)
+
+
+def _scaled_by(node: cst.Call):
+    """The scaler of `scaler.scale(loss).backward()`, else None."""
+    func = node.func
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)):
+        return None
+    inner = func.value.func
+    if isinstance(inner, cst.Attribute) and inner.attr.value == "scale" and func.value.args:
+        return inner.value
+    return None
+
+
+__all__ = ["CLIPS", "SCALERS", "StepOrderMixin", "is_scaler_name", "is_scheduler_name"]

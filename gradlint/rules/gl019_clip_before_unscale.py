@@ -1,0 +1,126 @@
+"""GL019: gradients clipped while a GradScaler still has them scaled."""
+
+import libcst as cst
+
+from gradlint.diagnostics import Fix
+from gradlint.prefilter import GAP, Word
+from gradlint.rules.base import Rule, RuleDocs
+
+
+def _line_of(ctx, nid):
+    """The statement line of a call that is a whole statement (`f(...)`, `x = f(...)`)."""
+    small = ctx.interp.owners.get(nid)
+    call = ctx.node(nid)
+    if not ((isinstance(small, cst.Expr) and small.value is call) or (
+            isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is call)):
+        return None, None
+    return small, ctx.statement_parents().get(id(small))
+
+
+def make_fix(ctx, clip, backward, scaler, steps):
+    """`scaler.unscale_(opt)` before the clipping statement. Only where the scaled
+    backward, the clip and `scaler.step(opt)` are statements of one block in that order,
+    with no `unscale_` after the clip: then it runs once per step (a second `unscale_`
+    before `update()` raises), and `scaler.step` does not unscale again."""
+    from gradlint.rules.edits import insert_statement_before
+
+    if len(steps) != 1:
+        return None
+    [(opt, step)] = steps.items()
+    small, line = _line_of(ctx, clip)
+    lines = [line] + [_line_of(ctx, nid)[1] for nid in (backward, step)]
+    block = ctx.statement_parents().get(id(line)) if line is not None else None
+    if block is None or any(x is None or ctx.statement_parents().get(id(x)) is not block
+                            for x in lines):
+        return None
+    body = list(block.body if isinstance(block, cst.IndentedBlock) else getattr(block, "body", ()))
+    if not all(any(x is b for b in body) for x in lines):
+        return None
+    at = [next(i for i, b in enumerate(body) if b is x) for x in lines]
+    if not at[1] < at[0] < at[2] or any(
+            "unscale_" in ctx.interp.code(b) for b in body[at[0] + 1:at[2]]):
+        return None
+    statement = f"{scaler}.unscale_({opt})"
+    return Fix("safe", f"Unscale first: `{statement}`",
+               (insert_statement_before(ctx.src, ctx.span_of(small, clip), statement),))
+
+
+def check(ctx):
+    for clip, backward, scaler in ctx.obs.clip_scaled.values():
+        steps = ctx.obs.scaler_steps.get(backward, {})
+        message = (
+            f"`{ctx.code(clip)}` clips gradients that `{ctx.code(backward)}` at line "
+            f"{ctx.line(backward)} left multiplied by the loss scale: the norm it sees is "
+            f"thousands of times too large, so it shrinks every gradient far below the limit. "
+            f"Call `{scaler}.unscale_(optimizer)` before clipping."
+        )
+        related = [(backward, "the gradients are scaled here")]
+        yield ctx.diagnostic(RULE, clip, message, related, make_fix(ctx, clip, backward, scaler, steps))
+
+
+RULE = Rule(
+    code="GL019",
+    name="clip-before-unscale",
+    summary="Gradients are clipped while a GradScaler still holds them scaled.",
+    check=check,
+    needs=("clip_grad", Word(r"\." + GAP + r"scale" + GAP + r"\(", "scale"), "backward"),
+    fixable=True,
+    docs=RuleDocs(
+        what="""
+Finds `torch.nn.utils.clip_grad_norm_` / `clip_grad_value_` called after
+`scaler.scale(loss).backward()` and before `scaler.step(optimizer)`, with no
+`scaler.unscale_(optimizer)` in between on every path. A scaler made with
+`enabled=False` is ignored; a clip after `unscale_`, after the step or after the
+gradients are cleared is not reported.
+""",
+        why="""
+With automatic mixed precision, `scaler.scale(loss)` multiplies the loss by the current
+scale (65,536 at the start) so that small float16 gradients do not underflow. Every
+gradient the backward computes is that many times too large until `unscale_` divides
+it back. `clip_grad_norm_` measures the scaled norm, finds it far above `max_norm`, and
+shrinks the gradients by the same factor: the step that follows is thousands of times
+smaller than intended, without any error. `clip_grad_value_` clips at a threshold that
+is meaningless for scaled values.
+""",
+        example="""
+import torch
+
+model = torch.nn.Linear(16, 1)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+scaler = torch.amp.GradScaler("cpu")
+for step in range(10):
+    optimizer.zero_grad()
+    loss = model(torch.randn(8, 16)).pow(2).mean()
+    scaler.scale(loss).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+""",
+        use_instead="""
+import torch
+
+model = torch.nn.Linear(16, 1)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+scaler = torch.amp.GradScaler("cpu")
+for step in range(10):
+    optimizer.zero_grad()
+    loss = model(torch.randn(8, 16)).pow(2).mean()
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+""",
+        fix_safety="""
+The fix inserts `scaler.unscale_(optimizer)` right before the clipping statement, naming
+the optimizer of the `scaler.step(...)` that follows. `scaler.step` then finds the
+gradients already unscaled and does not unscale them again, as the PyTorch AMP recipe
+describes. It is safe, and offered only when exactly one optimizer is stepped through
+the scaler after that backward, and the backward, the clipping call and
+`scaler.step(optimizer)` are statements of one block in that order with no `unscale_`
+after the clip. Elsewhere (clipping after every micro-batch of gradient accumulation,
+clipping in a helper) an added `unscale_` could run twice before `update()`, which
+raises, or mix unscaled and scaled gradients.
+""",
+    ),
+)

@@ -1,0 +1,81 @@
+"""GL021: gradients clipped where the step does not see it: before the backward, or after
+the step."""
+
+from gradlint.prefilter import GAP, Word
+from gradlint.rules.base import Rule, RuleDocs
+
+
+def check(ctx):
+    for kind, clip, backward, step in ctx.obs.clip_outside.values():
+        code = ctx.code(clip)
+        if kind == "before-backward":
+            message = (
+                f"`{code}` clips before `{ctx.code(backward)}` at line {ctx.line(backward)} "
+                f"computes the gradients, so `{ctx.code(step)}` at line {ctx.line(step)} applies "
+                f"them unclipped. Clip between the backward and the step."
+            )
+            related = [(backward, "the gradients are computed here, after the clip"),
+                       (step, "the step applies them unclipped")]
+        else:
+            message = (
+                f"`{code}` clips after `{ctx.code(step)}` at line {ctx.line(step)} already "
+                f"applied the gradients unclipped. Clip between the backward and the step."
+            )
+            related = [(step, "the step applies the gradients unclipped")]
+        yield ctx.diagnostic(RULE, clip, message, related)
+
+
+RULE = Rule(
+    code="GL021",
+    name="clip-outside-window",
+    summary="Gradients are clipped before the backward or after the step, not between them.",
+    check=check,
+    needs=("clip_grad", "backward", Word(r"\bstep" + GAP + r"\(", "step")),
+    docs=RuleDocs(
+        what="""
+Finds `clip_grad_norm_` / `clip_grad_value_` calls that the optimizer step never sees:
+
+- a clip followed by a backward and then a step, with no clip after that backward (the
+  clip acts on the previous gradients, or on nothing after `zero_grad()`);
+- a clip right after a step whose gradients no clip saw, with no backward in between.
+
+Both hold on every path, for the same parameters when they are known. A clip with an
+infinite limit (`float("inf")`, used to measure the norm) after the step is not
+reported, nor is clipping after every micro-batch of gradient accumulation.
+""",
+        why="""
+Clipping changes `.grad` in place. It has an effect only between the backward that
+computes the gradients and the step that applies them. Before the backward it clips
+gradients that are about to be cleared or added to; after the step it clips gradients
+that were already applied. Either way the model is trained without clipping, which is
+what clipping was added to prevent (exploding gradients, unstable RNN or transformer
+training), and nothing warns.
+""",
+        example="""
+import torch
+
+model = torch.nn.LSTM(8, 16)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+for batch in range(10):
+    optimizer.zero_grad()
+    out, _ = model(torch.randn(5, 3, 8))
+    loss = out.pow(2).sum()
+    loss.backward()
+    optimizer.step()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+""",
+        use_instead="""
+import torch
+
+model = torch.nn.LSTM(8, 16)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+for batch in range(10):
+    optimizer.zero_grad()
+    out, _ = model(torch.randn(5, 3, 8))
+    loss = out.pow(2).sum()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+    optimizer.step()
+""",
+    ),
+)

@@ -1,0 +1,116 @@
+"""The runtime monitor's checks of the order inside a training step (GL019, GL021):
+AMP-scaled gradients that are clipped, and steps that apply gradients no clip saw.
+Installed by `runtime_monitor.py` before the program runs. Kinds:
+
+- clip-scaled:     clip_grad_norm_ / clip_grad_value_ ran on gradients that a GradScaler
+                   had scaled (scale() since its last update(), and no unscale_() of an
+                   optimizer holding those parameters); the lines are the clip's
+- unclipped-step:  an optimizer step applied a gradient that no clip saw (a backward
+                   changed it since the last clip), although the parameter was clipped
+                   since that optimizer's previous step (or before its first); the lines
+                   are the step's and that clip's
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.optim.optimizer as _optim_module
+
+_scalers = {}  # id(scaler) -> [scaler, scaled since update?, ids of params unscaled since]
+_clipped = {}  # id(param) -> (param, id(grad), grad version right after the clip)
+_last_clip = {}  # id(param) -> (event count, the clip's innermost program line)
+_last_step = {}  # id(optimizer) -> (optimizer, event count)
+_events = [0]
+_hooks = {}
+
+
+def _params_of(optimizer):
+    return [p for g in optimizer.param_groups for p in g["params"]]
+
+
+def _wrap_scaler():
+    cls = torch.amp.GradScaler
+    scale, unscale, update = cls.scale, cls.unscale_, cls.update
+
+    def scaled(self, outputs):
+        if self.is_enabled():
+            _scalers.setdefault(id(self), [self, False, set()])[1] = True
+        return scale(self, outputs)
+
+    def unscale_(self, optimizer):
+        entry = _scalers.get(id(self))
+        params = _params_of(optimizer)
+        if entry is not None:
+            entry[2].update(id(p) for p in params)
+        current = [p for p in params if _is_current(p)]
+        result = unscale(self, optimizer)
+        for p in current:  # dividing clipped gradients by the scale keeps them clipped
+            _clipped[id(p)] = (p, id(p.grad), p.grad._version)
+        return result
+
+    def updated(self, *args, **kwargs):
+        entry = _scalers.get(id(self))
+        if entry is not None:
+            entry[1], entry[2] = False, set()
+        return update(self, *args, **kwargs)
+
+    cls.scale, cls.unscale_, cls.update = scaled, unscale_, updated
+
+
+def _is_current(p):
+    entry = _clipped.get(id(p))
+    grad = p.grad
+    return entry is not None and grad is not None and entry[1] == id(grad) and \
+        entry[2] == grad._version
+
+
+def _wrap_clip(name, limit_name):
+    original = getattr(torch.nn.utils.clip_grad, name)
+
+    def clip(parameters, *args, **kwargs):
+        params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+        lines = _hooks["lines"]()
+        limit = args[0] if args else kwargs.get(limit_name)
+        measuring = isinstance(limit, (int, float)) and math.isinf(limit)
+        with_grad = [p for p in params if p.grad is not None]
+        for _, scaled, unscaled in _scalers.values():
+            if scaled and any(id(p) not in unscaled for p in with_grad):
+                _hooks["record"]("clip-scaled", lines, "clipped gradients still multiplied "
+                                 "by the loss scale")
+                break
+        result = original(params, *args, **kwargs)
+        if not measuring:
+            _events[0] += 1
+            for p in with_grad:
+                _clipped[id(p)] = (p, id(p.grad), p.grad._version)
+                _last_clip[id(p)] = (_events[0], lines[:1])
+        return result
+
+    clip.__wrapped__ = original
+    for where in (torch.nn.utils, torch.nn.utils.clip_grad):
+        if getattr(where, name, None) is original:
+            setattr(where, name, clip)
+
+
+def _pre_step(optimizer, args, kwargs):
+    _events[0] += 1
+    previous = _last_step.get(id(optimizer), (None, 0))[1]
+    _last_step[id(optimizer)] = (optimizer, _events[0])
+    for p in _params_of(optimizer):
+        clip = _last_clip.get(id(p))
+        if p.grad is not None and clip is not None and clip[0] > previous and not _is_current(p):
+            _hooks["record"]("unclipped-step", _hooks["lines"]() + clip[1],
+                             "the step applied a gradient that no clip saw")
+            return
+
+
+def install(record, program_lines):
+    _hooks.update(record=record, lines=program_lines)
+    _wrap_scaler()
+    _wrap_clip("clip_grad_norm_", "max_norm")
+    _wrap_clip("clip_grad_value_", "clip_value")
+    if hasattr(torch.nn.utils.clip_grad, "clip_grad_norm"):
+        _wrap_clip("clip_grad_norm", "max_norm")
+    _optim_module.register_optimizer_step_pre_hook(_pre_step)
