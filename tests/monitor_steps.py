@@ -83,8 +83,9 @@ def _wrap_clip(name, limit_name):
         result = original(params, *args, **kwargs)
         if not measuring:
             _events[0] += 1
-            for p in with_grad:
-                _clipped[id(p)] = (p, id(p.grad), p.grad._version)
+            for p in params:  # (one with no gradient yet is clipped too: nothing to clip)
+                if p.grad is not None:
+                    _clipped[id(p)] = (p, id(p.grad), p.grad._version)
                 _last_clip[id(p)] = (_events[0], lines[:1])
         return result
 

@@ -172,7 +172,7 @@ class CallEvaluator(MethodEvaluator):
             return Optimizer(ident=id(node), coverage=self.coverage(node, st), origin=self.stmt_id,
                              stateful=_stateful(api.optimizer_class(q), node))
         if api.is_scheduler(q):
-            return self.make_scheduler(node, q, pos)
+            return self.make_scheduler(node, q, pos, st)
         if q in SCALERS:
             return self.make_scaler(node)
         if q == "torch.autograd.backward":

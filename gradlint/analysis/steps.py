@@ -3,7 +3,8 @@ gradient clipping and learning-rate schedulers (GL019-GL021). A mixin of the int
 
 Each fact is a must-fact on the flow state (kept where every path agrees), except which
 optimizers may have stepped: a scheduler's first step is early only if no path stepped
-its optimizer before.
+its optimizer before. A clip's parameters and a step's are compared where both are
+known; where either is not, they are taken to be the same.
 """
 
 from __future__ import annotations
@@ -57,8 +58,11 @@ class StepOrderMixin:
                        else True if isinstance(value, cst.Name) and value.value == "True" else None)
         return Scaler(enabled=enabled)
 
-    def make_scheduler(self, node: cst.Call, qualname: str, pos) -> Scheduler:
+    def make_scheduler(self, node: cst.Call, qualname: str, pos, st: State) -> Scheduler:
         opt = pos[0] if pos else None
+        if isinstance(opt, Optimizer):
+            # PyTorch counts the optimizer's steps from the scheduler's construction on
+            st.stepped = st.stepped - {opt.ident}
         return Scheduler(ident=id(node), optimizer=opt.ident if isinstance(opt, Optimizer) else None,
                          plateau=qualname.endswith("ReduceLROnPlateau"))
 
@@ -70,15 +74,12 @@ class StepOrderMixin:
             if (isinstance(value, Scaler) or is_scaler_name(dotted(scaler))) and not (
                     isinstance(value, Scaler) and value.enabled is False):
                 st.scaled = (self.register(node), self.code(scaler))
-        if st.clip_last is not None:
-            clip, roots = st.clip_last
-            st.clip_then_bw = (clip, self.register(node), roots)
-        st.clip_last = st.step_unclipped = None
+        nid = self.register(node)
+        st.clip_then_bw = st.clip_then_bw | {(clip, nid, roots) for clip, roots in st.clip_last}
+        st.clip_last, st.step_unclipped, st.bw_unclipped = frozenset(), frozenset(), True
 
     def order_at_step(self, node: cst.Call, text: str, opt, st: State,
                       scaler_step: bool = False) -> None:
-        """Before the step's own bookkeeping (`bw_pending` still says whether a backward
-        ran since the last step or clear)."""
         nid = self.register(node)
         coverage = opt.coverage if isinstance(opt, Optimizer) else frozenset()
         if isinstance(opt, Optimizer):
@@ -89,20 +90,20 @@ class StepOrderMixin:
             if waiting[1] is None or not isinstance(opt, Optimizer) or waiting[1] == opt.ident:
                 self.obs.scheduler_before_step.setdefault(waiting[0], (waiting[0], nid))
         st.sched_waiting = frozenset()
-        if st.clip_then_bw is not None and self._same_params(st.clip_then_bw[2], coverage):
-            clip, backward, _ = st.clip_then_bw
-            self.obs.clip_outside.setdefault(clip, ("before-backward", clip, backward, nid))
-        if st.bw_pending is not None and st.clip_last is None and st.clip_then_bw is None:
-            st.step_unclipped = (nid, coverage)
-        else:
-            st.step_unclipped = None
-        st.clip_last = st.clip_then_bw = None
+        for clip, backward, roots in st.clip_then_bw:
+            if self._same_params(roots, coverage):
+                self.obs.clip_outside.setdefault(clip, ("before-backward", clip, backward, nid))
+        if st.bw_unclipped and not st.clip_then_bw:
+            st.step_unclipped = st.step_unclipped | {(nid, coverage)}
+        st.clip_last = st.clip_then_bw = frozenset()
         if scaler_step and st.scaled is not None:
             self.obs.scaler_steps.setdefault(st.scaled[0], {}).setdefault(text, nid)
             st.scaled = None
 
     def order_at_clear(self, st: State) -> None:
-        st.scaled = st.clip_last = st.clip_then_bw = st.step_unclipped = None
+        st.scaled = None
+        st.clip_last = st.clip_then_bw = st.step_unclipped = frozenset()
+        st.bw_unclipped = False
 
     def on_clip(self, node: cst.Call, pos, st: State) -> None:
         nid = self.register(node)
@@ -114,11 +115,15 @@ class StepOrderMixin:
         measuring = limit is not None and _infinite(limit.value)
         if st.scaled is not None:
             self.obs.clip_scaled.setdefault(nid, (nid, st.scaled[0], st.scaled[1]))
-        if (st.step_unclipped is not None and not measuring
-                and self._same_params(roots, st.step_unclipped[1])):
-            self.obs.clip_outside.setdefault(nid, ("after-step", nid, None, st.step_unclipped[0]))
-        if not measuring:
-            st.clip_last, st.clip_then_bw = (nid, roots), None
+        if measuring:
+            return
+        for step, coverage in st.step_unclipped:
+            if self._same_params(roots, coverage):
+                self.obs.clip_outside.setdefault(nid, ("after-step", nid, None, step))
+                break
+        st.clip_last = st.clip_last | {(nid, roots)}
+        st.clip_then_bw = frozenset(c for c in st.clip_then_bw if not self._same_params(roots, c[2]))
+        st.bw_unclipped = False
 
     def on_unscale(self, st: State) -> None:
         """`scaler.unscale_(opt)` / `scaler.update()`: no scaled gradient left."""

@@ -260,12 +260,14 @@ class State:
     stepped: FrozenSet[int] = frozenset()
     stepped_any: bool = False
     sched_waiting: FrozenSet[Tuple[int, Optional[int]]] = frozenset()
-    # GL021 (must): the last clip, with no backward since: (clip, parameter roots or None);
-    # a clip then a backward, no clip since: (clip, backward, roots); a step of
-    # gradients no clip saw, no backward since: (step, coverage)
-    clip_last: Optional[Tuple[int, Optional[FrozenSet[int]]]] = None
-    clip_then_bw: Optional[Tuple[int, int, Optional[FrozenSet[int]]]] = None
-    step_unclipped: Optional[Tuple[int, FrozenSet[int]]] = None
+    # GL021 (must): clips since the last backward: (clip, parameter roots or None); clips
+    # a backward came after, no clip of theirs since: (clip, backward, roots); a backward
+    # ran and no clip since; steps of gradients no clip saw, no backward since: (step,
+    # coverage)
+    clip_last: FrozenSet[tuple] = frozenset()
+    clip_then_bw: FrozenSet[tuple] = frozenset()
+    bw_unclipped: bool = False
+    step_unclipped: FrozenSet[tuple] = frozenset()
     dead: bool = False
 
     def copy(self) -> "State":
@@ -301,7 +303,8 @@ _FLOW_FIELDS = ("grad_mode", "freed", "reached", "reached_open", "escaped", "bw_
                 "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards",
                 "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads", "eval_modules",
                 "pending_may", "pending_must", "dirty_may", "dirty_must", "scaled", "stepped",
-                "stepped_any", "sched_waiting", "clip_last", "clip_then_bw", "step_unclipped")
+                "stepped_any", "sched_waiting", "clip_last", "clip_then_bw", "bw_unclipped",
+                "step_unclipped")
 
 
 def join_states(a: State, b: State) -> State:
@@ -355,9 +358,10 @@ def join_states(a: State, b: State) -> State:
         stepped=a.stepped | b.stepped,
         stepped_any=a.stepped_any or b.stepped_any,
         sched_waiting=a.sched_waiting | b.sched_waiting,
-        clip_last=_same(a.clip_last, b.clip_last),
-        clip_then_bw=_same(a.clip_then_bw, b.clip_then_bw),
-        step_unclipped=_same(a.step_unclipped, b.step_unclipped),
+        clip_last=a.clip_last & b.clip_last,
+        clip_then_bw=a.clip_then_bw & b.clip_then_bw,
+        bw_unclipped=a.bw_unclipped and b.bw_unclipped,
+        step_unclipped=a.step_unclipped & b.step_unclipped,
         dead=False,
     )
     return new

@@ -1,7 +1,5 @@
 """GL019: gradients clipped while a GradScaler still has them scaled."""
 
-import libcst as cst
-
 from gradlint.diagnostics import Fix
 from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
@@ -9,6 +7,8 @@ from gradlint.rules.base import Rule, RuleDocs
 
 def _line_of(ctx, nid):
     """The statement line of a call that is a whole statement (`f(...)`, `x = f(...)`)."""
+    import libcst as cst  # (here: the rules are loaded before the linter knows it must parse)
+
     small = ctx.interp.owners.get(nid)
     call = ctx.node(nid)
     if not ((isinstance(small, cst.Expr) and small.value is call) or (
@@ -22,6 +22,8 @@ def make_fix(ctx, clip, backward, scaler, steps):
     backward, the clip and `scaler.step(opt)` are statements of one block in that order,
     with no `unscale_` after the clip: then it runs once per step (a second `unscale_`
     before `update()` raises), and `scaler.step` does not unscale again."""
+    import libcst as cst
+
     from gradlint.rules.edits import insert_statement_before
 
     if len(steps) != 1:

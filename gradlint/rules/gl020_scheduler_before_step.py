@@ -23,8 +23,10 @@ RULE = Rule(
     docs=RuleDocs(
         what="""
 Finds, in a loop, a `scheduler.step()` that runs before any `step()` of the optimizer
-the scheduler was made for (or of any optimizer, when that is not known), followed by
-that optimizer's step in the same iteration. Only the first pass matters: it is the one
+the scheduler was made for (or of any optimizer, when that is not known) since the
+scheduler was made, followed by that optimizer's step in the same iteration. (PyTorch
+counts from the scheduler's construction: steps of a warm-up phase before it do not
+count.) Only the first pass matters: it is the one
 PyTorch checks. Not reported: a scheduler stepped after the optimizer, a per-epoch
 scheduler stepped after the inner loop, `ReduceLROnPlateau` (it does not check the
 order), or a scheduler step under a condition that may skip the first iteration.
