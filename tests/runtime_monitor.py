@@ -23,7 +23,10 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      used in an in-place operation"
 - requires-grad-on-non-leaf: RuntimeError "you can only change requires_grad flags of leaf
                      variables"
-- variable-call:     the program called the deprecated torch.autograd.Variable
+- variable-call:     the program called the deprecated torch.autograd.Variable on a tensor
+                     that does not require grad
+- variable-cut:      ... on a tensor that requires grad (the result is a new leaf: the
+                     argument's graph is cut off)
 - optimizer-recreated: a parameter is stepped by a new optimizer object made at the same
                      line as the one that stepped it before (its state starts over)
 - tensor-from-tensor: PyTorch's "To copy construct from a tensor" UserWarning
@@ -519,7 +522,8 @@ def _recording_call(cls, *args, **kwargs):
     result = _variable_call(cls, *args, **kwargs)
     if lines:
         source = args[0] if args else None
-        record("variable-call", lines, f"Variable(...) returned a new leaf: {result.is_leaf}, "
+        cut = isinstance(source, torch.Tensor) and source.requires_grad
+        record("variable-cut" if cut else "variable-call", lines, f"Variable(...) returned a new leaf: {result.is_leaf}, "
                f"shares data: {getattr(source, 'data_ptr', lambda: None)() == result.data_ptr()}")
     return result
 

@@ -39,7 +39,7 @@ KINDS = {
     "GL009": {"grad-mode-not-entered"},
     "GL010": {"numpy-on-grad"},
     "GL011": {"requires-grad-on-non-leaf"},
-    "GL012": {"variable-call"},
+    "GL012": {"variable-cut"},
     "GL013": {"backward-non-scalar"},
     "GL014": {"stale-grad-read"},
     "GL015": {"optimizer-recreated"},
@@ -49,6 +49,7 @@ KINDS = {
     "GL021": {"unclipped-step"},
     "GL101": {"eval-graph"},
     "GL102": {"data-write"},
+    "GL104": {"variable-call"},
 }
 FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))
 PROGRAMS = fixture_files() + FIXED + sorted((ROOT / "examples").glob("*.py"))

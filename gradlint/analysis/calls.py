@@ -148,7 +148,8 @@ class CallEvaluator(MethodEvaluator):
         if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
             # what PyTorch 2 does: a new leaf sharing the data (the graph is not kept),
             # requiring grad only when asked to
-            self.obs.deprecated_variable.setdefault(id(node), self.register(node))
+            cuts = bool(pos) and isinstance(pos[0], Tensor) and pos[0].requires_grad is True
+            self.obs.deprecated_variable.setdefault(id(node), (self.register(node), cuts))
             rg = kwarg(node, "requires_grad")
             flag = False if rg is None else literal_bool(rg.value)
             self.note_site(id(node))

@@ -58,7 +58,8 @@ class Observations:
     int_requires_grad: Dict[int, int] = field(default_factory=dict)  # factory call ids
     grad_mode_not_entered: Dict[int, Tuple[str, int, str]] = field(default_factory=dict)
     tensor_from_tensor: Dict[int, int] = field(default_factory=dict)  # torch.tensor(t) calls
-    deprecated_variable: Dict[int, int] = field(default_factory=dict)  # Variable(...) calls
+    # Variable(...) calls -> (call, whether its argument requires grad: the call cuts it off)
+    deprecated_variable: Dict[int, Tuple[int, bool]] = field(default_factory=dict)
     # `x += t` / `x.append(t)` in a loop -> (statement or call, x, the t expression)
     accumulations: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)
     # loop -> forward calls of modules in eval() mode with grad mode on (GL101)

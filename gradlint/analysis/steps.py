@@ -90,11 +90,12 @@ class StepOrderMixin:
             if waiting[1] is None or not isinstance(opt, Optimizer) or waiting[1] == opt.ident:
                 self.obs.scheduler_before_step.setdefault(waiting[0], (waiting[0], nid))
         st.sched_waiting = frozenset()
-        for clip, backward, roots in st.clip_then_bw:
+        for clip, backward, roots in sorted(st.clip_then_bw, key=lambda c: self.order_of(c[0])):
             if self._same_params(roots, coverage):
                 self.obs.clip_outside.setdefault(clip, ("before-backward", clip, backward, nid))
         if st.bw_unclipped and not st.clip_then_bw:
             st.step_unclipped = st.step_unclipped | {(nid, coverage)}
+            self.event_order.setdefault(nid, len(self.event_order))
         st.clip_last = st.clip_then_bw = frozenset()
         if scaler_step and st.scaled is not None:
             self.obs.scaler_steps.setdefault(st.scaled[0], {}).setdefault(text, nid)
@@ -117,11 +118,13 @@ class StepOrderMixin:
             self.obs.clip_scaled.setdefault(nid, (nid, st.scaled[0], st.scaled[1]))
         if measuring:
             return
-        for step, coverage in st.step_unclipped:
-            if self._same_params(roots, coverage):
+        for step, coverage in sorted(st.step_unclipped, key=lambda s: self.order_of(s[0]),
+                                     reverse=True):
+            if self._same_params(roots, coverage):  # the latest step of those parameters
                 self.obs.clip_outside.setdefault(nid, ("after-step", nid, None, step))
                 break
         st.clip_last = st.clip_last | {(nid, roots)}
+        self.event_order.setdefault(nid, len(self.event_order))
         st.clip_then_bw = frozenset(c for c in st.clip_then_bw if not self._same_params(roots, c[2]))
         st.bw_unclipped = False
 
@@ -138,6 +141,10 @@ class StepOrderMixin:
         if st.stepped_any or (st.stepped if opt is None else opt in st.stepped):
             return
         st.sched_waiting = st.sched_waiting | {(self.register(node), opt)}
+
+    def order_of(self, nid: int) -> int:
+        """Where a clip or step was first seen: sets of node ids iterate in no fixed order."""
+        return self.event_order.get(nid, 0)
 
     def maybe_stepped(self, st: State) -> None:
         """Code we do not follow got an optimizer: it may have stepped it."""

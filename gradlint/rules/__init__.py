@@ -17,7 +17,7 @@ from gradlint.rules import (
     gl009_grad_mode_not_entered,
     gl010_numpy_on_grad_tensor,
     gl011_requires_grad_on_non_leaf,
-    gl012_deprecated_variable,
+    gl012_variable_cuts_graph,
     gl013_backward_non_scalar,
     gl014_stale_grad_read,
     gl015_optimizer_in_loop,
@@ -27,6 +27,7 @@ from gradlint.rules import (
     gl021_clip_outside_window,
     gl101_eval_without_no_grad,
     gl102_data_bypass,
+    gl104_variable_wrapper,
     gl999_internal_error,
 )
 from gradlint.rules.base import Rule
@@ -36,10 +37,10 @@ _MODULES = (
     gl004_no_grad_cuts_graph, gl005_zero_grad_before_step, gl006_loss_kept_with_graph,
     gl007_inplace_on_leaf,
     gl008_int_requires_grad, gl009_grad_mode_not_entered, gl010_numpy_on_grad_tensor,
-    gl011_requires_grad_on_non_leaf, gl012_deprecated_variable, gl013_backward_non_scalar,
+    gl011_requires_grad_on_non_leaf, gl012_variable_cuts_graph, gl013_backward_non_scalar,
     gl014_stale_grad_read, gl015_optimizer_in_loop, gl016_tensor_from_tensor,
     gl019_clip_before_unscale, gl020_scheduler_before_step, gl021_clip_outside_window,
-    gl101_eval_without_no_grad, gl102_data_bypass, gl999_internal_error,
+    gl101_eval_without_no_grad, gl102_data_bypass, gl104_variable_wrapper, gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
 BY_NAME: Dict[str, Rule] = {r.name: r for r in REGISTRY.values()}

@@ -1,4 +1,5 @@
-"""GL012: `torch.autograd.Variable(...)`, deprecated since PyTorch 0.4."""
+"""GL104: `torch.autograd.Variable(...)` of a tensor with no graph: deprecated, no effect.
+(When the argument requires grad, the call cuts it off: that is GL012's.)"""
 
 from gradlint.rules.base import Rule, RuleDocs
 
@@ -12,26 +13,31 @@ def make_fix(ctx, nid):
 
 
 def check(ctx):
-    for nid in ctx.obs.deprecated_variable.values():
+    for nid, cuts in ctx.obs.deprecated_variable.values():
+        if cuts:
+            continue
         message = (
-            f"`{ctx.code(nid)}` uses `Variable`, deprecated since PyTorch 0.4 (tensors do "
-            f"everything it did). It is not a plain wrapper: it returns a new leaf that shares "
-            f"the data and drops the argument's graph. Write what it does: `t.detach()` (with "
-            f"`.requires_grad_()` if `requires_grad=True` was passed), or just `t` to keep the graph."
+            f"`{ctx.code(nid)}` uses `Variable`, deprecated since PyTorch 0.4: tensors do "
+            f"everything it did. Write what it does: `t.detach()` (with `.requires_grad_()` if "
+            f"`requires_grad=True` was passed)."
         )
         yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid))
 
 
 RULE = Rule(
-    code="GL012",
-    name="deprecated-variable",
-    summary="`torch.autograd.Variable(...)` is deprecated; it detaches its argument.",
+    code="GL104",
+    name="variable-wrapper",
+    summary="`torch.autograd.Variable(...)` of a tensor without a graph: deprecated, no effect.",
     check=check,
     needs=("Variable",),
     fixable=True,
+    default_on=False,
     docs=RuleDocs(
         what="""
-Finds calls of `torch.autograd.Variable` (however it was imported).
+Finds calls of `torch.autograd.Variable` (however it was imported) whose argument is not
+known to require grad: data from a loader, a fresh tensor, labels. Off by default: the
+call changes nothing at run time. When the argument requires grad, the call cuts it
+from autograd, and GL012 reports it instead.
 """,
         why="""
 `Variable` was merged into `Tensor` in PyTorch 0.4. Calling it still works, but it is
