@@ -49,6 +49,8 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      `name.append(...)` holds autograd graphs of several iterations (a chain
                      of additions, or several list items with graphs) that no single
                      backward went through; the lines are those growing lines
+- inplace-modified:  RuntimeError "one of the variables needed for gradient computation has
+                     been modified by an inplace operation"
 - scheduler-before-step: PyTorch's warning "Detected call of `lr_scheduler.step()` before
                      `optimizer.step()`" (the first learning rate is skipped)
 - clip-scaled, unclipped-step: see `monitor_steps.py`
@@ -291,6 +293,8 @@ def _classify(err):
         return "requires-grad-on-non-leaf"
     if "does not support the context manager protocol" in text:
         return "grad-mode-not-entered"
+    if "modified by an inplace operation" in text:
+        return "inplace-modified"
     return None
 
 

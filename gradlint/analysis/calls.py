@@ -262,7 +262,8 @@ class CallEvaluator(MethodEvaluator):
         self.note_site(id(node))
         self.module_roots.add(id(node))
         if cls in api.PARAM_MODULES:
-            return NNModule(ident=id(node), trainable=True, saves=True, origin=self.stmt_id)
+            return NNModule(ident=id(node), trainable=True, saves=True, origin=self.stmt_id,
+                            deep=cls in api.DEEP_MODULES)
         if cls in api.PARAM_FREE_MODULES:
             return NNModule(ident=id(node), trainable=False, saves=cls not in api.NON_SAVING_MODULES,
                             origin=self.stmt_id)
@@ -271,8 +272,10 @@ class CallEvaluator(MethodEvaluator):
             if parts and all(isinstance(p, NNModule) for p in parts):
                 trainable = True if any(p.trainable is True for p in parts) else (
                     False if all(p.trainable is False for p in parts) else None)
+                weighted = sum(1 for p in parts if p.trainable is True)
                 return NNModule(ident=id(node), trainable=trainable,
-                                saves=any(p.saves for p in parts), origin=self.stmt_id)
+                                saves=any(p.saves for p in parts), origin=self.stmt_id,
+                                deep=weighted >= 2 or any(p.deep for p in parts))
         return UNKNOWN
 
     def coverage(self, node: cst.Call, st: State) -> frozenset:

@@ -172,6 +172,7 @@ class EventMixin:
             st.stale_reads = st.stale_reads | added
             st.grad_reads = frozenset(r for r in st.grad_reads if r[0] not in target.sources)
         if isinstance(target, Tensor):
+            self.check_invalidated(node, target, st)
             hit = sorted(n for n in target.graph if n in st.freed)
             if hit:
                 earlier = st.freed[hit[0]]

@@ -335,6 +335,10 @@ class ExprEvaluator:
         own = (root, module.ident) if module.ident in self.sub_roots else (root,)
         param = Tensor(ident=root, requires_grad=module.trainable, leaf=True,
                        sources=frozenset(own) if module.trainable is not False else frozenset())
+        if module.trainable is True and (module.deep or any(
+                isinstance(a, Tensor) and a.requires_grad is True for a in args)):
+            # its weights are saved for the gradient of its input (GL017)
+            self.site_saves[site] = frozenset(own)
         return self.op_result([param] + args, saves=module.saves, site=site, st=st)
 
     def note_site(self, site: int) -> None:
@@ -375,6 +379,14 @@ class ExprEvaluator:
         st.freed.pop(old, None)
         if was_freed and old_freed and site_of is not None:
             st.freed[old] = site_of
+        if st.stepped_nodes:
+            # the older instance's mark goes with it; with nobody holding it, the younger
+            # one's holders now hold the older node, and its mark
+            mark = st.stepped_nodes.pop(young, None)
+            if not live_old:
+                st.stepped_nodes.pop(old, None)
+                if mark is not None:
+                    st.stepped_nodes[old] = mark
         # two instances are all the model tells apart: with the older one still held, a
         # third would share its node, and freeing one would seem to free the other, so
         # the younger one's holders lose the node instead (they claim less, never wrong)

@@ -63,6 +63,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
         self.recorder = None  # set by `gradlint explain` to collect per-statement facts
         self.bw_seq: Dict[int, int] = {}
         self.event_order: Dict[int, int] = {}  # clip / step call -> the order first seen
+        self.site_saves: Dict[int, frozenset] = {}  # module call -> the weights it saves
         self.module_roots: Set[int] = set()  # idents of modules made in the file
         self.site_loops: Dict[int, frozenset] = {}  # statement / allocation -> loops around it
         self.backward_stmts: Dict[int, tuple] = {}  # backward call -> (statement, call chain)

@@ -94,5 +94,8 @@ class Observations:
     scaler_steps: Dict[int, Dict[str, int]] = field(default_factory=dict)
     # GL020: first `scheduler.step()` -> (that call, the optimizer step after it)
     scheduler_before_step: Dict[int, Tuple[int, int]] = field(default_factory=dict)
+    # GL017: backward -> (backward, the step that changed saved weights in place, the
+    # forward that saved them)
+    step_invalidates: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)
     # GL021: clip call -> ("before-backward" | "after-step", clip, backward or None, step)
     clip_outside: Dict[int, Tuple[str, int, Optional[int], int]] = field(default_factory=dict)

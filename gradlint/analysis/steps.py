@@ -14,7 +14,7 @@ from typing import Optional
 import libcst as cst
 
 from gradlint.analysis.exprs import dotted, kwarg, positional
-from gradlint.analysis.values import Optimizer, Params, Scaler, Scheduler, State
+from gradlint.analysis.values import Optimizer, Params, Scaler, Scheduler, State, Tensor
 
 CLIPS = frozenset(
     f"torch.nn.utils.{where}{name}" for where in ("", "clip_grad.")
@@ -82,6 +82,8 @@ class StepOrderMixin:
                       scaler_step: bool = False) -> None:
         nid = self.register(node)
         coverage = opt.coverage if isinstance(opt, Optimizer) else frozenset()
+        if coverage:
+            self.invalidate_saved(nid, coverage, st)
         if isinstance(opt, Optimizer):
             st.stepped = st.stepped | {opt.ident}
         else:
@@ -95,11 +97,34 @@ class StepOrderMixin:
                 self.obs.clip_outside.setdefault(clip, ("before-backward", clip, backward, nid))
         if st.bw_unclipped and not st.clip_then_bw:
             st.step_unclipped = st.step_unclipped | {(nid, coverage)}
-            self.event_order.setdefault(nid, len(self.event_order))
+        self.event_order.setdefault(nid, len(self.event_order))
         st.clip_last = st.clip_then_bw = frozenset()
         if scaler_step and st.scaled is not None:
             self.obs.scaler_steps.setdefault(st.scaled[0], {}).setdefault(text, nid)
             st.scaled = None
+
+    def invalidate_saved(self, step: int, coverage, st: State) -> None:
+        """The step changes its parameters in place: every graph still held (not freed by
+        a backward) that saved one of them can no longer be backwarded (GL017)."""
+        saves = self.site_saves
+        for env in (st.env, *self.caller_envs):
+            for value in env.values():
+                if type(value) is not Tensor or not value.graph:
+                    continue
+                for n in value.graph:
+                    roots = saves.get(n[0])
+                    if roots and n not in st.freed and n not in st.stepped_nodes and any(
+                            self.overlaps(r, coverage) for r in roots):
+                        st.stepped_nodes[n] = (step, n[0])
+
+    def check_invalidated(self, node: cst.Call, target: Tensor, st: State) -> None:
+        """A backward through a graph whose saved weights a step changed since."""
+        hits = sorted((st.stepped_nodes[n] for n in target.graph
+                       if n in st.stepped_nodes and n not in st.freed),
+                      key=lambda hit: self.order_of(hit[0]))
+        if hits:
+            nid = self.register(node)
+            self.obs.step_invalidates.setdefault(nid, (nid, hits[0][0], hits[0][1]))
 
     def order_at_clear(self, st: State) -> None:
         st.scaled = None

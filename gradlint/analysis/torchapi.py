@@ -128,6 +128,13 @@ def torch_short(qualname: str, namespace: str = "torch.") -> str:
     return qualname[len(namespace):] if qualname.startswith(namespace) else ""
 
 
+# layers whose forward saves their own weights whatever the input: recurrences (the
+# hidden state depends on the weights) and stacks of projections
+DEEP_MODULES = frozenset((
+    "RNN", "LSTM", "GRU", "MultiheadAttention", "Transformer", "TransformerEncoder",
+    "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer"))
+
+
 def nn_class(qualname: str) -> str:
     for prefix in ("torch.nn.modules.", "torch.nn."):
         if qualname.startswith(prefix) and not qualname.startswith("torch.nn.functional."):

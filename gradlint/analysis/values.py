@@ -121,6 +121,9 @@ class NNModule(Value):
     root: Optional[int] = None  # for a sub-module: the module it belongs to
     origin: int = 0
     cls: Optional[int] = None  # an instance of the file's own class (its ClassDef's id)
+    # its forward saves its own weights whatever the input (a second layer with weights
+    # gets an input that requires grad): `nn.Sequential` of two or more such layers
+    deep: bool = False
 
 
 @frozen_value
@@ -229,6 +232,9 @@ class State:
     env: Dict[str, Value] = field(default_factory=dict)
     grad_mode: Tri = True
     freed: Dict[Tuple[int, int], int] = field(default_factory=dict)  # node -> backward site
+    # GL017: graph nodes that saved parameters an optimizer step has since changed in
+    # place: node -> (step, the forward that saved them) (must)
+    stepped_nodes: Dict[Tuple[int, int], Tuple[int, int]] = field(default_factory=dict)
     reached: FrozenSet[int] = frozenset()  # sources some backward reached (may)
     reached_open: bool = False  # a backward of unknown provenance ran
     escaped: FrozenSet[int] = frozenset()  # sources handed to code we do not follow
@@ -277,6 +283,7 @@ class State:
         facts.update(self.__dict__)
         facts["env"] = dict(self.env)
         facts["freed"] = dict(self.freed)
+        facts["stepped_nodes"] = dict(self.stepped_nodes)
         return new
 
     def get(self, key: str) -> Value:
@@ -299,7 +306,7 @@ class State:
         return {f: getattr(self, f) for f in _FLOW_FIELDS}
 
 
-_FLOW_FIELDS = ("grad_mode", "freed", "reached", "reached_open", "escaped", "bw_cuts",
+_FLOW_FIELDS = ("grad_mode", "freed", "stepped_nodes", "reached", "reached_open", "escaped", "bw_cuts",
                 "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards",
                 "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads", "eval_modules",
                 "pending_may", "pending_must", "dirty_may", "dirty_must", "scaled", "stepped",
@@ -336,6 +343,7 @@ def join_states(a: State, b: State) -> State:
         env=env,
         grad_mode=join_tri(a.grad_mode, b.grad_mode),
         freed={n: s for n, s in a.freed.items() if n in b_freed},
+        stepped_nodes={n: s for n, s in a.stepped_nodes.items() if b.stepped_nodes.get(n) == s},
         reached=a.reached | b.reached,
         reached_open=a.reached_open or b.reached_open,
         escaped=a.escaped | b.escaped,
