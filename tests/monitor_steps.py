@@ -9,6 +9,9 @@ Installed by `runtime_monitor.py` before the program runs. Kinds:
                    changed it since the last clip), although the parameter was clipped
                    since that optimizer's previous step (or before its first); the lines
                    are the step's and that clip's
+- no-grad-reached: an optimizer steps after a backward, and none of its parameters has a
+                   gradient, though none was cleared since that backward: the backward
+                   reached none of them; the lines are the step's and that backward's
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ def _wrap_clip(name, limit_name):
 
 
 def _pre_step(optimizer, args, kwargs):
+    _check_reached(optimizer)
     _events[0] += 1
     previous = _last_step.get(id(optimizer), (None, 0))[1]
     _last_step[id(optimizer)] = (optimizer, _events[0])
@@ -107,8 +111,27 @@ def _pre_step(optimizer, args, kwargs):
             return
 
 
-def install(record, program_lines):
-    _hooks.update(record=record, lines=program_lines)
+_stepped_at = {}  # id(optimizer) -> (optimizer, backward count at its last step)
+
+
+def _check_reached(optimizer):
+    count = _hooks["backwards"]()
+    previous = _stepped_at.get(id(optimizer), (None, 0))[1]
+    _stepped_at[id(optimizer)] = (optimizer, count)
+    params = _params_of(optimizer)
+    cleared = _hooks["cleared_at"]
+    if count > previous and params and all(p.grad is None for p in params) and not any(
+            id(p) in cleared and cleared[id(p)][1] == count for p in params):
+        _hooks["record"]("no-grad-reached", _hooks["lines"]() + _hooks["backward_lines"](),
+                         "the step found no gradient: the backward reached none of its parameters")
+
+
+def install(record, program_lines, backwards, cleared_at, backward_lines):
+    """`backwards`: the number of backward calls so far; `cleared_at`: id(param) ->
+    (param, backward count when its gradient was cleared, lines); `backward_lines`: the
+    program lines of the latest backward."""
+    _hooks.update(record=record, lines=program_lines, backwards=backwards, cleared_at=cleared_at,
+                  backward_lines=backward_lines)
     _wrap_scaler()
     _wrap_clip("clip_grad_norm_", "max_norm")
     _wrap_clip("clip_grad_value_", "clip_value")

@@ -53,7 +53,7 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      been modified by an inplace operation"
 - scheduler-before-step: PyTorch's warning "Detected call of `lr_scheduler.step()` before
                      `optimizer.step()`" (the first learning rate is skipped)
-- clip-scaled, unclipped-step: see `monitor_steps.py`
+- clip-scaled, unclipped-step, no-grad-reached: see `monitor_steps.py`
 - error:             any other exception that ended the program
 """
 
@@ -313,6 +313,7 @@ def _graph_nodes(roots):
 
 
 def _note_backward(args, kwargs):
+    _state["backward_lines"] = _program_lines()
     first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
     tensors = [first] if isinstance(first, torch.Tensor) else list(first or ())
     _backward_sets.append(_graph_nodes([t.grad_fn for t in tensors
@@ -541,7 +542,8 @@ def _never_entered():
             record("grad-mode-not-entered", lines, "made and thrown away: grad mode unchanged")
 
 
-monitor_steps.install(record, _program_lines)
+monitor_steps.install(record, _program_lines, lambda: _state["backwards"], _cleared_at,
+                      lambda: _state.get("backward_lines", []))
 
 
 def main(out_path):

@@ -48,6 +48,7 @@ KINDS = {
     "GL019": {"clip-scaled"},
     "GL020": {"scheduler-before-step"},
     "GL021": {"unclipped-step"},
+    "GL022": {"no-grad-backward", "no-grad-reached"},
     "GL101": {"eval-graph"},
     "GL102": {"data-write"},
     "GL104": {"variable-call"},

@@ -13,8 +13,8 @@ from gradlint.analysis.methods import MethodEvaluator, keeps_graph, optimizer_li
 from gradlint.analysis.steps import CLIPS, SCALERS
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
-    Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Seq,
-    State, Tensor, UNKNOWN, Unknown, Value, union_params,
+    Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Seq, Severed,
+    State, Tensor, UNKNOWN, Unknown, Value, evolve, union_params,
 )
 
 
@@ -135,7 +135,16 @@ class CallEvaluator(MethodEvaluator):
             # torch.tensor(t) of a tensor: a detached copy, with a warning
             self.obs.tensor_from_tensor.setdefault(id(node), self.register(node))
         if short in api.FACTORIES:
-            return with_count(self.factory(node, short, st), shapes.factory_count(node, short, pos))
+            made = self.factory(node, short, st)
+            if short in ("tensor", "as_tensor", "from_numpy") and pos:
+                # a copy of values cut out of autograd carries the cut (GL022)
+                data = pos[0]
+                cut = data.severed if isinstance(data, (Tensor, Severed)) else frozenset()
+                if cut:
+                    made = evolve(made, severed=cut)
+                    if made.requires_grad is True:
+                        self.severed_leaves.add(made.ident)
+            return with_count(made, shapes.factory_count(node, short, pos))
         if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
             self.note_site(id(node))
             rg = kwarg(node, "requires_grad")

@@ -173,6 +173,7 @@ class EventMixin:
             st.grad_reads = frozenset(r for r in st.grad_reads if r[0] not in target.sources)
         if isinstance(target, Tensor):
             self.check_invalidated(node, target, st)
+            self.check_severed(node, target)
             hit = sorted(n for n in target.graph if n in st.freed)
             if hit:
                 earlier = st.freed[hit[0]]

@@ -10,7 +10,7 @@ from gradlint.analysis import torchapi as api
 from gradlint.analysis.shapes import elementwise_count, with_count
 from gradlint.analysis.walk import iter_children, iter_tree
 from gradlint.analysis.values import (
-    Const, Cut, GradContext, NNModule, Params, Ref, Seq, State, Tensor, UNKNOWN, Unknown, Value,
+    Const, Cut, GradContext, NNModule, Params, Ref, Seq, Severed, State, Tensor, UNKNOWN, Unknown, Value,
     evolve, union_params,
 )
 
@@ -151,7 +151,7 @@ class ExprEvaluator:
                 return NONTENSOR
             if attr == "data":
                 return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
-                              is_int=base.is_int)
+                              is_int=base.is_int, severed=self.sever(base, node, "data"))
             if attr in ("T", "mT", "H", "mH", "real", "imag"):
                 return self.op_result([base], saves=False, site=id(node), st=st)
             return UNKNOWN
@@ -205,9 +205,12 @@ class ExprEvaluator:
 
     def eval_Comparison(self, node: cst.Comparison, st: State) -> Value:
         values = [self.eval(node.left, st)] + [self.eval(c.comparator, st) for c in node.comparisons]
-        if any(isinstance(v, Tensor) for v in values):
+        tensors = [v for v in values if isinstance(v, Tensor)]
+        if tensors:
+            # no gradient goes through a comparison: it cuts what required grad (GL022)
+            severed = frozenset().union(*(self.sever(t, node, "compare") for t in tensors))
             return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
-                          is_int=True)
+                          is_int=True, severed=severed)
         return NONTENSOR
 
     def eval_BooleanOperation(self, node, st):
@@ -286,9 +289,14 @@ class ExprEvaluator:
         any_rg = False
         all_false = not unknown
         all_int = all_float = bool(tensors) and not unknown
-        cuts = graph = sources = lost = frozenset()
+        cuts = graph = sources = lost = severed = frozenset()
         is_open = unknown
+        for v in inputs:
+            if type(v) is Severed:
+                severed = severed | v.severed
         for t in tensors:
+            if t.severed:
+                severed = severed | t.severed
             if t.requires_grad is True:
                 any_rg = True
                 graph = graph | t.graph
@@ -313,7 +321,7 @@ class ExprEvaluator:
                 site, var = self.grad_off_call or (self.stmt_id, self.stmt_var)
                 cuts = cuts | {Cut(site=site, lost=lost, var=var)}
             return Tensor(ident=site, requires_grad=False, leaf=True, cuts=cuts,
-                          origin=self.stmt_id, is_int=is_int)
+                          origin=self.stmt_id, is_int=is_int, severed=severed)
         if any_rg and mode is True:
             rg, leaf = True, False
         elif all_false:
@@ -328,7 +336,7 @@ class ExprEvaluator:
         return Tensor(ident=site, requires_grad=rg, leaf=leaf, graph=graph,
                       sources=sources if rg is not False else frozenset(),
                       open=is_open and rg is not False,
-                      cuts=cuts, origin=self.stmt_id, is_int=is_int)
+                      cuts=cuts, origin=self.stmt_id, is_int=is_int, severed=severed)
 
     def module_call(self, module: NNModule, args: List[Value], site: int, st: State) -> Value:
         root = module.root or module.ident
@@ -340,6 +348,12 @@ class ExprEvaluator:
             # its weights are saved for the gradient of its input (GL017)
             self.site_saves[site] = frozenset(own)
         return self.op_result([param] + args, saves=module.saves, site=site, st=st)
+
+    def sever(self, t: Tensor, node: cst.CSTNode, how: str):
+        """What a value taken out of `t` carries: the cut made here when `t` required grad."""
+        if t.requires_grad is not True:
+            return t.severed
+        return t.severed | {(self.register(node), how)}
 
     def note_site(self, site: int) -> None:
         cur = self.cur

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from gradlint.analysis.exprs import dotted
+from gradlint.analysis.exprs import NONTENSOR, dotted
 from gradlint.analysis.scopes import locals_of, self_attrs_assigned
 from gradlint.analysis.values import (
     Function, GradContext, ModuleClass, NNModule, Ref, State, Tensor, UNKNOWN, Value, evolve,
@@ -232,6 +232,11 @@ class FrameMixin:
                 bound[arg.keyword.value] = value
         for name, value in zip(names, positional):
             bound[name] = value
+        for param in list(params.params) + list(params.kwonly_params):
+            # a parameter left to its default: a literal number or string is known
+            if param.name.value not in bound and param.default is not None and isinstance(
+                    param.default, (cst.Integer, cst.Float, cst.SimpleString)):
+                bound[param.name.value] = NONTENSOR
         return bound
 
     def run_function(self, info: FunctionInfo, bound, self_value, start: State,

@@ -64,6 +64,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
         self.bw_seq: Dict[int, int] = {}
         self.event_order: Dict[int, int] = {}  # clip / step call -> the order first seen
         self.site_saves: Dict[int, frozenset] = {}  # module call -> the weights it saves
+        self.severed_leaves: Set[int] = set()  # leaves made from values cut out of autograd
         self.module_roots: Set[int] = set()  # idents of modules made in the file
         self.site_loops: Dict[int, frozenset] = {}  # statement / allocation -> loops around it
         self.backward_stmts: Dict[int, tuple] = {}  # backward call -> (statement, call chain)
@@ -314,6 +315,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
                 if _is_data(target.value) and base.ident == id(target.value):
                     self.on_data_write(target.value, "setitem")
                 self.on_inplace(target, "setitem", base, st)
+                self.written_into(base, [value], st)
             else:
                 self.escape(value, st)
         elif kind is cst.StarredElement:

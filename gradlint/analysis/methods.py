@@ -12,8 +12,8 @@ from gradlint.analysis import dtypes, shapes, torchapi as api
 from gradlint.analysis.shapes import with_count
 from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
 from gradlint.analysis.values import (
-    GradContext, NNModule, Optimizer, Params, Scaler, Scheduler, Seq, State, Tensor, UNKNOWN, Unknown,
-    Value, evolve,
+    GradContext, NNModule, Optimizer, Params, Scaler, Scheduler, Seq, Severed, State, Tensor,
+    UNKNOWN, Unknown, Value, evolve,
 )
 from gradlint.analysis.steps import is_scaler_name, is_scheduler_name
 
@@ -162,20 +162,24 @@ class MethodEvaluator:
             return UNKNOWN
         if method in api.DETACHING:
             new = Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
-                         is_int=t.is_int)
+                         is_int=t.is_int, severed=self.sever(t, node, method))
             if method == "detach_":
                 st.replace_everywhere(t, new)
             return new
         if method in api.NON_TENSOR_METHODS:
             self.on_tensor_method(node, method, t, st)
+            if method in ("item", "tolist", "numpy"):
+                cut = self.sever(t, node, method)
+                if cut:
+                    return Severed(value=NONTENSOR.value, severed=cut)
             return NONTENSOR
         if method in api.INDEX_RESULT_METHODS:
             self.note_site(id(node))
             return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
-                          is_int=True)
+                          is_int=True, severed=self.sever(t, node, method))
         if method in api.INT_CASTS:
             return Tensor(ident=id(node), requires_grad=False, leaf=True, origin=self.stmt_id,
-                          is_int=True)
+                          is_int=True, severed=t.severed)
         if method in api.MAYBE_SELF:
             target = dtypes.cast_target(self, node, method, pos)
             if target is not None and t.dtype is not None and t.is_int is False:
@@ -191,15 +195,9 @@ class MethodEvaluator:
                     and t.ident == id(func.value)):
                 self.on_data_write(func.value, method)
             self.on_inplace(node, method, t, st)
-            others = [v for v in pos if isinstance(v, Tensor)]
             if method in ("zero_", "fill_", "normal_", "uniform_", "random_", "bernoulli_"):
                 return t
-            rg = t.requires_grad
-            if st.grad_mode is True and any(o.requires_grad is True for o in others):
-                rg = True
-            new = evolve(t, requires_grad=rg, leaf=t.leaf if rg == t.requires_grad else False)
-            st.replace_everywhere(t, new)
-            return new
+            return self.written_into(t, pos, st)
         result = self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
                                 site=id(node), st=st)
         return with_count(result, shapes.op_count(method, node, [t] + list(pos), method=True))
@@ -249,6 +247,26 @@ class MethodEvaluator:
         if method == "add_param_group":
             st.replace_everywhere(opt, evolve(opt, coverage=opt.coverage | self.coverage(node, st)))
         return UNKNOWN
+
+    def written_into(self, t: Tensor, values, st: State) -> Tensor:
+        """`t` changed in place with `values` (`t.add_(v)`, `t[i] = v`): it requires grad
+        once a value that does is written with grad mode on; a value that may hide one
+        leaves a tensor that did not require grad unknown."""
+        rg = t.requires_grad
+        tensors = [v for v in values if isinstance(v, Tensor)]
+        if st.grad_mode is True and any(v.requires_grad is True for v in tensors):
+            rg = True
+        elif rg is False and st.grad_mode is not False and any(
+                isinstance(v, Unknown) or (isinstance(v, Tensor) and v.requires_grad is None)
+                for v in values):
+            rg = None
+        if rg == t.requires_grad:
+            return t
+        new = evolve(t, requires_grad=rg, leaf=False if rg else None,
+                     graph=t.graph.union(*(v.graph for v in tensors)),
+                     sources=t.sources.union(*(v.sources for v in tensors)))
+        st.replace_everywhere(t, new)
+        return new
 
     def set_module_trainable(self, root: int, value, st: State) -> None:
         for key, v in list(st.env.items()):

@@ -97,5 +97,7 @@ class Observations:
     # GL017: backward -> (backward, the step that changed saved weights in place, the
     # forward that saved them)
     step_invalidates: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)
+    # GL022: backward -> (backward, "crash" | "leaf", the cuts: (node, how))
+    loss_without_graph: Dict[int, Tuple[int, str, frozenset]] = field(default_factory=dict)
     # GL021: clip call -> ("before-backward" | "after-step", clip, backward or None, step)
     clip_outside: Dict[int, Tuple[str, int, Optional[int], int]] = field(default_factory=dict)

@@ -126,6 +126,21 @@ class StepOrderMixin:
             nid = self.register(node)
             self.obs.step_invalidates.setdefault(nid, (nid, hits[0][0], hits[0][1]))
 
+    def check_severed(self, node: cst.Call, target: Tensor) -> None:
+        """A backward of a loss that lost its graph to `.detach()`, `.item()`...: with
+        no graph left PyTorch raises; made into a new leaf, it trains nothing (GL022)."""
+        if not target.severed or target.cuts:
+            return  # (a cut by no_grad is GL004's)
+        if target.requires_grad is False:
+            kind = "crash"
+        elif (target.requires_grad is True and target.sources and not target.open
+              and target.sources <= self.severed_leaves):
+            kind = "leaf"  # it requires grad only through new leaves made from cut values
+        else:
+            return
+        nid = self.register(node)
+        self.obs.loss_without_graph.setdefault(nid, (nid, kind, target.severed))
+
     def order_at_clear(self, st: State) -> None:
         st.scaled = None
         st.clip_last = st.clip_then_bw = st.step_unclipped = frozenset()

@@ -75,6 +75,14 @@ class Const(Value):
 
 
 @frozen_value
+class Severed(Const):
+    """A number or array taken out of a tensor that required grad (`.item()`,
+    `.numpy()`, `.tolist()`): no gradient flows back through it."""
+
+    severed: FrozenSet[Tuple[int, str]] = frozenset()
+
+
+@frozen_value
 class Ref(Value):
     """A reference to an imported API object, by qualified name (`torch.no_grad`)."""
 
@@ -104,6 +112,9 @@ class Tensor(Value):
     numel: Optional[int] = None  # known element count (literal shapes)
     is_int: Tri = False
     dtype: Optional[str] = None  # a floating dtype, where known (analysis/dtypes.py)
+    # where a value that required grad was cut out of autograd on its way here: (the
+    # `.detach()` / `.data` / `.item()`... node, how) (GL022)
+    severed: FrozenSet[Tuple[int, str]] = frozenset()
 
 
 @frozen_value

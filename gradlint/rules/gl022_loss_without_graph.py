@@ -1,0 +1,85 @@
+"""GL022: backward() of a loss whose graph was cut by `.detach()`, `.item()`, `.data`..."""
+
+from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
+
+_HOW = {"data": "`.data`", "compare": "a comparison has no gradient"}
+
+
+def _how(how: str) -> str:
+    return _HOW.get(how) or f"`.{how}()`"
+
+
+def check(ctx):
+    for backward, kind, cuts in ctx.obs.loss_without_graph.values():
+        node, how = min(cuts, key=lambda c: ctx.start(c[0]))
+        cut = ctx.code(node)
+        if kind == "crash":
+            message = (
+                f"`{ctx.code(backward)}` runs on a loss with no graph: `{cut}` at line "
+                f"{ctx.line(node)} took it out of autograd ({_how(how)}), so PyTorch raises "
+                f"\"element 0 of tensors does not require grad\". Compute the loss from the "
+                f"model's output tensors themselves."
+            )
+        else:
+            message = (
+                f"`{ctx.code(backward)}` runs on a new leaf tensor made from `{cut}` at line "
+                f"{ctx.line(node)} ({_how(how)}): it has no graph back to the model, so no "
+                f"parameter gets a gradient. Compute the loss from the model's output tensors."
+            )
+        yield ctx.diagnostic(RULE, backward, message, [(node, "the graph is cut here")])
+
+
+RULE = Rule(
+    code="GL022",
+    name="loss-without-graph",
+    summary="backward() of a loss cut from the model by `.detach()`, `.item()`, `.data`...",
+    check=check,
+    needs=("backward", GRAD_SOURCE, ("detach", "item", "data", "numpy", "tolist")),
+    docs=RuleDocs(
+        what="""
+Finds a `backward()` on a loss built only from values cut out of autograd: `.detach()`,
+`.data`, `.item()`, `.tolist()` or `.numpy()` of tensors that required grad,
+`torch.tensor(...)` / `torch.from_numpy(...)` of such values, or results with no
+gradient at all (`argmax`, comparisons such as `pred != labels`). Two cases:
+
+- the loss does not require grad at all: PyTorch raises;
+- the loss was made a new leaf with `requires_grad=True` (the usual way to silence that
+  error): the backward runs and reaches no parameter.
+
+A loss that keeps a graph through another term is not reported (a detached target in
+DQN or distillation is deliberate), nor is a value cut by `no_grad` (GL004).
+""",
+        why="""
+`.detach()`, `.data`, `.item()` and `.numpy()` return values with no link to the graph
+that computed them. A loss computed from them alone has no path back to the model:
+`loss.backward()` raises "RuntimeError: element 0 of tensors does not require grad and
+does not have a grad_fn". Wrapping the number again, as in
+`torch.tensor(loss.item(), requires_grad=True)`, removes the error but not the cause:
+the new tensor is a leaf, the backward computes only its own gradient, and the optimizer
+steps with no gradients, so the model never learns.
+""",
+        example="""
+import torch
+
+model = torch.nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+prediction = model(torch.randn(8, 4))
+loss_value = torch.nn.functional.mse_loss(prediction, torch.randn(8, 1)).item()
+loss = torch.tensor(loss_value, requires_grad=True)
+optimizer.zero_grad()
+loss.backward()
+optimizer.step()
+""",
+        use_instead="""
+import torch
+
+model = torch.nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+prediction = model(torch.randn(8, 4))
+loss = torch.nn.functional.mse_loss(prediction, torch.randn(8, 1))
+optimizer.zero_grad()
+loss.backward()
+optimizer.step()
+""",
+    ),
+)
