@@ -9,6 +9,11 @@ Installed by `runtime_monitor.py` before the program runs. Kinds:
                    changed it since the last clip), although the parameter was clipped
                    since that optimizer's previous step (or before its first); the lines
                    are the step's and that clip's
+- foreign-grad:    an optimizer step applies, to a parameter, gradients of two or more
+                   backwards since its last step or clear, and the earlier one came before
+                   a step of another optimizer that does not hold that parameter (a GAN's
+                   discriminator loss left gradients in the generator); the lines are the
+                   step's and the earlier backward's
 - no-grad-reached: an optimizer steps after a backward, and none of its parameters has a
                    gradient, though none was cleared since that backward: the backward
                    reached none of them; the lines are the step's and that backward's
@@ -99,7 +104,10 @@ def _wrap_clip(name, limit_name):
 
 
 def _pre_step(optimizer, args, kwargs):
+    _watch_params(optimizer)
+    _check_foreign(optimizer)
     _check_reached(optimizer)
+    _step_log.append((_hooks["backwards"](), optimizer, {id(p) for p in _params_of(optimizer)}))
     _events[0] += 1
     previous = _last_step.get(id(optimizer), (None, 0))[1]
     _last_step[id(optimizer)] = (optimizer, _events[0])
@@ -112,6 +120,40 @@ def _pre_step(optimizer, args, kwargs):
 
 
 _stepped_at = {}  # id(optimizer) -> (optimizer, backward count at its last step)
+_contributions = {}  # id(param) -> [param, [(backward count, that backward's lines)]]
+_step_log = []  # (backward count, optimizer, ids of its parameters) of every step
+
+
+def _watch_params(optimizer):
+    for p in _params_of(optimizer):
+        if p.requires_grad and id(p) not in _contributions:
+            entry = _contributions[id(p)] = [p, []]
+
+            def hook(grad, entry=entry):
+                entry[1].append((_hooks["backwards"](), _hooks["backward_lines"]()))
+                return grad
+
+            p.register_hook(hook)
+
+
+def _check_foreign(optimizer):
+    count = _hooks["backwards"]()
+    previous = _stepped_at.get(id(optimizer), (None, 0))[1]
+    cleared = _hooks["cleared_at"]
+    for p in _params_of(optimizer):
+        entry = _contributions.get(id(p))
+        if entry is None:
+            continue
+        since = max(previous, cleared[id(p)][1] if id(p) in cleared else 0)
+        added = [c for c in entry[1] if c[0] > since]
+        if len(added) < 2:
+            continue
+        first = added[0]
+        if any(other is not optimizer and first[0] <= at < count and id(p) not in ids
+               for at, other, ids in _step_log):
+            _hooks["record"]("foreign-grad", _hooks["lines"]() + first[1],
+                             "the step applied gradients a loss left before another optimizer's step")
+            return
 
 
 def _check_reached(optimizer):
@@ -138,3 +180,10 @@ def install(record, program_lines, backwards, cleared_at, backward_lines):
     if hasattr(torch.nn.utils.clip_grad, "clip_grad_norm"):
         _wrap_clip("clip_grad_norm", "max_norm")
     _optim_module.register_optimizer_step_pre_hook(_pre_step)
+    init = torch.optim.Optimizer.__init__
+
+    def watched_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        _watch_params(self)
+
+    torch.optim.Optimizer.__init__ = watched_init

@@ -53,7 +53,7 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      been modified by an inplace operation"
 - scheduler-before-step: PyTorch's warning "Detected call of `lr_scheduler.step()` before
                      `optimizer.step()`" (the first learning rate is skipped)
-- clip-scaled, unclipped-step, no-grad-reached: see `monitor_steps.py`
+- clip-scaled, unclipped-step, foreign-grad, no-grad-reached: see `monitor_steps.py`
 - error:             any other exception that ended the program
 """
 

@@ -49,6 +49,7 @@ KINDS = {
     "GL020": {"scheduler-before-step"},
     "GL021": {"unclipped-step"},
     "GL022": {"no-grad-backward", "no-grad-reached"},
+    "GL023": {"foreign-grad"},
     "GL101": {"eval-graph"},
     "GL102": {"data-write"},
     "GL104": {"variable-call"},

@@ -141,7 +141,10 @@ class ControlFlowMixin:
             if self.recorder is not None:
                 self.recorder.loop_target(node, s)
 
-        return self.run_loop(node, st, enter, nonempty=isinstance(iterable, Params))
+        over_params = isinstance(iterable, Params)
+        return self.run_loop(node, st, enter, over_params=over_params,
+                             nonempty=over_params or element is NONTENSOR
+                             and _literal_range_nonempty(node.iter))
 
     def exec_While(self, node: cst.While, st: State) -> State:
         self.cur = st
@@ -150,7 +153,7 @@ class ControlFlowMixin:
         return self.run_loop(node, st, lambda s: self.eval(node.test, s), infinite=infinite)
 
     def run_loop(self, node, st: State, enter, infinite: bool = False,
-                 nonempty: bool = False) -> State:
+                 nonempty: bool = False, over_params: bool = False) -> State:
         events = self.obs.loops.get(id(node))
         if events is None:
             events = LoopEvents(loop=self.register(node))
@@ -161,7 +164,7 @@ class ControlFlowMixin:
         self.loop_stack.append((events, len(self.call_chain)))
         outer_loops = self.current_loops
         self.current_loops = outer_loops | {id(node)}
-        ctx = LoopCtx(entry=st if nonempty else None)
+        ctx = LoopCtx(entry=st if over_params else None)
         self.loop_ctx.append(ctx)
         head = st.copy()
         outer_depth, self.cond_depth = self.cond_depth, 0
@@ -187,7 +190,7 @@ class ControlFlowMixin:
             self.current_loops = outer_loops
         exits = list(ctx.breaks)
         if not infinite:
-            # (a loop over a model's parameters runs at least once)
+            # (a loop over a model's parameters, or over a literal range, runs at least once)
             exits += [head] if nonempty else [st, head]
         out = join_all(exits)
         orelse = getattr(node, "orelse", None)
@@ -195,6 +198,16 @@ class ControlFlowMixin:
             out = self.exec_block(orelse.body, out)
         self.cur = out
         return out
+
+
+def _literal_range_nonempty(call) -> bool:
+    """`range(3)`, `range(1, 5)`: literal bounds, at least one pass."""
+    args = [a.value for a in call.args]
+    if not args or len(args) > 2 or any(a.keyword is not None for a in call.args) or not all(
+            isinstance(a, cst.Integer) for a in args):
+        return False
+    bounds = [int(a.value, 0) for a in args]
+    return bounds[0] > 0 if len(bounds) == 1 else bounds[0] < bounds[1]
 
 
 def _grad_guard(test, st: State):

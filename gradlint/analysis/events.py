@@ -70,6 +70,7 @@ class EventMixin:
         st = st or self.cur
         self.record("clear", node)
         self.order_at_clear(st)
+        self.reach_at_clear(st, cleared)
         self.forget_stepped(st, cleared)
         st.sc_sources = frozenset()
         st.sc_open = False
@@ -174,6 +175,7 @@ class EventMixin:
         if isinstance(target, Tensor):
             self.check_invalidated(node, target, st)
             self.check_severed(node, target)
+            self.reach_at_backward(node, target, st)
             hit = sorted(n for n in target.graph if n in st.freed)
             if hit:
                 earlier = st.freed[hit[0]]

@@ -99,5 +99,8 @@ class Observations:
     step_invalidates: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)
     # GL022: backward -> (backward, "crash" | "leaf", the cuts: (node, how))
     loss_without_graph: Dict[int, Tuple[int, str, frozenset]] = field(default_factory=dict)
+    # GL023: discriminator backward -> (it, its step, the later step that applies its
+    # gradients, the generator's name)
+    fake_not_detached: Dict[int, Tuple[int, int, int, str]] = field(default_factory=dict)
     # GL021: clip call -> ("before-backward" | "after-step", clip, backward or None, step)
     clip_outside: Dict[int, Tuple[str, int, Optional[int], int]] = field(default_factory=dict)

@@ -1,5 +1,7 @@
-"""The order inside one training step beyond backward, step and clear: AMP loss scaling,
-gradient clipping and learning-rate schedulers (GL019-GL021). A mixin of the interpreter.
+"""The order of a training step beyond what GL001-GL005 follow: a graph kept across a
+step (GL017), AMP loss scaling, clipping and schedulers (GL019-GL021), a loss cut from
+its model (GL022), a step applying gradients another optimizer's loss left (GL023). A
+mixin of the interpreter.
 
 Each fact is a must-fact on the flow state (kept where every path agrees), except which
 optimizers may have stepped: a scheduler's first step is early only if no path stepped
@@ -84,6 +86,8 @@ class StepOrderMixin:
         coverage = opt.coverage if isinstance(opt, Optimizer) else frozenset()
         if coverage:
             self.invalidate_saved(nid, coverage, st)
+        self.event_order.setdefault(nid, len(self.event_order))
+        self.reach_at_step(nid, coverage, st)
         if isinstance(opt, Optimizer):
             st.stepped = st.stepped | {opt.ident}
         else:
@@ -125,6 +129,46 @@ class StepOrderMixin:
         if hits:
             nid = self.register(node)
             self.obs.step_invalidates.setdefault(nid, (nid, hits[0][0], hits[0][1]))
+
+    # -- GL023: a step that applies gradients another optimizer's loss left ---------------
+    def reach_at_backward(self, node: cst.Call, target: Tensor, st: State) -> None:
+        if target.requires_grad is not True or not target.sources:
+            return  # (unknown values in it may reach more: the known sources are reached)
+        nid = self.register(node)
+        self.event_order.setdefault(nid, len(self.event_order))
+        sources = target.sources
+        st.bw_reach = st.bw_reach | {(nid, s) for s in sources}
+        if st.foreign:
+            # a later loss through both the stepped module and the other one (a GAN's
+            # generator loss goes through the discriminator again)
+            st.foreign = frozenset(
+                (s, bw, step, cov, later or (s in sources and any(
+                    self.overlaps(x, cov) for x in sources)))
+                for s, bw, step, cov, later in st.foreign)
+
+    def reach_at_step(self, nid: int, coverage, st: State) -> None:
+        if not coverage:
+            st.bw_reach = frozenset()
+            return
+        left = set()
+        for s, bw, step, cov, later in st.foreign:
+            if self.overlaps(s, coverage):
+                if later:
+                    name = self.source_name(s, st)
+                    self.obs.fake_not_detached.setdefault(bw, (bw, step, nid, name))
+            else:
+                left.add((s, bw, step, cov, later))
+        reached = {(bw, s) for bw, s in st.bw_reach if s not in coverage}
+        for bw, s in sorted(reached, key=lambda r: self.order_of(r[0])):
+            if not self.overlaps(s, coverage) and (s in self.module_roots or s in self.sub_roots):
+                left.add((s, bw, nid, coverage, False))
+        st.foreign = frozenset(left)
+        st.bw_reach = frozenset()
+
+    def reach_at_clear(self, st: State, cleared) -> None:
+        if st.foreign:
+            st.foreign = frozenset() if cleared is None else frozenset(
+                f for f in st.foreign if not self.overlaps(f[0], cleared))
 
     def check_severed(self, node: cst.Call, target: Tensor) -> None:
         """A backward of a loss that lost its graph to `.detach()`, `.item()`...: with

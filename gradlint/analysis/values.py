@@ -285,6 +285,12 @@ class State:
     clip_then_bw: FrozenSet[tuple] = frozenset()
     bw_unclipped: bool = False
     step_unclipped: FrozenSet[tuple] = frozenset()
+    # GL023 (must): (backward, source) for the sources each backward since the last step
+    # reached; sources a step did not cover though the backward before it reached them:
+    # (source, that backward, the step, its coverage, whether a later backward through
+    # both reached them again)
+    bw_reach: FrozenSet[tuple] = frozenset()
+    foreign: FrozenSet[tuple] = frozenset()
     dead: bool = False
 
     def copy(self) -> "State":
@@ -322,7 +328,7 @@ _FLOW_FIELDS = ("grad_mode", "freed", "stepped_nodes", "reached", "reached_open"
                 "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads", "eval_modules",
                 "pending_may", "pending_must", "dirty_may", "dirty_must", "scaled", "stepped",
                 "stepped_any", "sched_waiting", "clip_last", "clip_then_bw", "bw_unclipped",
-                "step_unclipped")
+                "step_unclipped", "bw_reach", "foreign")
 
 
 def join_states(a: State, b: State) -> State:
@@ -381,6 +387,8 @@ def join_states(a: State, b: State) -> State:
         clip_then_bw=a.clip_then_bw & b.clip_then_bw,
         bw_unclipped=a.bw_unclipped and b.bw_unclipped,
         step_unclipped=a.step_unclipped & b.step_unclipped,
+        bw_reach=a.bw_reach & b.bw_reach,
+        foreign=a.foreign & b.foreign,
         dead=False,
     )
     return new
