@@ -45,6 +45,7 @@ KINDS = {
     "GL015": {"optimizer-recreated"},
     "GL016": {"tensor-from-tensor"},
     "GL017": {"inplace-modified"},
+    "GL018": {"inplace-modified"},
     "GL019": {"clip-scaled"},
     "GL020": {"scheduler-before-step"},
     "GL021": {"unclipped-step"},

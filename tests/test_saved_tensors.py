@@ -130,3 +130,78 @@ def test_the_article_case_raises_in_pytorch_and_is_reported():
     src = ("import torch\na = torch.tensor([1.1], requires_grad=True)\nb = a * 2\nc = b + 3\n"
            "c.backward()\nc.backward()\n")
     assert [(d.line, d.code) for d in lint_source(src, "article.py")] == [(6, "GL003")]
+
+
+# GL018's table of what an operation saves, read off PyTorch's grad_fn: `_saved_result`
+# for the ones that save their result; `_saved_self` (their input) for the others
+SAVED_WHAT = {
+    "relu": lambda a: a.relu(), "sigmoid": lambda a: a.sigmoid(), "tanh": lambda a: a.tanh(),
+    "exp": lambda a: a.exp(), "softmax": lambda a: a.softmax(-1),
+    "log_softmax": lambda a: a.log_softmax(-1), "sqrt": lambda a: a.sqrt(),
+    "log": lambda a: a.log(), "sin": lambda a: a.sin(), "cos": lambda a: a.cos(),
+    "pow": lambda a: a.pow(2), "abs": lambda a: a.abs(), "square": lambda a: a.square(),
+    "clamp": lambda a: a.clamp(0.2, 0.8), "log1p": lambda a: a.log1p(),
+}
+
+
+def test_every_entry_of_the_saved_what_table_is_checked():
+    assert set(SAVED_WHAT) == api.SAVES_RESULT | api.SAVES_INPUT
+    assert not api.SAVES_RESULT & api.SAVES_INPUT
+
+
+@pytest.mark.parametrize("name", sorted(SAVED_WHAT))
+def test_saved_what_matches_pytorch(name):
+    import torch
+
+    base = torch.rand(2, 3, requires_grad=True)
+    a = base * 1.0  # a non-leaf, as in training code
+    y = SAVED_WHAT[name](a)
+    saved = {attr for attr in dir(y.grad_fn) if attr.startswith("_saved_")}
+    if name in api.SAVES_RESULT:
+        assert getattr(y.grad_fn, "_saved_result", None) is not None, saved
+        # changing the result in place makes its backward raise; changing the input does not
+        y.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    else:
+        assert getattr(y.grad_fn, "_saved_self", None) is a, saved
+        a.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+@pytest.mark.parametrize("symbol", ["*", "/", "**", "@"])
+def test_operators_save_the_operands_gl018_says(symbol):
+    """Changing in place each operand the table says is saved makes the backward raise;
+    changing one it says is not saved does not."""
+    import libcst as cst
+    import torch
+
+    from gradlint.analysis.exprs import _saved_operands
+    from gradlint.analysis.values import Tensor
+
+    kind = {"*": cst.Multiply, "/": cst.Divide, "**": cst.Power, "@": cst.MatrixMultiply}[symbol]
+    for left_grad, right_grad in ((True, False), (False, True), (True, True)):
+        for changed in ("left", "right"):
+            w = torch.rand(3, 3, requires_grad=True)
+            left = (w * 1.0) if left_grad else torch.rand(3, 3) + 0.5
+            right = (w * 2.0) if right_grad else torch.rand(3, 3) + 0.5
+            if symbol == "**":
+                right = torch.tensor(2.0, requires_grad=right_grad)
+            y = eval(f"l {symbol} r", {"l": left, "r": right})
+
+            values = {"left": Tensor(ident=1, requires_grad=left_grad, leaf=False),
+                      "right": Tensor(ident=2, requires_grad=right_grad, leaf=False)}
+            claimed = {v.ident for v in _saved_operands(kind, values["left"], values["right"])}
+            target = left if changed == "left" else right
+            with torch.no_grad():
+                target.add_(0.5)
+            raised = False
+            try:
+                y.sum().backward()
+            except RuntimeError as err:
+                assert "modified by an inplace operation" in str(err)
+                raised = True
+            said = values[changed].ident in claimed
+            if said:
+                assert raised, (symbol, left_grad, right_grad, changed)

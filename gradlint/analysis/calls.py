@@ -215,6 +215,8 @@ class CallEvaluator(MethodEvaluator):
             flat = self.flatten_args(node, args, st)
             name = q.rsplit(".", 1)[-1]
             result = self.op_result(flat, saves=name not in api.NON_SAVING_OPS, site=id(node), st=st)
+            if flat and (name in api.SAVES_RESULT or name in api.SAVES_INPUT):
+                self.note_saved_by(node, name, flat[0], result)
             return with_count(result, shapes.op_count(name, node, flat, method=False))
         if q.split(".", 1)[0] in ("torch", "builtins", "math", "numpy", "np", "random", "time",
                                   "os", "sys", "logging", "json"):

@@ -318,6 +318,7 @@ class EventMixin:
     def on_inplace(self, node, method, tensor, st) -> None:
         if method in ("share_memory_", "requires_grad_", "detach_"):
             return
+        self.on_inplace_saved(self.stmt_small if self.stmt_small is not None else node, tensor, st)
         if tensor.ident in self.module_roots:
             return  # a module's parameter (layer.weight): not followed by this rule
         if tensor.leaf is True and tensor.requires_grad is True and st.grad_mode is True:

@@ -176,10 +176,11 @@ class ExprEvaluator:
             node = node.left
         value = self.eval(node, st)
         for op in reversed(chain):
-            value = self.binop(op.operator, value, self.eval(op.right, st), id(op), st)
+            value = self.binop(op.operator, value, self.eval(op.right, st), id(op), st, op)
         return value
 
-    def binop(self, operator, left: Value, right: Value, site: int, st: State) -> Value:
+    def binop(self, operator, left: Value, right: Value, site: int, st: State,
+              node=None) -> Value:
         if not isinstance(left, Tensor) and not isinstance(right, Tensor):
             if isinstance(left, Const) and isinstance(right, Const):
                 return NONTENSOR
@@ -190,6 +191,8 @@ class ExprEvaluator:
         # (the other operand is saved, a Python number too: see api.SAVING_OPERATORS)
         saves = kind in _BINOPS_SAVING
         result = self.op_result([left, right], saves=saves, site=site, st=st)
+        if saves and isinstance(result, Tensor) and result.requires_grad is True:
+            self.note_saved(site, _saved_operands(kind, left, right), node)
         if kind is cst.MatrixMultiply:
             return result
         return with_count(result, elementwise_count((left, right)))
@@ -343,6 +346,8 @@ class ExprEvaluator:
         own = (root, module.ident) if module.ident in self.sub_roots else (root,)
         param = Tensor(ident=root, requires_grad=module.trainable, leaf=True,
                        sources=frozenset(own) if module.trainable is not False else frozenset())
+        if module.trainable is True and module.saves:
+            self.note_saved(site, args)  # its input, for its weights' gradient
         if module.trainable is True and (module.deep or any(
                 isinstance(a, Tensor) and a.requires_grad is True for a in args)):
             # its weights are saved for the gradient of its input (GL017)
@@ -393,14 +398,14 @@ class ExprEvaluator:
         st.freed.pop(old, None)
         if was_freed and old_freed and site_of is not None:
             st.freed[old] = site_of
-        if st.stepped_nodes:
+        if st.modified:
             # the older instance's mark goes with it; with nobody holding it, the younger
             # one's holders now hold the older node, and its mark
-            mark = st.stepped_nodes.pop(young, None)
+            mark = st.modified.pop(young, None)
             if not live_old:
-                st.stepped_nodes.pop(old, None)
+                st.modified.pop(old, None)
                 if mark is not None:
-                    st.stepped_nodes[old] = mark
+                    st.modified[old] = mark
         # two instances are all the model tells apart: with the older one still held, a
         # third would share its node, and freeing one would seem to free the other, so
         # the younger one's holders lose the node instead (they claim less, never wrong)
@@ -447,6 +452,19 @@ def _names_in(node: cst.CSTNode):
     for current in iter_tree(node):
         if type(current) is cst.Name:
             yield current.value
+
+
+def _saved_operands(kind, left, right):
+    """`a * b`, `a @ b`: each operand is saved for the other's gradient; `a / b` saves b
+    always and a for b's gradient; `a ** b` saves a."""
+    def rg(v):
+        return isinstance(v, Tensor) and v.requires_grad is True
+
+    if kind is cst.Power:
+        return [left]
+    if kind is cst.Divide:
+        return [right, left] if rg(right) else [right]
+    return [v for v, other in ((left, right), (right, left)) if rg(other)]
 
 
 __all__ = ["ExprEvaluator", "dotted", "kwarg", "positional", "literal_bool", "NONTENSOR",

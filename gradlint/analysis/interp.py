@@ -64,6 +64,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
         self.bw_seq: Dict[int, int] = {}
         self.event_order: Dict[int, int] = {}  # clip / step call -> the order first seen
         self.site_saves: Dict[int, frozenset] = {}  # module call -> the weights it saves
+        self.site_saved_values: Dict[int, frozenset] = {}  # operation -> tensors it saves
         self.severed_leaves: Set[int] = set()  # leaves made from values cut out of autograd
         self.module_roots: Set[int] = set()  # idents of modules made in the file
         self.site_loops: Dict[int, frozenset] = {}  # statement / allocation -> loops around it
@@ -244,7 +245,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
                 self.on_accumulate(small, target.value, rhs, small.value, st)
         if isinstance(current, Tensor):
             self.on_inplace(small, "augassign", current, st)
-            result = self.binop(_plain_operator(op), current, rhs, id(small), st)
+            result = self.binop(_plain_operator(op), current, rhs, id(small), st, small)
             if isinstance(result, Tensor):
                 leaf = current.leaf if result.requires_grad == current.requires_grad else False
                 if st.grad_mode is False:
@@ -255,7 +256,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
                 st.replace_everywhere(current, result)
                 self.bind_target(small.target, result, st)
             return
-        result = self.binop(_plain_operator(op), current, rhs, id(small), st)
+        result = self.binop(_plain_operator(op), current, rhs, id(small), st, small)
         self.bind_target(small.target, result, st)
 
     def bind_target(self, target: cst.BaseExpression, value, st: State) -> None:

@@ -200,6 +200,8 @@ class MethodEvaluator:
             return self.written_into(t, pos, st)
         result = self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
                                 site=id(node), st=st)
+        if method in api.SAVES_RESULT or method in api.SAVES_INPUT:
+            self.note_saved_by(node, method, t, result)
         return with_count(result, shapes.op_count(method, node, [t] + list(pos), method=True))
 
     def module_method(self, node, method, m: NNModule, pos, st: State) -> Value:

@@ -97,6 +97,9 @@ class Observations:
     # GL017: backward -> (backward, the step that changed saved weights in place, the
     # forward that saved them)
     step_invalidates: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)
+    # GL018: backward -> (backward, the in-place statement, the operation that saved
+    # the tensor it changed)
+    inplace_on_saved: Dict[int, Tuple[int, int, int]] = field(default_factory=dict)
     # GL022: backward -> (backward, "crash" | "leaf", the cuts: (node, how))
     loss_without_graph: Dict[int, Tuple[int, str, frozenset]] = field(default_factory=dict)
     # GL023: discriminator backward -> (it, its step, the later step that applies its

@@ -15,6 +15,7 @@ from typing import Optional
 
 import libcst as cst
 
+from gradlint.analysis import torchapi as api
 from gradlint.analysis.exprs import dotted, kwarg, positional
 from gradlint.analysis.values import Optimizer, Params, Scaler, Scheduler, State, Tensor
 
@@ -111,24 +112,49 @@ class StepOrderMixin:
         """The step changes its parameters in place: every graph still held (not freed by
         a backward) that saved one of them can no longer be backwarded (GL017)."""
         saves = self.site_saves
+        self.mark_modified(st, step, "step", lambda site: any(
+            self.overlaps(r, coverage) for r in saves.get(site, ())))
+
+    def on_inplace_saved(self, node, tensor: Tensor, st: State) -> None:
+        """`t.add_(...)`, `t += ...`, `t[i] = ...`: graphs that saved `t` can no longer be
+        backwarded (GL018)."""
+        saved = self.site_saved_values
+        ident = tensor.ident
+        self.mark_modified(st, self.register(node), "inplace",
+                           lambda site: ident in saved.get(site, ()))
+
+    def mark_modified(self, st: State, event: int, kind: str, saved_here) -> None:
         for env in (st.env, *self.caller_envs):
             for value in env.values():
                 if type(value) is not Tensor or not value.graph:
                     continue
                 for n in value.graph:
-                    roots = saves.get(n[0])
-                    if roots and n not in st.freed and n not in st.stepped_nodes and any(
-                            self.overlaps(r, coverage) for r in roots):
-                        st.stepped_nodes[n] = (step, n[0])
+                    if n not in st.freed and n not in st.modified and saved_here(n[0]):
+                        st.modified[n] = (event, n[0], kind)
+
+    def note_saved(self, site: int, values, node=None) -> None:
+        """The operation at `site` (`node`) saved these tensors for its backward (GL018)."""
+        idents = frozenset(v.ident for v in values if isinstance(v, Tensor))
+        if idents:
+            if node is not None:
+                self.register(node)
+            self.site_saved_values[site] = self.site_saved_values.get(site, frozenset()) | idents
+
+    def note_saved_by(self, node, name: str, first, result) -> None:
+        """`x.sigmoid()` saves its result, `x.log()` its input (the table in torchapi)."""
+        if isinstance(result, Tensor) and result.requires_grad is True:
+            self.note_saved(id(node), [result] if name in api.SAVES_RESULT else [first], node)
 
     def check_invalidated(self, node: cst.Call, target: Tensor, st: State) -> None:
-        """A backward through a graph whose saved weights a step changed since."""
-        hits = sorted((st.stepped_nodes[n] for n in target.graph
-                       if n in st.stepped_nodes and n not in st.freed),
+        """A backward through a graph whose saved tensors were changed in place since."""
+        hits = sorted((st.modified[n] for n in target.graph
+                       if n in st.modified and n not in st.freed),
                       key=lambda hit: self.order_of(hit[0]))
         if hits:
             nid = self.register(node)
-            self.obs.step_invalidates.setdefault(nid, (nid, hits[0][0], hits[0][1]))
+            event, site, kind = hits[0]
+            found = self.obs.step_invalidates if kind == "step" else self.obs.inplace_on_saved
+            found.setdefault(nid, (nid, event, site))
 
     # -- GL023: a step that applies gradients another optimizer's loss left ---------------
     def reach_at_backward(self, node: cst.Call, target: Tensor, st: State) -> None:

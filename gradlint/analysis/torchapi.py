@@ -128,6 +128,12 @@ def torch_short(qualname: str, namespace: str = "torch.") -> str:
     return qualname[len(namespace):] if qualname.startswith(namespace) else ""
 
 
+# GL018: what an operation saves for its backward, as PyTorch's grad_fn shows it
+# (`_saved_result`, `_saved_self`; checked by tests/test_saved_tensors.py): its result,
+# or its input
+SAVES_RESULT = frozenset(("relu", "sigmoid", "tanh", "exp", "softmax", "log_softmax", "sqrt"))
+SAVES_INPUT = frozenset(("log", "sin", "cos", "pow", "abs", "square", "clamp", "log1p"))
+
 # layers whose forward saves their own weights whatever the input: recurrences (the
 # hidden state depends on the weights) and stacks of projections
 DEEP_MODULES = frozenset((

@@ -243,9 +243,10 @@ class State:
     env: Dict[str, Value] = field(default_factory=dict)
     grad_mode: Tri = True
     freed: Dict[Tuple[int, int], int] = field(default_factory=dict)  # node -> backward site
-    # GL017: graph nodes that saved parameters an optimizer step has since changed in
-    # place: node -> (step, the forward that saved them) (must)
-    stepped_nodes: Dict[Tuple[int, int], Tuple[int, int]] = field(default_factory=dict)
+    # GL017 / GL018: graph nodes whose saved tensors were changed in place since, by an
+    # optimizer step or an in-place operation: node -> (that step or statement, the
+    # operation that saved them, "step" | "inplace") (must)
+    modified: Dict[Tuple[int, int], Tuple[int, int, str]] = field(default_factory=dict)
     reached: FrozenSet[int] = frozenset()  # sources some backward reached (may)
     reached_open: bool = False  # a backward of unknown provenance ran
     escaped: FrozenSet[int] = frozenset()  # sources handed to code we do not follow
@@ -300,7 +301,7 @@ class State:
         facts.update(self.__dict__)
         facts["env"] = dict(self.env)
         facts["freed"] = dict(self.freed)
-        facts["stepped_nodes"] = dict(self.stepped_nodes)
+        facts["modified"] = dict(self.modified)
         return new
 
     def get(self, key: str) -> Value:
@@ -323,7 +324,7 @@ class State:
         return {f: getattr(self, f) for f in _FLOW_FIELDS}
 
 
-_FLOW_FIELDS = ("grad_mode", "freed", "stepped_nodes", "reached", "reached_open", "escaped", "bw_cuts",
+_FLOW_FIELDS = ("grad_mode", "freed", "modified", "reached", "reached_open", "escaped", "bw_cuts",
                 "backward_sites", "sc_sources", "sc_open", "sc_cuts", "sc_backwards",
                 "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads", "eval_modules",
                 "pending_may", "pending_must", "dirty_may", "dirty_must", "scaled", "stepped",
@@ -360,7 +361,7 @@ def join_states(a: State, b: State) -> State:
         env=env,
         grad_mode=join_tri(a.grad_mode, b.grad_mode),
         freed={n: s for n, s in a.freed.items() if n in b_freed},
-        stepped_nodes={n: s for n, s in a.stepped_nodes.items() if b.stepped_nodes.get(n) == s},
+        modified={n: s for n, s in a.modified.items() if b.modified.get(n) == s},
         reached=a.reached | b.reached,
         reached_open=a.reached_open or b.reached_open,
         escaped=a.escaped | b.escaped,

@@ -23,6 +23,7 @@ from gradlint.rules import (
     gl015_optimizer_in_loop,
     gl016_tensor_from_tensor,
     gl017_step_invalidates_graph,
+    gl018_inplace_on_saved_tensor,
     gl019_clip_before_unscale,
     gl020_scheduler_before_step,
     gl021_clip_outside_window,
@@ -42,8 +43,9 @@ _MODULES = (
     gl008_int_requires_grad, gl009_grad_mode_not_entered, gl010_numpy_on_grad_tensor,
     gl011_requires_grad_on_non_leaf, gl012_variable_cuts_graph, gl013_backward_non_scalar,
     gl014_stale_grad_read, gl015_optimizer_in_loop, gl016_tensor_from_tensor,
-    gl017_step_invalidates_graph, gl019_clip_before_unscale, gl020_scheduler_before_step,
-    gl021_clip_outside_window, gl022_loss_without_graph, gl023_fake_not_detached,
+    gl017_step_invalidates_graph, gl018_inplace_on_saved_tensor, gl019_clip_before_unscale,
+    gl020_scheduler_before_step, gl021_clip_outside_window, gl022_loss_without_graph,
+    gl023_fake_not_detached,
     gl101_eval_without_no_grad, gl102_data_bypass, gl104_variable_wrapper, gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
