@@ -352,8 +352,11 @@ class EventMixin:
         """A write through `x.data` of a tensor `x` (`how`: assign / augassign / setitem /
         the in-place method's name)."""
         stmt = self.stmt_small if self.stmt_small is not None else attr
+        base = self.cur.env.get(dotted(attr.value) or "")
+        saver = self.live_saver(base, self.cur) if isinstance(base, Tensor) else None
         self.obs.data_writes.setdefault(
-            id(stmt), (self.register(stmt), self.register(attr), self.code(attr.value), how))
+            id(stmt), (self.register(stmt), self.register(attr), self.code(attr.value), how,
+                       saver))
 
     def on_implicit_grad(self, node, target_expr, tensor: Tensor) -> None:
         """A backward without `gradient=` on a tensor known to hold several elements."""

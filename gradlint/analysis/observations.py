@@ -68,7 +68,8 @@ class Observations:
     # loop -> `x += v` / `x.append(v)` inside it with a v that may carry a graph
     collecting_loops: Dict[int, Set[int]] = field(default_factory=dict)
     # statement -> (statement, the `x.data` node, `x`, how it is written)
-    data_writes: Dict[int, Tuple[int, int, str, str]] = field(default_factory=dict)
+    # (and the operation of a graph still waiting for backward that saved `x`, or None)
+    data_writes: Dict[int, Tuple[int, int, str, str, Optional[int]]] = field(default_factory=dict)
     # backward call -> (call, the tensor's text, its element count, where it was computed)
     backward_non_scalar: Dict[int, Tuple[int, str, int, int]] = field(default_factory=dict)
     # clear call -> (clear call, backward before it, step after it, optimizer text, loop)

@@ -132,6 +132,20 @@ class StepOrderMixin:
                     if n not in st.freed and n not in st.modified and saved_here(n[0]):
                         st.modified[n] = (event, n[0], kind)
 
+    def live_saver(self, tensor: Tensor, st: State):
+        """An operation of a graph still waiting for backward (held, not freed) that saved
+        `tensor` (as a value, or as a module's weight), or None."""
+        ident = tensor.ident
+        for env in (st.env, *self.caller_envs):
+            for value in env.values():
+                if type(value) is not Tensor or not value.graph:
+                    continue
+                for n in value.graph:
+                    if n not in st.freed and (ident in self.site_saved_values.get(n[0], ())
+                                              or ident in self.site_saves.get(n[0], ())):
+                        return n[0]
+        return None
+
     def note_saved(self, site: int, values, node=None) -> None:
         """The operation at `site` (`node`) saved these tensors for its backward (GL018)."""
         idents = frozenset(v.ident for v in values if isinstance(v, Tensor))

@@ -13,7 +13,18 @@ def _suggestion(ctx, stmt, attr, base, how) -> str:
 
 
 def check(ctx):
-    for stmt, attr, base, how in ctx.obs.data_writes.values():
+    for stmt, attr, base, how, saver in ctx.obs.data_writes.values():
+        if saver is not None:
+            # the no_grad rewrite bumps the version counter: that backward would raise
+            where = f" at line {ctx.line(saver)}" if saver in ctx.interp.nodes else ""
+            message = (
+                f"`{ctx.code(stmt)}` changes `{base}` through `.data`, which autograd does not "
+                f"see, while an operation{where} that saved `{base}` still waits for its "
+                f"backward: that backward will compute gradients from the new values. Make the "
+                f"change after the backward, or compute with a copy (`{base}.clone()`)."
+            )
+            yield ctx.diagnostic(RULE, stmt, message)
+            continue
         instead = _suggestion(ctx, stmt, attr, base, how)
         message = (
             f"`{ctx.code(stmt)}` changes `{base}` through `.data`, which autograd does not see: "
