@@ -231,3 +231,24 @@ def test_one_clear_for_an_optimizer_stepped_in_two_places():
     assert out.fixed == 1
     assert out.source.count("opt.zero_grad()") == 1
     assert "for i in range(4):\n    opt.zero_grad()\n    loss = model" in out.source
+
+
+@pytest.mark.parametrize("source, expected", [
+    # the only use: the import goes with it; from a list of names, just that name
+    ("from torch.autograd import grad, Variable as V\nimport torch\n"
+     "w = torch.randn(3, requires_grad=True)\nh = V(w * 2)\nprint(grad)\n",
+     "from torch.autograd import grad\nimport torch\n"
+     "w = torch.randn(3, requires_grad=True)\nh = (w * 2).detach()\nprint(grad)\n"),
+    # two calls: both rewritten, the import left to an unused-import check (F401)
+    ("import torch\nfrom torch.autograd import Variable\n"
+     "a = Variable(torch.ones(2))\nb = Variable(torch.zeros(2))\n",
+     "import torch\nfrom torch.autograd import Variable\n"
+     "a = torch.ones(2).detach()\nb = torch.zeros(2).detach()\n"),
+    # the import on the call's line: never removed by itself
+    ("import torch\nfrom torch.autograd import Variable; a = Variable(torch.ones(2))\n",
+     "import torch\nfrom torch.autograd import Variable; a = torch.ones(2).detach()\n"),
+])
+def test_variable_fix_drops_the_import_only_with_its_only_use(source, expected):
+    lint = lambda text: lint_source(text, "v.py", SETTINGS)  # noqa: E731
+    out = fix_source(source, lint, unsafe=True)
+    assert out.error is None and out.source == expected
