@@ -34,7 +34,8 @@ RULE = Rule(
     name="loss-without-graph",
     summary="backward() of a loss cut from the model by `.detach()`, `.item()`, `.data`...",
     check=check,
-    needs=("backward", GRAD_SOURCE, ("detach", "item", "data", "numpy", "tolist")),
+    # (no word for the cut itself: a comparison, `pred != y`, cuts too)
+    needs=("backward", GRAD_SOURCE),
     docs=RuleDocs(
         what="""
 Finds a `backward()` on a loss built only from values cut out of autograd: `.detach()`,
