@@ -10,10 +10,10 @@ Installed by `runtime_monitor.py` before the program runs. Kinds:
                    since that optimizer's previous step (or before its first); the lines
                    are the step's and that clip's
 - foreign-grad:    an optimizer step applies, to a parameter, gradients of two or more
-                   backwards since its last step or clear, and the earlier one came before
-                   a step of another optimizer that does not hold that parameter (a GAN's
-                   discriminator loss left gradients in the generator); the lines are the
-                   step's and the earlier backward's
+                   backwards since its last step or clear, and the earlier backward also
+                   reached the parameters of another optimizer that stepped after it and
+                   does not hold this one (a GAN's discriminator loss left gradients in
+                   the generator); the lines are the step's and the earlier backward's
 - no-grad-reached: an optimizer steps after a backward, and none of its parameters has a
                    gradient, though none was cleared since that backward: the backward
                    reached none of them; the lines are the step's and that backward's
@@ -122,6 +122,7 @@ def _pre_step(optimizer, args, kwargs):
 _stepped_at = {}  # id(optimizer) -> (optimizer, backward count at its last step)
 _contributions = {}  # id(param) -> [param, [(backward count, that backward's lines)]]
 _step_log = []  # (backward count, optimizer, ids of its parameters) of every step
+_reached = {}  # backward count -> ids of the watched parameters it gave a gradient
 
 
 def _watch_params(optimizer):
@@ -129,8 +130,10 @@ def _watch_params(optimizer):
         if p.requires_grad and id(p) not in _contributions:
             entry = _contributions[id(p)] = [p, []]
 
-            def hook(grad, entry=entry):
-                entry[1].append((_hooks["backwards"](), _hooks["backward_lines"]()))
+            def hook(grad, entry=entry, key=id(p)):
+                count = _hooks["backwards"]()
+                entry[1].append((count, _hooks["backward_lines"]()))
+                _reached.setdefault(count, set()).add(key)
                 return grad
 
             p.register_hook(hook)
@@ -149,8 +152,11 @@ def _check_foreign(optimizer):
         if len(added) < 2:
             continue
         first = added[0]
+        # that earlier loss was another optimizer's: it reached parameters of an optimizer
+        # that stepped since, and does not hold this one (a GAN's discriminator loss)
+        meant = _reached.get(first[0], set())
         if any(other is not optimizer and first[0] <= at < count and id(p) not in ids
-               for at, other, ids in _step_log):
+               and ids & meant for at, other, ids in _step_log):
             _hooks["record"]("foreign-grad", _hooks["lines"]() + first[1],
                              "the step applied gradients a loss left before another optimizer's step")
             return
