@@ -4,6 +4,45 @@ from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
+def make_fix(ctx, sched, step):
+    """Move the `scheduler.step()` line after the statement of its block that holds the
+    optimizer's step (the step itself, or the inner loop around it)."""
+    import libcst as cst
+
+    from gradlint.diagnostics import Fix
+    from gradlint.rules.edits import insert, replace, whole_lines
+
+    small = ctx.interp.owners.get(sched)
+    if not (isinstance(small, cst.Expr) and small.value is ctx.node(sched)):
+        return None
+    parents = ctx.statement_parents()
+    line = parents.get(id(small))
+    block = parents.get(id(line))
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1 or block is None:
+        return None
+    body = list(getattr(block, "body", ()))
+    holder = ctx.interp.owners.get(step)
+    while holder is not None and parents.get(id(holder)) is not block:
+        holder = parents.get(id(holder))
+    if holder is None or not any(b is holder for b in body) or not any(b is line for b in body):
+        return None
+    if [i for i, b in enumerate(body) if b is holder][0] < [i for i, b in enumerate(body)
+                                                          if b is line][0]:
+        return None
+    first, col, last, end = ctx.span_of(line)
+    if not ctx.src.starts_line(first, col) or not ctx.src.rest_of_line_is_blank(last, end):
+        return None
+    text = ctx.interp.code(small)
+    after = ctx.span_of(holder)[2]
+    moved = "".join(ctx.src.line(n) for n in range(first, last + 1))  # (comments too)
+    if not ctx.src.line(after).endswith(("\n", "\r")) or not moved.endswith(("\n", "\r")):
+        return None
+    return Fix("unsafe", f"Move `{text}` after the optimizer's step", (
+        replace(ctx.src, whole_lines(first, last), ""),
+        insert(after + 1, 1, moved),
+    ))
+
+
 def check(ctx):
     for sched, step in ctx.obs.scheduler_before_step.values():
         message = (
@@ -11,7 +50,8 @@ def check(ctx):
             f"first iteration: PyTorch warns and skips the first learning rate of the schedule. "
             f"Step the scheduler after the optimizer."
         )
-        yield ctx.diagnostic(RULE, sched, message, [(step, "the optimizer steps here")])
+        yield ctx.diagnostic(RULE, sched, message, [(step, "the optimizer steps here")],
+                             make_fix(ctx, sched, step))
 
 
 RULE = Rule(
@@ -20,6 +60,7 @@ RULE = Rule(
     summary="A learning-rate scheduler is stepped before the optimizer's first step.",
     check=check,
     needs=(("sched", "swa_utils"), Word(r"\bstep" + GAP + r"\(", "step")),
+    fixable=True,
     docs=RuleDocs(
         what="""
 Finds, in a loop, a `scheduler.step()` that runs before any `step()` of the optimizer
@@ -61,6 +102,13 @@ for epoch in range(4):
     model(torch.randn(8, 4)).pow(2).mean().backward()
     optimizer.step()
     scheduler.step()
+""",
+        fix_safety="""
+The fix moves the `scheduler.step()` line to just after the statement of the same block
+that holds the optimizer's step: the step itself, or the inner loop over the batches
+for a per-epoch scheduler. It is unsafe: code between the two places (logging the
+learning rate, a checkpoint) now sees the scheduler one step earlier. Offered only when
+the scheduler call is a line of its own and comes before that statement in one block.
 """,
     ),
 )
