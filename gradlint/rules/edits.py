@@ -178,3 +178,51 @@ _BINDING_FIELD = {
     cst.AssignTarget: "target", cst.AugAssign: "target", cst.AnnAssign: "target",
     cst.For: "target", cst.CompFor: "target", cst.AsName: "name", cst.NamedExpr: "target",
 }
+
+
+def holder_in_block(ctx, nid: int, block):
+    """The index, in `block`'s body, of the statement that holds node `nid` (the node's
+    own statement, or a loop or branch around it); None if none does."""
+    parents = ctx.statement_parents()
+    holder = ctx.interp.owners.get(nid)
+    while holder is not None and parents.get(id(holder)) is not block:
+        holder = parents.get(id(holder))
+    body = list(getattr(block, "body", ()))
+    return next((i for i, b in enumerate(body) if b is holder), None)
+
+
+def move_call_line(ctx, nid: int, anchor: int, after: bool, before_it=None):
+    """Edits that move the statement line of call `nid` (a call that is the whole
+    statement) to just after / before the statement of the same block that holds
+    `anchor` (the anchor itself, or a loop or branch around it). `after` only moves a line
+    forward; `before` moves it from either side. `before_it`: a node whose statement must
+    also come before the anchor's in that block. None where that is not a plain move: not
+    a line of its own, not in one block, or already there."""
+    parents = ctx.statement_parents()
+    small = ctx.interp.owners.get(nid)
+    if not (isinstance(small, cst.Expr) and small.value is ctx.node(nid)):
+        return None
+    line = parents.get(id(small))
+    block = parents.get(id(line))
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1 or block is None:
+        return None
+    body = list(getattr(block, "body", ()))
+    at = holder_in_block(ctx, anchor, block)
+    here = next((i for i, b in enumerate(body) if b is line), None)
+    if at is None or here is None or (after and at < here) or (
+            abs(at - here) < 2 and (at > here) != after):
+        return None  # (already there, or moving it after would move it backwards)
+    if before_it is not None:
+        other = holder_in_block(ctx, before_it, block)
+        if other is None or other >= at or other == here:
+            return None
+    holder = body[at]
+    first, col, last, end = ctx.span_of(line)
+    if not ctx.src.starts_line(first, col) or not ctx.src.rest_of_line_is_blank(last, end):
+        return None
+    moved = "".join(ctx.src.line(n) for n in range(first, last + 1))  # (its comment too)
+    start, _, stop, _ = ctx.span_of(holder)
+    if not moved.endswith(("\n", "\r")) or not ctx.src.line(stop).endswith(("\n", "\r")):
+        return None
+    return (replace(ctx.src, whole_lines(first, last), ""),
+            insert(stop + 1 if after else start, 1, moved))

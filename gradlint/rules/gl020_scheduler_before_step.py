@@ -7,40 +7,13 @@ from gradlint.rules.base import Rule, RuleDocs
 def make_fix(ctx, sched, step):
     """Move the `scheduler.step()` line after the statement of its block that holds the
     optimizer's step (the step itself, or the inner loop around it)."""
-    import libcst as cst
-
     from gradlint.diagnostics import Fix
-    from gradlint.rules.edits import insert, replace, whole_lines
+    from gradlint.rules.edits import move_call_line
 
-    small = ctx.interp.owners.get(sched)
-    if not (isinstance(small, cst.Expr) and small.value is ctx.node(sched)):
+    edits = move_call_line(ctx, sched, step, after=True)
+    if edits is None:
         return None
-    parents = ctx.statement_parents()
-    line = parents.get(id(small))
-    block = parents.get(id(line))
-    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1 or block is None:
-        return None
-    body = list(getattr(block, "body", ()))
-    holder = ctx.interp.owners.get(step)
-    while holder is not None and parents.get(id(holder)) is not block:
-        holder = parents.get(id(holder))
-    if holder is None or not any(b is holder for b in body) or not any(b is line for b in body):
-        return None
-    if [i for i, b in enumerate(body) if b is holder][0] < [i for i, b in enumerate(body)
-                                                          if b is line][0]:
-        return None
-    first, col, last, end = ctx.span_of(line)
-    if not ctx.src.starts_line(first, col) or not ctx.src.rest_of_line_is_blank(last, end):
-        return None
-    text = ctx.interp.code(small)
-    after = ctx.span_of(holder)[2]
-    moved = "".join(ctx.src.line(n) for n in range(first, last + 1))  # (comments too)
-    if not ctx.src.line(after).endswith(("\n", "\r")) or not moved.endswith(("\n", "\r")):
-        return None
-    return Fix("unsafe", f"Move `{text}` after the optimizer's step", (
-        replace(ctx.src, whole_lines(first, last), ""),
-        insert(after + 1, 1, moved),
-    ))
+    return Fix("unsafe", f"Move `{ctx.code(sched)}` after the optimizer's step", edits)
 
 
 def check(ctx):

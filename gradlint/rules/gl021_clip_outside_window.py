@@ -5,6 +5,20 @@ from gradlint.prefilter import GAP, Word
 from gradlint.rules.base import Rule, RuleDocs
 
 
+def make_fix(ctx, clip, backward, step):
+    """Move the clipping line to just before the statement holding the step, when the
+    backward comes before that statement in the same block."""
+    from gradlint.diagnostics import Fix
+    from gradlint.rules.edits import move_call_line
+
+    # (a clip before the backward lands after it: the backward's statement must come
+    # before the step's in that block)
+    edits = move_call_line(ctx, clip, step, after=False, before_it=backward)
+    if edits is None:
+        return None
+    return Fix("unsafe", f"Move `{ctx.code(clip)}` between the backward and the step", edits)
+
+
 def check(ctx):
     for kind, clip, backward, step in ctx.obs.clip_outside.values():
         code = ctx.code(clip)
@@ -22,7 +36,7 @@ def check(ctx):
                 f"applied the gradients unclipped. Clip between the backward and the step."
             )
             related = [(step, "the step applies the gradients unclipped")]
-        yield ctx.diagnostic(RULE, clip, message, related)
+        yield ctx.diagnostic(RULE, clip, message, related, make_fix(ctx, clip, backward, step))
 
 
 RULE = Rule(
@@ -31,6 +45,7 @@ RULE = Rule(
     summary="Gradients are clipped before the backward or after the step, not between them.",
     check=check,
     needs=("clip_grad", "backward", Word(r"\bstep" + GAP + r"\(", "step")),
+    fixable=True,
     docs=RuleDocs(
         what="""
 Finds `clip_grad_norm_` / `clip_grad_value_` calls that the optimizer step never sees:
@@ -76,6 +91,13 @@ for batch in range(10):
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
     optimizer.step()
+""",
+        fix_safety="""
+The fix moves the clipping line to just before the statement that holds the step (the
+step itself, or the branch around it). Offered when the clip is a call statement of its
+own in the same block and, for a clip before the backward, the backward is a statement
+of that block before the step. It is unsafe: code between the two places may read the
+gradients or the clip's result.
 """,
     ),
 )
