@@ -113,6 +113,11 @@ def apply_edits_tracked(source: str, fixes, protected: Tuple[Tuple[int, int], ..
                 ending = _ending_near(source, starts, edit.line, nl)
                 if ending != "\n":
                     content = _BARE_LF.sub(ending, content)
+            if a > 0 and source[a - 1] == "\r" and source[a:a + 1] != "\n" and (
+                    content or source[b:b + 1]).startswith("\n"):
+                # a bare CR then an LF would join into one CRLF ending, and a line would
+                # be lost: the CR before becomes a CRLF (the one ending that cannot stay)
+                a, content = a - 1, "\r\n" + content
             spans.append((a, b, content))
         if any(_overlaps(a, b, x, y) for a, b, _ in spans for x, y in taken):
             continue  # waits for the next pass (or, against a protected span, never runs)

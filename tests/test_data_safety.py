@@ -319,6 +319,24 @@ def test_every_fix_keeps_line_endings(fixed):
                                       autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            assert [e for _, e in before[i1:i2]] == [e for _, e in after[j1:j2]]
+            kept, now = [e for _, e in before[i1:i2]], [e for _, e in after[j1:j2]]
+            # the one change allowed: a bare CR that removed lines brought next to an LF
+            # (they would join into one CRLF ending) becomes a CRLF
+            if kept and kept[-1] == "\r" and now[-1] == "\r\n" and j2 < len(after) and \
+                    after[j2][0] == "" and after[j2][1] == "\n":
+                now[-1] = "\r"
+            assert kept == now
     no_final = src.rstrip("\n")
     assert not fix(no_final).endswith("\n") or no_final == src
+
+
+def test_removing_lines_between_a_cr_and_an_lf_loses_no_line():
+    """`a<CR>b<CRLF><LF>c`: deleting line 2 would join the CR and the LF into one CRLF
+    ending, and the empty line 3 would vanish; the CR becomes a CRLF instead."""
+    from gradlint.diagnostics import Edit, Fix
+    from gradlint.fixes import apply_edits, python_lines
+
+    source = "a\rb\r\n\nc\n"
+    out, applied = apply_edits(source, [Fix("safe", "drop b", (Edit(2, 1, 3, 1, ""),))])
+    assert applied == 1 and out == "a\r\n\nc\n"
+    assert [line.rstrip("\r\n") for line in python_lines(out)] == ["a", "", "c"]

@@ -54,7 +54,9 @@ def _import_removal(ctx, nid):
         body = getattr(block, "body", ())
         if not isinstance(block, cst.Module) and len(body) < 2:
             return None  # the block would be left empty
-        first, _, last, _ = ctx.span_of(owner)
+        first, col, last, end = ctx.span_of(statement)
+        if not ctx.src.starts_line(first, col) or not ctx.src.rest_of_line_is_blank(last, end):
+            return None
         return replace(ctx.src, whole_lines(first, last), "")
     kept = [a for a in statement.names if a is not alias]
     names = ", ".join(ctx.interp.code(a.name) + (

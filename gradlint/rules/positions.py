@@ -295,6 +295,8 @@ class Positions:
         line, col, end_line, _ = statement
         if not code or end_line - line > 200 or code != code.strip():
             return None
+        if getattr(node, "lpar", None):
+            return None  # its text has the parentheses, its position does not
         first = self._lines[line - 1][col - 1:]
         text = first + "".join(self._lines[line:end_line])
         if "\r" in text.replace("\r\n", ""):  # old Mac line ends: counted below as one line
