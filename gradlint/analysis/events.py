@@ -174,7 +174,7 @@ class EventMixin:
             st.grad_reads = frozenset(r for r in st.grad_reads if r[0] not in target.sources)
         if isinstance(target, Tensor):
             self.check_invalidated(node, target, st)
-            self.check_severed(node, target)
+            self.check_severed(node, target, st)
             self.reach_at_backward(node, target, st)
             hit = sorted(n for n in target.graph if n in st.freed)
             if hit:

@@ -210,7 +210,7 @@ class StepOrderMixin:
             st.foreign = frozenset() if cleared is None else frozenset(
                 f for f in st.foreign if not self.overlaps(f[0], cleared))
 
-    def check_severed(self, node: cst.Call, target: Tensor) -> None:
+    def check_severed(self, node: cst.Call, target: Tensor, st: State) -> None:
         """A backward of a loss that lost its graph to `.detach()`, `.item()`...: with
         no graph left PyTorch raises; made into a new leaf, it trains nothing (GL022)."""
         if not target.severed or target.cuts:
@@ -218,12 +218,20 @@ class StepOrderMixin:
         if target.requires_grad is False:
             kind = "crash"
         elif (target.requires_grad is True and target.sources and not target.open
-              and target.sources <= self.severed_leaves):
+              and target.sources <= self.severed_leaves and not self.trained(target.sources, st)):
             kind = "leaf"  # it requires grad only through new leaves made from cut values
         else:
             return
         nid = self.register(node)
         self.obs.loss_without_graph.setdefault(nid, (nid, kind, target.severed))
+
+    def trained(self, leaves, st: State) -> bool:
+        """Is one of these leaves trained itself: held by an optimizer, or handed to code
+        we do not follow (a copy of weights optimized on its own is not a cut loss)?"""
+        if leaves & st.escaped:
+            return True
+        return any(isinstance(v, Optimizer) and leaves & v.coverage
+                   for env in (st.env, *self.caller_envs) for v in env.values())
 
     def order_at_clear(self, st: State) -> None:
         st.scaled = None
