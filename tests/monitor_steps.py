@@ -14,6 +14,10 @@ Installed by `runtime_monitor.py` before the program runs. Kinds:
                    reached the parameters of another optimizer that stepped after it and
                    does not hold this one (a GAN's discriminator loss left gradients in
                    the generator); the lines are the step's and the earlier backward's
+- unscaled-accumulation: an optimizer step applies, to a parameter, gradients that one
+                   backward call (one program line) added k >= 2 times since the
+                   parameter's last step or clear, and that loss was not divided by k;
+                   the lines are the step's and that backward's
 - no-grad-reached: an optimizer steps after a backward, and none of its parameters has a
                    gradient, though none was cleared since that backward: the backward
                    reached none of them; the lines are the step's and that backward's
@@ -106,6 +110,7 @@ def _wrap_clip(name, limit_name):
 def _pre_step(optimizer, args, kwargs):
     _watch_params(optimizer)
     _check_foreign(optimizer)
+    _check_accumulation(optimizer)
     _check_reached(optimizer)
     _step_log.append((_hooks["backwards"](), optimizer, {id(p) for p in _params_of(optimizer)}))
     _events[0] += 1
@@ -174,12 +179,35 @@ def _check_reached(optimizer):
                          "the step found no gradient: the backward reached none of its parameters")
 
 
-def install(record, program_lines, backwards, cleared_at, backward_lines):
+def _check_accumulation(optimizer):
+    previous = _stepped_at.get(id(optimizer), (None, 0))[1]
+    cleared = _hooks["cleared_at"]
+    for p in _params_of(optimizer):
+        entry = _contributions.get(id(p))
+        if entry is None:
+            continue
+        since = max(previous, cleared[id(p)][1] if id(p) in cleared else 0)
+        added = {}
+        for count, lines in entry[1]:
+            if count > since:
+                added.setdefault(count, lines)
+        k = len(added)
+        where = {tuple(lines[:1]) for lines in added.values()}
+        if k >= 2 and len(where) == 1 and not all(
+                any(abs(d - k) < 1e-6 for d in _hooks["divisors"](c)) for c in added):
+            _hooks["record"]("unscaled-accumulation",
+                             _hooks["lines"]() + next(iter(added.values())),
+                             f"the step applies the sum of {k} backwards of one loss, not divided by {k}")
+            return
+
+
+def install(record, program_lines, backwards, cleared_at, backward_lines, divisors):
     """`backwards`: the number of backward calls so far; `cleared_at`: id(param) ->
     (param, backward count when its gradient was cleared, lines); `backward_lines`: the
-    program lines of the latest backward."""
+    program lines of the latest backward; `divisors`: what the loss of backward number n
+    was divided by."""
     _hooks.update(record=record, lines=program_lines, backwards=backwards, cleared_at=cleared_at,
-                  backward_lines=backward_lines)
+                  backward_lines=backward_lines, divisors=divisors)
     _wrap_scaler()
     _wrap_clip("clip_grad_norm_", "max_norm")
     _wrap_clip("clip_grad_value_", "clip_value")

@@ -53,7 +53,8 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      been modified by an inplace operation"
 - scheduler-before-step: PyTorch's warning "Detected call of `lr_scheduler.step()` before
                      `optimizer.step()`" (the first learning rate is skipped)
-- clip-scaled, unclipped-step, foreign-grad, no-grad-reached: see `monitor_steps.py`
+- clip-scaled, unclipped-step, foreign-grad, no-grad-reached, unscaled-accumulation: see
+                     `monitor_steps.py`
 - error:             any other exception that ended the program
 """
 
@@ -312,10 +313,30 @@ def _graph_nodes(roots):
     return seen
 
 
+def _divisors(tensor):
+    """What the loss was divided by on its way out (`loss / N`, `loss * (1 / N)`; under
+    AMP's scale too): the scalar divisors of the Div / Mul nodes at the top of its graph."""
+    found, node = set(), getattr(tensor, "grad_fn", None)
+    for _ in range(4):
+        name = type(node).__name__ if node is not None else ""
+        other = getattr(node, "_saved_other", None) if name in ("DivBackward0", "MulBackward0") else None
+        if not isinstance(other, torch.Tensor) or other.numel() != 1:
+            break
+        value = float(other)
+        if name == "DivBackward0":
+            found.add(value)
+        elif 0 < value < 1:
+            found.add(1 / value)
+        node = node.next_functions[0][0] if node.next_functions else None
+    return found
+
+
 def _note_backward(args, kwargs):
     _state["backward_lines"] = _program_lines()
     first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
     tensors = [first] if isinstance(first, torch.Tensor) else list(first or ())
+    if tensors and isinstance(tensors[0], torch.Tensor):
+        _state.setdefault("divisors", {})[_state["backwards"]] = _divisors(tensors[0])
     _backward_sets.append(_graph_nodes([t.grad_fn for t in tensors
                                         if isinstance(t, torch.Tensor)]))
 
@@ -543,7 +564,8 @@ def _never_entered():
 
 
 monitor_steps.install(record, _program_lines, lambda: _state["backwards"], _cleared_at,
-                      lambda: _state.get("backward_lines", []))
+                      lambda: _state.get("backward_lines", []),
+                      lambda count: _state.get("divisors", {}).get(count, set()))
 
 
 def main(out_path):

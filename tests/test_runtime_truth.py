@@ -53,6 +53,7 @@ KINDS = {
     "GL023": {"foreign-grad"},
     "GL101": {"eval-graph"},
     "GL102": {"data-write"},
+    "GL103": {"unscaled-accumulation"},
     "GL104": {"variable-call"},
 }
 FIXED = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.fixed.py"))

@@ -191,7 +191,10 @@ class StepOrderMixin:
             st.bw_reach = frozenset()
             return
         left = set()
-        for s, bw, step, cov, later in st.foreign:
+        # (in a fixed order, the module itself before its sub-modules: sets of node ids
+        # iterate in no fixed order, and the first entry names the finding)
+        for s, bw, step, cov, later in sorted(st.foreign, key=lambda f: (
+                f[0] in self.sub_roots, self.order_of(f[1]))):
             if self.overlaps(s, coverage):
                 if later:
                     name = self.source_name(s, st)

@@ -31,6 +31,7 @@ from gradlint.rules import (
     gl023_fake_not_detached,
     gl101_eval_without_no_grad,
     gl102_data_bypass,
+    gl103_accumulation_not_scaled,
     gl104_variable_wrapper,
     gl999_internal_error,
 )
@@ -46,7 +47,8 @@ _MODULES = (
     gl017_step_invalidates_graph, gl018_inplace_on_saved_tensor, gl019_clip_before_unscale,
     gl020_scheduler_before_step, gl021_clip_outside_window, gl022_loss_without_graph,
     gl023_fake_not_detached,
-    gl101_eval_without_no_grad, gl102_data_bypass, gl104_variable_wrapper, gl999_internal_error,
+    gl101_eval_without_no_grad, gl102_data_bypass, gl103_accumulation_not_scaled,
+    gl104_variable_wrapper, gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
 BY_NAME: Dict[str, Rule] = {r.name: r for r in REGISTRY.values()}
