@@ -108,6 +108,7 @@ def _get_grad(self):
     if value is not None and self.is_leaf and self.requires_grad \
             and sys._getframe(1).f_code.co_filename == PROGRAM:
         _check_stale_read(self, value)
+        _grad_owners[id(value)] = (self, value)  # (kept alive: ids stay unique)
     if (value is None and self.is_leaf and self.requires_grad and _state["backwards"]
             and id(self) not in _cleared and _program_lines()[:1]
             and sys._getframe(1).f_code.co_filename == PROGRAM):
@@ -116,6 +117,9 @@ def _get_grad(self):
 
 
 _reads = {}  # id(leaf) -> [leaf, value at the last read, sum of gradients added since]
+# id(gradient tensor) -> (the leaf whose .grad the program read it as, the tensor): a
+# gradient handed to another parameter (`gp._grad = lp.grad`) is still lp's
+_grad_owners = {}
 
 
 def _check_stale_read(leaf, value):
@@ -392,8 +396,11 @@ def _pre_step(optimizer, args, kwargs):
         return
     for group in optimizer.param_groups:
         for p in group["params"]:
-            stale = _pending.pop(id(p), None)
             grad = _base_grad.__get__(p)
+            owner = _grad_owners.get(id(grad)) if grad is not None else None
+            if owner is not None and owner[0] is not p and owner[1] is grad:
+                p = owner[0]  # an aliased gradient: its backwards add to its owner
+            stale = _pending.pop(id(p), None)
             # the gradient this step uses still holds the previous step's: it was added
             # to (version + 1) and never cleared or zeroed since
             if stale and grad is not None and id(grad) == stale[1] and grad._version == stale[2] + 1:
@@ -452,6 +459,9 @@ def _post_step(optimizer, args, kwargs):
             _cleared.pop(id(p), None)
             if grad is None:
                 continue
+            owner = _grad_owners.get(id(grad))
+            if owner is not None and owner[0] is not p and owner[1] is grad:
+                p = owner[0]  # the backwards that add to this gradient are its owner's
             _snapshots[id(p)] = (p, grad.detach().clone())
             if id(p) not in _hooked and p.requires_grad:
                 p.register_hook(_make_param_hook(p))

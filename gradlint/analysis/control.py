@@ -12,7 +12,7 @@ from gradlint.analysis import torchapi as api
 from gradlint.analysis.observations import LoopEvents
 from gradlint.analysis.exprs import NONTENSOR, dotted
 from gradlint.analysis.values import (
-    Const, GradContext, NNModule, Optimizer, Params, Ref, State, Tensor, Tri, UNKNOWN,
+    Const, GradContext, NNModule, Optimizer, Params, Ref, Seq, State, Tensor, Tri, UNKNOWN,
     join_all, join_states, same_state,
 )
 
@@ -128,8 +128,16 @@ class ControlFlowMixin:
         iterable = self.eval(node.iter, st)
         element = UNKNOWN
         if isinstance(iterable, Params):
-            element = Tensor(ident=iterable.root, requires_grad=iterable.trainable, leaf=True,
-                             sources=iterable.roots)
+            element = _param_of(iterable)
+        elif (type(node.iter) is cst.Call and type(node.iter.func) is cst.Name
+              and node.iter.func.value == "zip" and "zip" not in st.env and node.iter.args):
+            # `for gp, lp in zip(a.parameters(), b.parameters())`: parameters, pairwise
+            parts = [self.eval(a.value, st) for a in node.iter.args]
+            if any(isinstance(p, Params) for p in parts):
+                element = Seq(tuple(_param_of(p) if isinstance(p, Params) else UNKNOWN
+                                    for p in parts))
+            if all(isinstance(p, Params) for p in parts):
+                iterable = parts[0]
         elif isinstance(iterable, Tensor):
             element = self.op_result([iterable], saves=False, site=id(node.iter), st=st)
         elif (type(node.iter) is cst.Call and type(node.iter.func) is cst.Name
@@ -198,6 +206,12 @@ class ControlFlowMixin:
             out = self.exec_block(orelse.body, out)
         self.cur = out
         return out
+
+
+def _param_of(params: Params) -> Tensor:
+    """One parameter of `m.parameters()`: a leaf of that module."""
+    return Tensor(ident=params.root, requires_grad=params.trainable, leaf=True,
+                  sources=params.roots)
 
 
 def _literal_range_nonempty(call) -> bool:

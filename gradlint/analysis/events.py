@@ -238,9 +238,17 @@ class EventMixin:
             loop = self.loop_stack[-1][0].loop if self.loop_stack else None
             self.obs.zero_before_step.setdefault(
                 cleared[0], (cleared[0], cleared[1], self.register(node), text or "optimizer", loop))
-        if self.loop_stack and opt.coverage and not closure and \
+        # (gradients aliased from another module's tensors are that module's: only a
+        # clear of that module clears them)
+        aliased = {lp for gp, lp in st.grad_alias if (
+            self.overlaps(gp, opt.coverage) if gp is not None else not opt.coverage)}
+        if self.loop_stack and (opt.coverage or aliased) and not closure and \
                 not self.fresh_in_loop(opt, self.loop_stack[-1][0].loop):
-            self.check_cleared(node, text or "optimizer", opt.coverage, st)
+            if self.check_cleared(node, text or "optimizer", opt.coverage | aliased, st) and \
+                    aliased:
+                site = min((self.alias_sites[a] for a in aliased if a in self.alias_sites),
+                           key=lambda n: self.order_of(n), default=None)
+                self.obs.alias_steps.setdefault(id(node), site)
         if opt.stateful and self.loop_stack:
             loop = self.loop_stack[-1][0].loop
             made_in = self.site_loops.get(opt.origin, ())
@@ -258,6 +266,28 @@ class EventMixin:
                 self.add_cut_hit("optimizer-param", cut, backward,
                                  ((self.register(node), f"`{text}` steps here"),),
                                  self.source_name(source, st))
+
+    def note_grad_alias(self, target, value_expr, st: State) -> None:
+        """`gp._grad = lp.grad` (or `gp.grad = lp.grad`): gp's gradient is lp's tensor."""
+        if not (type(target) is cst.Attribute and target.attr.value in ("grad", "_grad")
+                and type(value_expr) is cst.Attribute and value_expr.attr.value == "grad"):
+            return
+        gp = st.env.get(dotted(target.value) or "")
+        lp = st.env.get(dotted(value_expr.value) or "")
+        if not (isinstance(lp, Tensor) and lp.sources and lp.leaf is True):
+            return
+        if isinstance(gp, Tensor) and gp.sources and not gp.sources & lp.sources:
+            st.grad_alias = st.grad_alias | {(g, l) for g in gp.sources for l in lp.sources}
+        elif not isinstance(gp, Tensor):
+            # a parameter of a model we do not know (a shared model handed to a worker):
+            # the step over it is one of an optimizer whose parameters we do not know
+            st.grad_alias = st.grad_alias | {(None, l) for l in lp.sources}
+        else:
+            return
+        site = self.register(self.stmt_small if self.stmt_small is not None else target)
+        self.event_order.setdefault(site, len(self.event_order))
+        for l in lp.sources:
+            self.alias_sites.setdefault(l, site)
 
     def on_grad_read(self, node: cst.Attribute, base: Tensor, st: State) -> None:
         plain = type(node.value) is cst.Name

@@ -66,6 +66,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
         self.site_saves: Dict[int, frozenset] = {}  # module call -> the weights it saves
         self.site_saved_values: Dict[int, frozenset] = {}  # operation -> tensors it saves
         self.severed_leaves: Set[int] = set()  # leaves made from values cut out of autograd
+        self.alias_sites: Dict[int, int] = {}  # source -> `gp._grad = lp.grad` statement
         self.module_roots: Set[int] = set()  # idents of modules made in the file
         self.site_loops: Dict[int, frozenset] = {}  # statement / allocation -> loops around it
         self.backward_stmts: Dict[int, tuple] = {}  # backward call -> (statement, call chain)
@@ -167,6 +168,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
             value = self.eval(small.value, st)
             for target in small.targets:
                 self.bind_target(target.target, value, st)
+                self.note_grad_alias(target.target, small.value, st)
         elif kind is cst.AnnAssign:
             if small.value is not None:
                 self.bind_target(small.target, self.eval(small.value, st), st)

@@ -243,7 +243,15 @@ class MethodEvaluator:
             self.on_step(node, rtext or "optimizer", opt, pos, st)
             return UNKNOWN
         if method == "zero_grad":
-            self.on_clear(node, cleared=opt.coverage or None)
+            cleared = opt.coverage or None
+            handed = {lp for gp, lp in st.grad_alias if gp is None}
+            handed |= {part for lp in handed for part in self.parts_of(lp)}
+            if cleared is None and handed:
+                # an optimizer over parameters we do not know, whose gradients were handed
+                # over from a module we do know: its zero_grad drops the references, and
+                # clears anything else, but not that module's own gradients
+                cleared = (st.pending_may | st.dirty_may) - handed
+            self.on_clear(node, cleared=cleared)
             self.on_full_clear(node, opt.ident, st)
             return NONTENSOR
         if method == "add_param_group":

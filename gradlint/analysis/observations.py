@@ -85,6 +85,9 @@ class Observations:
     uncleared_steps: Dict[int, Tuple[int, str, int, Tuple[str, ...], Optional[int], bool]] = field(
         default_factory=dict)
     manual_update_reads: Set[int] = field(default_factory=set)  # `w.grad` in those updates
+    # such a step whose gradients are another module's, handed over by `gp._grad = lp.grad`
+    # -> that statement
+    alias_steps: Dict[int, Optional[int]] = field(default_factory=dict)
     # statement -> (statement, operation node, method, tensor origin)
     inplace_on_leaf: Dict[int, Tuple[int, int, str, int]] = field(default_factory=dict)
     requires_grad_on_non_leaf: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)

@@ -292,6 +292,9 @@ class State:
     # both reached them again)
     bw_reach: FrozenSet[tuple] = frozenset()
     foreign: FrozenSet[tuple] = frozenset()
+    # GL001: `gp._grad = lp.grad`: the gradients of `gp`'s module are `lp`'s tensors
+    # (module or leaf ident pairs, may): a step over gp applies lp's gradients
+    grad_alias: FrozenSet[Tuple[int, int]] = frozenset()
     dead: bool = False
 
     def copy(self) -> "State":
@@ -329,7 +332,7 @@ _FLOW_FIELDS = ("grad_mode", "freed", "modified", "reached", "reached_open", "es
                 "bw_pending", "cleared_after_bw", "grad_reads", "stale_reads", "eval_modules",
                 "pending_may", "pending_must", "dirty_may", "dirty_must", "scaled", "stepped",
                 "stepped_any", "sched_waiting", "clip_last", "clip_then_bw", "bw_unclipped",
-                "step_unclipped", "bw_reach", "foreign")
+                "step_unclipped", "bw_reach", "foreign", "grad_alias")
 
 
 def join_states(a: State, b: State) -> State:
@@ -390,6 +393,7 @@ def join_states(a: State, b: State) -> State:
         step_unclipped=a.step_unclipped & b.step_unclipped,
         bw_reach=a.bw_reach & b.bw_reach,
         foreign=a.foreign & b.foreign,
+        grad_alias=a.grad_alias | b.grad_alias,
         dead=False,
     )
     return new

@@ -82,6 +82,18 @@ def _uncleared_steps(ctx, reported_loops):
             yield ctx.diagnostic(RULE, step, message, related, _clear_after(ctx, step, text))
             continue
         which = ", ".join(f"`{n}`" if n != "the module" else n for n in names)
+        if step in ctx.obs.alias_steps:
+            alias = ctx.obs.alias_steps[step]
+            where = f" (`{ctx.code(alias)}` at line {ctx.line(alias)})" if alias is not None else ""
+            message = (
+                f"`{text}.step()` applies the gradients of {which}, handed over{where}, and "
+                f"nothing clears those: `{text}.zero_grad()` only drops the handed-over "
+                f"references, so backward() keeps adding into {which}'s gradients and each "
+                f"step applies their sum. Clear {which}'s gradients before its backward."
+            )
+            related.append((alias, "the gradients are handed over here"))
+            yield ctx.diagnostic(RULE, step, message, related, None)
+            continue
         message = (
             f"`{text}.step()` applies gradients of {which} that were not cleared since its "
             f"previous step in the loop at line {ctx.line(loop)} (the loop clears other "
