@@ -34,6 +34,8 @@ class ControlFlowMixin:
         self.stmt_owner = node  # an `elif` comes here after the branch above it ran
         known = self.none_test(node.test, st)
         if known is None:
+            known = _first_index_test(node.test, st)
+        if known is None:
             self.eval(node.test, st)
         elif known is False:  # (`if self.cache is None:` once the cache is made)
             yes = State(dead=True)
@@ -144,8 +146,13 @@ class ControlFlowMixin:
               and node.iter.func.value == "range" and "range" not in st.env
               and "range" not in self.module_env):
             element = NONTENSOR  # an int
+        index = _index_name(node, st, self.module_env)
+
         def enter(s: State) -> None:
             self.bind_target(node.target, element, s)
+            if index is not None and self.first_pass:
+                # the loop index in the first iteration: 0 (`if i % k == 0:` runs then)
+                s.env[index] = FIRST_INDEX
             if self.recorder is not None:
                 self.recorder.loop_target(node, s)
 
@@ -181,6 +188,7 @@ class ControlFlowMixin:
             for n in range(passes):
                 start = head.copy()
                 self.cur = start
+                self.first_pass = n == 0
                 enter(start)
                 out = self.exec_block(node.body, start)
                 back = join_all([out] + ctx.continues)
@@ -206,6 +214,41 @@ class ControlFlowMixin:
             out = self.exec_block(orelse.body, out)
         self.cur = out
         return out
+
+
+FIRST_INDEX = Const("<loop index 0>")
+
+
+def _index_name(loop: cst.For, st: State, module_env):
+    """The name bound to a counter from 0 by `for i in range(n)` / `for i, x in
+    enumerate(xs)` (no start), else None."""
+    call = loop.iter
+    if type(call) is not cst.Call or type(call.func) is not cst.Name:
+        return None
+    name = call.func.value
+    if name in st.env or name in module_env or len(call.args) != 1 or call.args[0].keyword:
+        return None
+    target = loop.target
+    if name == "range" and type(target) is cst.Name:
+        return target.value
+    if name == "enumerate" and type(target) in (cst.Tuple, cst.List) and target.elements and \
+            type(target.elements[0].value) is cst.Name:
+        return target.elements[0].value.value
+    return None
+
+
+def _first_index_test(test, st: State) -> Tri:
+    """`i % k == 0` with `i` the loop index of the first iteration: True."""
+    if type(test) is not cst.Comparison or len(test.comparisons) != 1:
+        return None
+    comp = test.comparisons[0]
+    left = test.left
+    if type(comp.operator) is cst.Equal and type(comp.comparator) is cst.Integer and \
+            comp.comparator.value == "0" and type(left) is cst.BinaryOperation and \
+            type(left.operator) is cst.Modulo and type(left.left) is cst.Name and \
+            st.env.get(left.left.value) is FIRST_INDEX:
+        return True
+    return None
 
 
 def _param_of(params: Params) -> Tensor:

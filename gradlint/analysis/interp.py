@@ -73,6 +73,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
         self.clearing_grad = False  # evaluating the receiver of `x.grad.zero_()`
         self.current_loops: frozenset = frozenset()
         self.cond_depth = 0  # branches entered since the innermost loop's body began
+        self.first_pass = False  # the innermost loop's body is run for its first iteration
         self.default_dtype_known = True  # no torch.set_default_dtype seen yet
         self.init_frames()
 
