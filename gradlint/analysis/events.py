@@ -285,7 +285,7 @@ class EventMixin:
         else:
             return
         site = self.register(self.stmt_small if self.stmt_small is not None else target)
-        self.event_order.setdefault(site, len(self.event_order))
+        self.note_order(site)
         for l in lp.sources:
             self.alias_sites.setdefault(l, site)
 

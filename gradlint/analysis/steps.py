@@ -87,7 +87,7 @@ class StepOrderMixin:
         coverage = opt.coverage if isinstance(opt, Optimizer) else frozenset()
         if coverage:
             self.invalidate_saved(nid, coverage, st)
-        self.event_order.setdefault(nid, len(self.event_order))
+        self.note_order(nid)
         self.reach_at_step(nid, coverage, st)
         if isinstance(opt, Optimizer):
             st.stepped = st.stepped | {opt.ident}
@@ -102,7 +102,6 @@ class StepOrderMixin:
                 self.obs.clip_outside.setdefault(clip, ("before-backward", clip, backward, nid))
         if st.bw_unclipped and not st.clip_then_bw:
             st.step_unclipped = st.step_unclipped | {(nid, coverage)}
-        self.event_order.setdefault(nid, len(self.event_order))
         st.clip_last = st.clip_then_bw = frozenset()
         if scaler_step and st.scaled is not None:
             self.obs.scaler_steps.setdefault(st.scaled[0], {}).setdefault(text, nid)
@@ -175,7 +174,7 @@ class StepOrderMixin:
         if target.requires_grad is not True or not target.sources:
             return  # (unknown values in it may reach more: the known sources are reached)
         nid = self.register(node)
-        self.event_order.setdefault(nid, len(self.event_order))
+        self.note_order(nid)
         sources = target.sources
         st.bw_reach = st.bw_reach | {(nid, s) for s in sources}
         if st.foreign:
@@ -259,7 +258,7 @@ class StepOrderMixin:
                 self.obs.clip_outside.setdefault(nid, ("after-step", nid, None, step))
                 break
         st.clip_last = st.clip_last | {(nid, roots)}
-        self.event_order.setdefault(nid, len(self.event_order))
+        self.note_order(nid)
         st.clip_then_bw = frozenset(c for c in st.clip_then_bw if not self._same_params(roots, c[2]))
         st.bw_unclipped = False
 
@@ -276,6 +275,10 @@ class StepOrderMixin:
         if st.stepped_any or (st.stepped if opt is None else opt in st.stepped):
             return
         st.sched_waiting = st.sched_waiting | {(self.register(node), opt)}
+
+    def note_order(self, nid: int) -> None:
+        """Remember where a clip, step, backward or hand-over was first seen."""
+        self.event_order.setdefault(nid, len(self.event_order))
 
     def order_of(self, nid: int) -> int:
         """Where a clip or step was first seen: sets of node ids iterate in no fixed order."""
