@@ -177,11 +177,19 @@ def from_json(d: dict) -> Diagnostic:
         end_column=int(d["end_column"]),
         related=tuple(Related(str(r["path"]), int(r["line"]), int(r["column"]), str(r["message"]),
                               r.get("cell")) for r in d["related"]),
-        fix=None if fix is None else Fix(str(fix["applicability"]), str(fix["message"]), tuple(
-            Edit(int(e["line"]), int(e["column"]), int(e["end_line"]), int(e["end_column"]),
-                 str(e["content"])) for e in fix["edits"])),
+        fix=None if fix is None else _fix_from_json(fix),
         cell=d.get("cell"),
     )
+
+
+def _fix_from_json(fix: dict) -> Fix:
+    def edits(items):
+        return tuple(Edit(int(e["line"]), int(e["column"]), int(e["end_line"]),
+                          int(e["end_column"]), str(e["content"])) for e in items)
+
+    shared = fix.get("shared") or {"edits": [], "sharers": 0}
+    return Fix(str(fix["applicability"]), str(fix["message"]), edits(fix["edits"]),
+               edits(shared["edits"]), int(shared["sharers"]))
 
 
 _CODE_DIGEST: List[str] = []

@@ -41,10 +41,18 @@ class Fix:
     applicability: str  # "safe" | "unsafe"
     message: str
     edits: Tuple[Edit, ...]
+    # edits that several fixes carry alike (an import that their calls are the only uses
+    # of): applied once, and only in a pass that applies all `sharers` fixes carrying them
+    shared: Tuple[Edit, ...] = ()
+    sharers: int = 0
 
     def to_json(self) -> dict:
-        return {"applicability": self.applicability, "message": self.message,
-                "edits": [e.to_json() for e in self.edits]}
+        out = {"applicability": self.applicability, "message": self.message,
+               "edits": [e.to_json() for e in self.edits]}
+        if self.shared:
+            out["shared"] = {"edits": [e.to_json() for e in self.shared],
+                             "sharers": self.sharers}
+        return out
 
 
 @dataclass(frozen=True)

@@ -103,27 +103,39 @@ def apply_edits_tracked(source: str, fixes, protected: Tuple[Tuple[int, int], ..
     chosen: List[Tuple[int, int, str]] = []
     applied = 0
     taken: List[Tuple[int, int]] = list(protected)
+
+    def span_of(edit: Edit) -> Tuple[int, int, str]:
+        a = _offset(starts, len(source), edit.line, edit.column)
+        b = _offset(starts, len(source), edit.end_line, edit.end_column)
+        content = edit.content
+        if "\n" in content and not has_lf:
+            ending = _ending_near(source, starts, edit.line, nl)
+            if ending != "\n":
+                content = _BARE_LF.sub(ending, content)
+        if a > 0 and source[a - 1] == "\r" and source[a:a + 1] != "\n" and (
+                content or source[b:b + 1]).startswith("\n"):
+            # a bare CR then an LF would join into one CRLF ending, and a line would
+            # be lost: the CR before becomes a CRLF (the one ending that cannot stay)
+            a, content = a - 1, "\r\n" + content
+        return a, b, content
+
+    carried = {}  # a shared edit -> how many of the fixes applied carry it, of how many
     for fix in fixes:
-        spans = []
-        for edit in fix.edits:
-            a = _offset(starts, len(source), edit.line, edit.column)
-            b = _offset(starts, len(source), edit.end_line, edit.end_column)
-            content = edit.content
-            if "\n" in content and not has_lf:
-                ending = _ending_near(source, starts, edit.line, nl)
-                if ending != "\n":
-                    content = _BARE_LF.sub(ending, content)
-            if a > 0 and source[a - 1] == "\r" and source[a:a + 1] != "\n" and (
-                    content or source[b:b + 1]).startswith("\n"):
-                # a bare CR then an LF would join into one CRLF ending, and a line would
-                # be lost: the CR before becomes a CRLF (the one ending that cannot stay)
-                a, content = a - 1, "\r\n" + content
-            spans.append((a, b, content))
+        spans = [span_of(edit) for edit in fix.edits]
         if any(_overlaps(a, b, x, y) for a, b, _ in spans for x, y in taken):
             continue  # waits for the next pass (or, against a protected span, never runs)
         taken.extend((a, b) for a, b, _ in spans)
         chosen.extend(spans)
         applied += 1
+        for edit in getattr(fix, "shared", ()):
+            count, needed = carried.get(edit, (0, fix.sharers))
+            carried[edit] = (count + 1, needed)
+    for edit, (count, needed) in carried.items():
+        # a fix left out (suppressed, not selected, waiting for a pass) may still need it
+        a, b, content = span_of(edit)
+        if count == needed and not any(_overlaps(a, b, x, y) for x, y in taken):
+            taken.append((a, b))
+            chosen.append((a, b, content))
     chosen.sort(key=lambda s: (s[0], s[1]))
     moved = tuple((_moved(x, chosen), _moved(x, chosen) + (y - x)) for x, y in protected)
     for a, b, text in reversed(chosen):

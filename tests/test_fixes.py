@@ -239,16 +239,50 @@ def test_one_clear_for_an_optimizer_stepped_in_two_places():
      "w = torch.randn(3, requires_grad=True)\nh = V(w * 2)\nprint(grad)\n",
      "from torch.autograd import grad\nimport torch\n"
      "w = torch.randn(3, requires_grad=True)\nh = (w * 2).detach()\nprint(grad)\n"),
-    # two calls: both rewritten, the import left to an unused-import check (F401)
+    # two calls, fixed in one pass: the import goes with the last of them
     ("import torch\nfrom torch.autograd import Variable\n"
      "a = Variable(torch.ones(2))\nb = Variable(torch.zeros(2))\n",
-     "import torch\nfrom torch.autograd import Variable\n"
+     "import torch\n"
      "a = torch.ones(2).detach()\nb = torch.zeros(2).detach()\n"),
+    # one of them suppressed: it still needs the import
+    ("import torch\nfrom torch.autograd import Variable\n"
+     "a = Variable(torch.ones(2))\nb = Variable(torch.zeros(2))  # noqa: GL104\n",
+     "import torch\nfrom torch.autograd import Variable\n"
+     "a = torch.ones(2).detach()\nb = Variable(torch.zeros(2))  # noqa: GL104\n"),
+    # one the fix cannot rewrite (a dtype argument): the import stays
+    ("import torch\nfrom torch.autograd import Variable\n"
+     "a = Variable(torch.ones(2))\nb = Variable(torch.zeros(2), volatile=True)\n",
+     "import torch\nfrom torch.autograd import Variable\n"
+     "a = torch.ones(2).detach()\nb = Variable(torch.zeros(2), volatile=True)\n"),
+    # a use that is not a call (passed on): the import stays
+    ("import torch\nfrom torch.autograd import Variable\n"
+     "a = Variable(torch.ones(2))\nwrap = Variable\n",
+     "import torch\nfrom torch.autograd import Variable\n"
+     "a = torch.ones(2).detach()\nwrap = Variable\n"),
     # the import on the call's line: never removed by itself
     ("import torch\nfrom torch.autograd import Variable; a = Variable(torch.ones(2))\n",
      "import torch\nfrom torch.autograd import Variable; a = torch.ones(2).detach()\n"),
 ])
-def test_variable_fix_drops_the_import_only_with_its_only_use(source, expected):
+def test_variable_fix_drops_the_import_only_with_its_only_uses(source, expected):
     lint = lambda text: lint_source(text, "v.py", SETTINGS)  # noqa: E731
     out = fix_source(source, lint, unsafe=True)
     assert out.error is None and out.source == expected
+
+
+def test_a_shared_edit_needs_every_fix_that_carries_it():
+    shared = Edit(1, 1, 1, 2, "")
+    a = Fix("safe", "a", (Edit(1, 3, 1, 4, "C"),), (shared,), 2)
+    b = Fix("safe", "b", (Edit(1, 4, 1, 5, "D"),), (shared,), 2)
+    assert apply_edits("abcde\n", [a, b]) == ("bCDe\n", 2)
+    # only one of the two applied (the other suppressed or waiting): the edit waits
+    assert apply_edits("abcde\n", [a]) == ("abCde\n", 1)
+
+
+def test_a_shared_edit_survives_the_cache():
+    from gradlint.cache import from_json
+    from gradlint.diagnostics import Diagnostic
+
+    fix = Fix("safe", "m", (Edit(3, 5, 3, 9, "x"),), (Edit(2, 1, 3, 1, ""),), 2)
+    d = Diagnostic(code="GL104", name="variable-wrapper", message="m", path="p.py", line=3,
+                   column=5, end_line=3, end_column=9, related=(), fix=fix)
+    assert from_json(json.loads(json.dumps(d.to_json()))).fix == fix

@@ -6,34 +6,43 @@ from gradlint.rules.base import Rule, RuleDocs
 
 def make_fix(ctx, nid):
     """`Variable(t)` -> `t.detach()`; `Variable(t, requires_grad=True)` ->
-    `t.detach().requires_grad_()`: exactly what the call does in PyTorch 2. When this call
-    is the only use of a `Variable` imported by name, the same fix removes the import."""
-    from gradlint.diagnostics import Fix
+    `t.detach().requires_grad_()`: exactly what the call does in PyTorch 2. When the calls
+    are the only uses of a `Variable` imported by name, the import goes too: with one
+    call in the same fix; with several as a shared edit, applied only when every one of
+    the calls is fixed in the same pass (a call left alone still needs the import)."""
+    from dataclasses import replace as with_fields
+
     from gradlint.rules.edits import rewrite_tensor_call
 
     fix = rewrite_tensor_call(ctx, nid, "detach", "what the call does")
-    removal = _import_removal(ctx, nid) if fix is not None else None
-    if removal is None:
+    found = _import_removal(ctx, nid) if fix is not None else None
+    if found is None:
         return fix
-    return Fix(fix.applicability, fix.message + ", and drop the unused import",
-               fix.edits + (removal,))
+    removal, calls = found
+    message = fix.message + ", and drop the unused import"
+    if calls == 1:
+        return with_fields(fix, message=message, edits=fix.edits + (removal,))
+    return with_fields(fix, message=message, shared=(removal,), sharers=calls)
 
 
 def _import_removal(ctx, nid):
-    """The edit that removes `Variable` from `from torch.autograd import Variable` when
-    the call `nid` is the name's only other use, on another line (so the two edits are
-    applied together, never one without the other)."""
+    """The edit that removes `Variable` from `from torch.autograd import Variable`, and
+    how many calls use it, when every other use of the name is a reported call with a
+    fix, none on the import's line."""
     import libcst as cst
 
-    from gradlint.rules.edits import replace, whole_lines
+    from gradlint.rules.edits import replace, rewrite_tensor_call, whole_lines
 
     func = ctx.node(nid).func
     if not isinstance(func, cst.Name):
         return None
-    uses = [n for n in ctx.names(func.value) if n is not func]
-    if len(uses) != 1:
-        return None
     parents = ctx.parent_map()
+    others = [n for n in ctx.names(func.value) if n is not func]
+    binding = [n for n in others if not _fixed_call(ctx, parents, n, rewrite_tensor_call)]
+    if len(binding) != 1:
+        return None
+    calls = len(others)  # this call, and the other calls
+    uses = binding
     alias = parents.get(id(uses[0]))
     if isinstance(alias, cst.AsName):  # `Variable as V`: the name is in the alias's `as`
         alias = parents.get(id(alias))
@@ -44,7 +53,9 @@ def _import_removal(ctx, nid):
     if bound is not uses[0] or ctx.interp.code(alias.name) != "Variable":
         return None
     line = ctx.start_of(statement)[0]
-    if line == ctx.line(nid) or not isinstance(statement.names, (tuple, list)):
+    call_lines = {ctx.line(nid)} | {ctx.line(ctx.obs.deprecated_variable[id(parents[id(n)])][0])
+                                    for n in others if n is not uses[0]}
+    if line in call_lines or not isinstance(statement.names, (tuple, list)):
         return None
     owner = ctx.statement_parents().get(id(statement))
     if not isinstance(owner, cst.SimpleStatementLine) or len(owner.body) != 1:
@@ -57,12 +68,24 @@ def _import_removal(ctx, nid):
         first, col, last, end = ctx.span_of(statement)
         if not ctx.src.starts_line(first, col) or not ctx.src.rest_of_line_is_blank(last, end):
             return None
-        return replace(ctx.src, whole_lines(first, last), "")
+        return replace(ctx.src, whole_lines(first, last), ""), calls
     kept = [a for a in statement.names if a is not alias]
     names = ", ".join(ctx.interp.code(a.name) + (
         f" as {ctx.interp.code(a.asname.name)}" if a.asname else "") for a in kept)
     text = f"from {ctx.interp.code(statement.module)} import {names}"
-    return replace(ctx.src, ctx.span_of(statement), text)
+    return replace(ctx.src, ctx.span_of(statement), text), calls
+
+
+def _fixed_call(ctx, parents, name, rewrite) -> bool:
+    """`name` is the function of a `Variable(...)` call that GL012 or GL104 reports with a
+    fix."""
+    import libcst as cst
+
+    call = parents.get(id(name))
+    if not isinstance(call, cst.Call) or call.func is not name:
+        return False
+    entry = ctx.obs.deprecated_variable.get(id(call))
+    return entry is not None and rewrite(ctx, entry[0], "detach", "") is not None
 
 
 def check(ctx):
@@ -114,8 +137,9 @@ The fix writes what the call does: `t.detach()`, or `t.detach().requires_grad_()
 `requires_grad=True` is passed. It is safe (same result); if keeping the graph was the
 intent, replace it by `t` by hand. No fix for other arguments. When the call is the only
 use of `Variable` imported by name (`from torch.autograd import Variable`), the same fix
-drops that import; with several calls the import is left to an unused-import check
-(Ruff's F401), since the calls may not all be fixed together.
+drops that import. With several calls, the import goes in the run that fixes all of
+them; while one is left (suppressed with `noqa`, its rule not selected, or a call the
+fix cannot rewrite), the import stays.
 """,
     ),
 )
