@@ -205,3 +205,62 @@ def test_operators_save_the_operands_gl018_says(symbol):
             said = values[changed].ident in claimed
             if said:
                 assert raised, (symbol, left_grad, right_grad, changed)
+
+
+def test_inplace_argument_positions_match_pytorch():
+    import inspect
+
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    for cls, (function, index) in api.INPLACE_MODULE.items():
+        names = [p for p in inspect.signature(getattr(nn, cls).__init__).parameters if p != "self"]
+        assert names.index("inplace") == index, cls
+        assert function in api.INPLACE_FUNCTION_ARG, cls
+    for function, index in api.INPLACE_FUNCTION_ARG.items():
+        assert list(inspect.signature(getattr(F, function)).parameters).index("inplace") == index
+
+
+def _inplace_calls():
+    import torch
+    import torch.nn.functional as F
+
+    calls = {name: (lambda a, name=name: getattr(F, name)(a, inplace=True))
+             for name in api.INPLACE_FUNCTION_ARG}
+    for name in ("relu_", "selu_", "leaky_relu_", "elu_", "celu_"):
+        calls[name] = lambda a, name=name: getattr(F, name)(a)
+    for name in ("sigmoid_", "tanh_", "exp_"):
+        calls[name] = lambda a, name=name: getattr(torch, name)(a)
+    return calls
+
+
+@pytest.mark.parametrize("name", sorted(set(api.INPLACE_FUNCTION_ARG) | api.INPLACE_SAVES_RESULT))
+def test_inplace_activations_save_their_result_as_the_table_says(name):
+    """An in-place activation whose output, changed again, makes the backward raise is in
+    INPLACE_SAVES_RESULT; one whose output may change is not."""
+    import torch
+
+    a = torch.randn(3, 4, requires_grad=True) * 1.0
+    y = _inplace_calls()[name](a)
+    assert y is a  # it did change its input
+    y.add_(1)
+    try:
+        y.sum().backward()
+        raised = False
+    except RuntimeError as exc:
+        assert "modified by an inplace operation" in str(exc)
+        raised = True
+    assert raised == (name in api.INPLACE_SAVES_RESULT)
+
+
+@pytest.mark.parametrize("cls", sorted(api.RESULT_SAVING_MODULES))
+def test_result_saving_modules_save_their_result(cls):
+    import torch
+    import torch.nn as nn
+
+    module = getattr(nn, cls)(dim=-1) if "Softmax" in cls else getattr(nn, cls)()
+    y = module(torch.randn(3, 4, requires_grad=True) * 1.0)
+    assert api.RESULT_SAVING_MODULES[cls] in api.SAVES_RESULT
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

@@ -11,7 +11,7 @@ from gradlint.analysis.shapes import with_count
 from gradlint.analysis.walk import iter_children
 from gradlint.analysis.methods import MethodEvaluator, keeps_graph, optimizer_like_name
 from gradlint.analysis.steps import CLIPS, SCALERS
-from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
+from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, inplace_flag, literal_bool, positional
 from gradlint.analysis.values import (
     Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Seq, Severed,
     State, Tensor, UNKNOWN, Unknown, Value, evolve, union_params,
@@ -97,7 +97,7 @@ class CallEvaluator(MethodEvaluator):
                 value = self.instance_call(node, callee, "forward", fname, args, st)
                 if isinstance(value, (Tensor, Seq)):
                     return value
-            return self.module_call(callee, pos, id(node), st)
+            return self.module_call(callee, pos, node, st)
         if isinstance(callee, Function):
             return self.call_local(callee, node, args, st, receiver if method else None)
         if isinstance(callee, ModuleClass):
@@ -214,6 +214,10 @@ class CallEvaluator(MethodEvaluator):
         if api.is_torch_op(q):
             flat = self.flatten_args(node, args, st)
             name = q.rsplit(".", 1)[-1]
+            if flat and type(flat[0]) is Tensor and (
+                    name.endswith("_") and not name.endswith("__")
+                    or inplace_flag(node, api.INPLACE_FUNCTION_ARG.get(name))):
+                return self.changed_in_place(node, flat[0], name, st)
             result = self.op_result(flat, saves=name not in api.NON_SAVING_OPS, site=id(node), st=st)
             if flat and (name in api.SAVES_RESULT or name in api.SAVES_INPUT):
                 self.note_saved_by(node, name, flat[0], result)
@@ -277,7 +281,9 @@ class CallEvaluator(MethodEvaluator):
                             deep=cls in api.DEEP_MODULES)
         if cls in api.PARAM_FREE_MODULES:
             return NNModule(ident=id(node), trainable=False, saves=cls not in api.NON_SAVING_MODULES,
-                            origin=self.stmt_id)
+                            origin=self.stmt_id,
+                            inplace=_inplace_function(node, cls),
+                            saves_result=cls in api.RESULT_SAVING_MODULES)
         if cls in api.CONTAINER_MODULES and cls == "Sequential":
             parts = [p for p in pos]
             if parts and all(isinstance(p, NNModule) for p in parts):
@@ -342,3 +348,9 @@ class CallEvaluator(MethodEvaluator):
 
 
 __all__ = ["CallEvaluator", "optimizer_like_name", "Const", "Unknown"]
+
+
+def _inplace_function(node: cst.Call, cls: str):
+    """`nn.ReLU(inplace=True)`: the function the module runs in place, else None."""
+    function, index = api.INPLACE_MODULE.get(cls, (None, None))
+    return function if inplace_flag(node, index) else None

@@ -80,6 +80,17 @@ def positional(call: cst.Call) -> List[cst.Arg]:
     return [a for a in call.args if a.keyword is None and not a.star]
 
 
+def inplace_flag(call: cst.Call, index: Optional[int]) -> bool:
+    """`inplace=True` passed to a call that takes it as its argument number `index`."""
+    if index is None:
+        return False
+    arg = kwarg(call, "inplace")
+    if arg is None:
+        pos = positional(call)
+        arg = pos[index] if len(pos) > index else None
+    return arg is not None and literal_bool(arg.value) is True
+
+
 class ExprEvaluator:
     """Mixin of the interpreter: evaluates expressions in a State."""
 
@@ -341,7 +352,11 @@ class ExprEvaluator:
                       open=is_open and rg is not False,
                       cuts=cuts, origin=self.stmt_id, is_int=is_int, severed=severed)
 
-    def module_call(self, module: NNModule, args: List[Value], site: int, st: State) -> Value:
+    def module_call(self, module: NNModule, args: List[Value], node: cst.Call,
+                    st: State) -> Value:
+        site = id(node)
+        if module.inplace and args and type(args[0]) is Tensor:
+            return self.changed_in_place(node, args[0], module.inplace, st)
         root = module.root or module.ident
         own = (root, module.ident) if module.ident in self.sub_roots else (root,)
         param = Tensor(ident=root, requires_grad=module.trainable, leaf=True,
@@ -352,7 +367,28 @@ class ExprEvaluator:
                 isinstance(a, Tensor) and a.requires_grad is True for a in args)):
             # its weights are saved for the gradient of its input (GL017)
             self.site_saves[site] = frozenset(own)
-        return self.op_result([param] + args, saves=module.saves, site=site, st=st)
+        result = self.op_result([param] + args, saves=module.saves, site=site, st=st)
+        if module.saves_result and type(result) is Tensor and result.requires_grad is True:
+            self.note_saved(site, [result], node)
+        return result
+
+    def changed_in_place(self, node: cst.Call, t: Tensor, function: str, st: State) -> Tensor:
+        """`F.relu(x, inplace=True)`, `torch.relu_(x)`, `nn.ReLU(inplace=True)(x)`: x itself
+        changes: graphs that saved it can no longer be backwarded (GL018)."""
+        self.on_inplace_saved(self.stmt_small if self.stmt_small is not None else node, t, st)
+        return self.output_in_place(node, self.written_into(t, (), st), function, st)
+
+    def output_in_place(self, node: cst.Call, t: Tensor, function: str, st: State) -> Tensor:
+        """`t`, changed in place by `function`, is now its output; the activations that
+        need their result for backward save it (changing it again raises)."""
+        if t.requires_grad is not True or st.grad_mode is not True or (
+                function not in api.INPLACE_SAVES_RESULT):
+            return t
+        result = evolve(self.op_result([t], saves=True, site=id(node), st=st),
+                        ident=t.ident, origin=t.origin, dtype=t.dtype, numel=t.numel)
+        st.replace_everywhere(t, result)
+        self.note_saved(id(node), [result], node)
+        return result
 
     def sever(self, t: Tensor, node: cst.CSTNode, how: str):
         """What a value taken out of `t` carries: the cut made here when `t` required grad."""

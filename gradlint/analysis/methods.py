@@ -197,7 +197,7 @@ class MethodEvaluator:
             self.on_inplace(node, method, t, st)
             if method in ("zero_", "fill_", "normal_", "uniform_", "random_", "bernoulli_"):
                 return t
-            return self.written_into(t, pos, st)
+            return self.output_in_place(node, self.written_into(t, pos, st), method, st)
         result = self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
                                 site=id(node), st=st)
         if method in api.SAVES_RESULT or method in api.SAVES_INPUT:
@@ -230,7 +230,7 @@ class MethodEvaluator:
             return m
         if method == "forward" or method == "__call__":
             self.on_module_forward(node, m, st)
-            return self.module_call(m, pos, id(node), st)
+            return self.module_call(m, pos, node, st)
         if method in ("state_dict", "load_state_dict", "named_modules", "modules", "children",
                       "named_children", "buffers", "named_buffers", "register_buffer",
                       "add_module", "apply", "register_forward_hook"):

@@ -44,7 +44,7 @@ PARAM_MODULES = {
 }
 PARAM_FREE_MODULES = {
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid",
-    "Tanh", "Softmax", "LogSoftmax", "Softplus", "Hardtanh", "Hardswish", "Dropout",
+    "Tanh", "Softmax", "LogSoftmax", "Softplus", "Hardtanh", "Hardswish", "Hardsigmoid", "Dropout",
     "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten", "Unflatten", "Identity",
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
@@ -133,6 +133,26 @@ def torch_short(qualname: str, namespace: str = "torch.") -> str:
 # or its input
 SAVES_RESULT = frozenset(("relu", "sigmoid", "tanh", "exp", "softmax", "log_softmax", "sqrt"))
 SAVES_INPUT = frozenset(("log", "sin", "cos", "pow", "abs", "square", "clamp", "log1p"))
+
+# activations that take `inplace`: as modules, the function they run and where the
+# flag is among the constructor's arguments; as functions, where it is among theirs
+# (checked against torch 2.13's signatures in test_saved_tensors.py). Dropout is left
+# out: with training off it changes nothing.
+INPLACE_MODULE = {"ReLU": ("relu", 0), "ReLU6": ("relu6", 0), "SELU": ("selu", 0),
+                  "SiLU": ("silu", 0), "Mish": ("mish", 0), "Hardswish": ("hardswish", 0),
+                  "Hardsigmoid": ("hardsigmoid", 0), "LeakyReLU": ("leaky_relu", 1),
+                  "ELU": ("elu", 1), "CELU": ("celu", 1), "Hardtanh": ("hardtanh", 2)}
+INPLACE_FUNCTION_ARG = {"relu": 1, "relu6": 1, "selu": 1, "silu": 1, "mish": 1,
+                        "hardswish": 1, "hardsigmoid": 1, "leaky_relu": 2, "elu": 2, "celu": 2,
+                        "hardtanh": 3}
+# in-place activations whose backward needs their result (the tensor they changed):
+# changing it again before the backward raises (checked in test_saved_tensors.py)
+INPLACE_SAVES_RESULT = frozenset((
+    "relu", "selu", "leaky_relu", "elu", "celu", "relu_", "selu_", "leaky_relu_", "elu_",
+    "celu_", "sigmoid_", "tanh_", "exp_"))
+# modules whose forward saves its result, as the function of SAVES_RESULT they run
+RESULT_SAVING_MODULES = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
+                         "Softmax": "softmax", "LogSoftmax": "log_softmax"}
 
 # layers whose forward saves their own weights whatever the input: recurrences (the
 # hidden state depends on the weights) and stacks of projections

@@ -135,6 +135,8 @@ class NNModule(Value):
     # its forward saves its own weights whatever the input (a second layer with weights
     # gets an input that requires grad): `nn.Sequential` of two or more such layers
     deep: bool = False
+    inplace: Optional[str] = None  # made with `inplace=True`: the function it runs in place
+    saves_result: bool = False  # its forward saves its result (nn.Sigmoid, nn.ReLU...)
 
 
 @frozen_value

@@ -31,14 +31,19 @@ RULE = Rule(
     needs=("backward", GRAD_SOURCE),
     docs=RuleDocs(
         what="""
-Finds an in-place change (`x.add_(...)`, `x += y`, `x[i] = v`, `x.relu_()`, ...) to a
-tensor that an earlier operation saved for its backward, followed by a backward through
-that operation, on every path. What an operation saves follows PyTorch: `sigmoid`,
+Finds an in-place change (`x.add_(...)`, `x += y`, `x[i] = v`, `x.relu_()`,
+`F.relu(x, inplace=True)`, `torch.relu_(x)`, a module made with `nn.ReLU(inplace=True)`
+or another activation's `inplace=True`) to a tensor that an earlier operation saved for
+its backward, followed by a backward through that operation, on every path. What an
+operation saves follows PyTorch: `sigmoid`,
 `tanh`, `exp`, `relu`, `softmax`, `log_softmax` and `sqrt` save their result; `log`,
 `sin`, `cos`, `pow`, `abs`, `square`, `clamp` and `log1p` save their input; `a * b` and
 `a @ b` save each operand for the other's gradient, `a / b` saves `b`, `a ** n` saves
-`a`; a layer with weights that require grad saves its input. Operations that save
-nothing (`+`, `view`, `sum`...) are not reported, nor are changes made after the last
+`a`; a layer with weights that require grad saves its input. `nn.ReLU`, `nn.Sigmoid`,
+`nn.Tanh`, `nn.Softmax` and `nn.LogSoftmax` save their result, and so do the in-place
+`relu`, `leaky_relu`, `elu`, `celu` and `selu` (so a later `out += identity` raises);
+the in-place `relu6`, `hardtanh`, `silu`, `mish`, `hardswish` and `hardsigmoid` do not.
+Operations that save nothing (`+`, `view`, `sum`...) are not reported, nor are changes made after the last
 backward through the graph.
 """,
         why="""
