@@ -2,9 +2,10 @@
 AMP-scaled gradients that are clipped, and steps that apply gradients no clip saw.
 Installed by `runtime_monitor.py` before the program runs. Kinds:
 
-- clip-scaled:     clip_grad_norm_ / clip_grad_value_ ran on gradients that a GradScaler
-                   had scaled (scale() since its last update(), and no unscale_() of an
-                   optimizer holding those parameters); the lines are the clip's
+- clip-scaled:     clip_grad_norm_ / clip_grad_value_, or a `.grad.clamp_` by hand, ran
+                   on gradients that a GradScaler had scaled (scale() since its last
+                   update(), and no unscale_() of an optimizer holding those
+                   parameters); the lines are the clip's
 - unclipped-step:  an optimizer step applied a gradient that no clip saw (a backward
                    changed it since the last clip), although the parameter was clipped
                    since that optimizer's previous step (or before its first); the lines
@@ -105,6 +106,28 @@ def _wrap_clip(name, limit_name):
     for where in (torch.nn.utils, torch.nn.utils.clip_grad):
         if getattr(where, name, None) is original:
             setattr(where, name, clip)
+
+
+def _wrap_grad_clamp():
+    """`p.grad.clamp_(-c, c)` / `p.grad.data.clip_(...)`: a clip by value written by hand,
+    on the gradient of a parameter an optimizer holds (`.data` is another tensor object
+    over the same memory: compared by address)."""
+    for name in ("clamp_", "clip_"):
+        original = getattr(torch.Tensor, name)
+
+        def clamp(self, *args, _original=original, **kwargs):
+            owner = next((entry[0] for entry in _contributions.values()
+                          if entry[0].grad is not None and self.numel()
+                          and entry[0].grad.data_ptr() == self.data_ptr()), None)
+            if owner is not None:
+                for _, scaled, unscaled in _scalers.values():
+                    if scaled and id(owner) not in unscaled:
+                        _hooks["record"]("clip-scaled", _hooks["lines"](), "gradients "
+                                         "clamped while still multiplied by the loss scale")
+                        break
+            return _original(self, *args, **kwargs)
+
+        setattr(torch.Tensor, name, clamp)
 
 
 def _pre_step(optimizer, args, kwargs):
@@ -213,6 +236,7 @@ def install(record, program_lines, backwards, cleared_at, backward_lines, diviso
     _wrap_clip("clip_grad_value_", "clip_value")
     if hasattr(torch.nn.utils.clip_grad, "clip_grad_norm"):
         _wrap_clip("clip_grad_norm", "max_norm")
+    _wrap_grad_clamp()
     _optim_module.register_optimizer_step_pre_hook(_pre_step)
     init = torch.optim.Optimizer.__init__
 

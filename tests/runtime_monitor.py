@@ -40,7 +40,8 @@ its related lines) is where PyTorch misbehaved. Kinds:
 - stale-grad-read:   a leaf's .grad read by the program holds the value of the previous
                      read plus what later backwards added (nothing cleared it between)
 - data-write:        the program changed a tensor through `.data` (assigned `x.data`, or
-                     modified in place the tensor that `x.data` returned)
+                     modified in place the tensor that `x.data` returned); not a
+                     gradient's (`p.grad.data.clamp_(...)`)
 - eval-graph:        one line of the program ran a model in eval() mode with gradient
                      tracking on at least twice, and no backward ever went through any of
                      those outputs (graphs recorded for nothing)
@@ -170,6 +171,9 @@ _data_reads = []  # (the tensor .data returned, its version then, program lines)
 
 def _get_data(self):
     value = _base_data.__get__(self)
+    owner = _grad_owners.get(id(self))
+    if owner is not None and owner[1] is self:
+        return value  # `p.grad.data`: a gradient, which autograd does not track anyway
     if sys._getframe(1).f_code.co_filename == PROGRAM:
         _data_reads.append((value, value._version, _program_lines()))
     return value

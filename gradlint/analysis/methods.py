@@ -74,6 +74,8 @@ class MethodEvaluator:
             self.on_clear(node, cleared=owner.sources if isinstance(owner, Tensor)
                           and owner.sources and not owner.open else None)
             return NONTENSOR
+        if method in ("clamp_", "clip_") and _is_grad_expr(func.value):
+            self.on_grad_clamp(node, st)  # `p.grad.data.clamp_(-1, 1)`: clipping by hand
         if isinstance(receiver, Tensor):
             return self.tensor_method(node, func, method, receiver, pos, st)
         if isinstance(receiver, NNModule):

@@ -262,6 +262,12 @@ class StepOrderMixin:
         st.clip_then_bw = frozenset(c for c in st.clip_then_bw if not self._same_params(roots, c[2]))
         st.bw_unclipped = False
 
+    def on_grad_clamp(self, node: cst.Call, st: State) -> None:
+        """`p.grad.clamp_(-c, c)`: a clip by value, written by hand (GL019 only)."""
+        if st.scaled is not None:
+            nid = self.register(node)
+            self.obs.clip_scaled.setdefault(nid, (nid, st.scaled[0], st.scaled[1]))
+
     def on_unscale(self, st: State) -> None:
         """`scaler.unscale_(opt)` / `scaler.update()`: no scaled gradient left."""
         st.scaled = None

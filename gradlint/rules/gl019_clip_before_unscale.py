@@ -50,10 +50,14 @@ def make_fix(ctx, clip, backward, scaler, steps):
 def check(ctx):
     for clip, backward, scaler in ctx.obs.clip_scaled.values():
         steps = ctx.obs.scaler_steps.get(backward, {})
+        by_norm = "norm" in ctx.interp.code(ctx.node(clip).func)
+        effect = ("the norm it sees is thousands of times too large, so it shrinks every "
+                  "gradient far below the limit" if by_norm else
+                  "it compares values thousands of times too large with its bound, so it "
+                  "cuts nearly every gradient to the bound")
         message = (
             f"`{ctx.code(clip)}` clips gradients that `{ctx.code(backward)}` at line "
-            f"{ctx.line(backward)} left multiplied by the loss scale: the norm it sees is "
-            f"thousands of times too large, so it shrinks every gradient far below the limit. "
+            f"{ctx.line(backward)} left multiplied by the loss scale: {effect}. "
             f"Call `{scaler}.unscale_(optimizer)` before clipping."
         )
         related = [(backward, "the gradients are scaled here")]
@@ -65,11 +69,12 @@ RULE = Rule(
     name="clip-before-unscale",
     summary="Gradients are clipped while a GradScaler still holds them scaled.",
     check=check,
-    needs=("clip_grad", Word(r"\." + GAP + r"scale" + GAP + r"\(", "scale"), "backward"),
+    needs=(("clip_", "clamp_"), Word(r"\." + GAP + r"scale" + GAP + r"\(", "scale"), "backward"),
     fixable=True,
     docs=RuleDocs(
         what="""
-Finds `torch.nn.utils.clip_grad_norm_` / `clip_grad_value_` called after
+Finds `torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`, or a clip written by hand
+(`p.grad.clamp_(-c, c)`, `p.grad.data.clamp_(...)`), called after
 `scaler.scale(loss).backward()` and before `scaler.step(optimizer)`, with no
 `scaler.unscale_(optimizer)` in between on every path. A scaler made with
 `enabled=False` is ignored; a clip after `unscale_`, after the step or after the
@@ -121,8 +126,9 @@ describes. It is safe, and offered only when exactly one optimizer is stepped th
 the scaler after that backward, and the backward, the clipping call and
 `scaler.step(optimizer)` are statements of one block in that order with no `unscale_`
 after the clip. Elsewhere (clipping after every micro-batch of gradient accumulation,
-clipping in a helper) an added `unscale_` could run twice before `update()`, which
-raises, or mix unscaled and scaled gradients.
+clipping in a helper, a `.grad.clamp_` in a loop over the parameters) an added
+`unscale_` could run twice before `update()`, which raises, or mix unscaled and scaled
+gradients.
 """,
     ),
 )
