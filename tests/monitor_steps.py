@@ -6,6 +6,8 @@ Installed by `runtime_monitor.py` before the program runs. Kinds:
                    on gradients that a GradScaler had scaled (scale() since its last
                    update(), and no unscale_() of an optimizer holding those
                    parameters); the lines are the clip's
+- scaled-grad-read: a norm of such gradients (`p.grad.norm()`, `torch.norm(p.grad)`)
+                   computed by the program; the lines are the norm's
 - unclipped-step:  an optimizer step applied a gradient that no clip saw (a backward
                    changed it since the last clip), although the parameter was clipped
                    since that optimizer's previous step (or before its first); the lines
@@ -27,6 +29,7 @@ Installed by `runtime_monitor.py` before the program runs. Kinds:
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 import torch.optim.optimizer as _optim_module
@@ -108,26 +111,40 @@ def _wrap_clip(name, limit_name):
             setattr(where, name, clip)
 
 
-def _wrap_grad_clamp():
-    """`p.grad.clamp_(-c, c)` / `p.grad.data.clip_(...)`: a clip by value written by hand,
-    on the gradient of a parameter an optimizer holds (`.data` is another tensor object
-    over the same memory: compared by address)."""
+def _scaled_grad(tensor):
+    """The parameter whose gradient `tensor` is (`.data` is another tensor object over the
+    same memory: compared by address), when a GradScaler holds that gradient scaled."""
+    owner = next((entry[0] for entry in _contributions.values()
+                  if entry[0].grad is not None and tensor.numel()
+                  and entry[0].grad.data_ptr() == tensor.data_ptr()), None)
+    if owner is not None and any(scaled and id(owner) not in unscaled
+                                 for _, scaled, unscaled in _scalers.values()):
+        return owner
+    return None
+
+
+def _wrap_grad_uses():
+    """`p.grad.clamp_(-c, c)`: a clip by value written by hand (clip-scaled);
+    `p.grad.norm()`, `torch.norm(p.grad)`: a measure of the gradient (scaled-grad-read)."""
+    def watch(where, name, kind, detail):
+        original = getattr(where, name)
+
+        def use(tensor, *args, **kwargs):
+            if (isinstance(tensor, torch.Tensor) and sys._getframe(1).f_code.co_filename
+                    == _hooks["program"] and _scaled_grad(tensor) is not None):
+                _hooks["record"](kind, _hooks["lines"](), detail)
+            return original(tensor, *args, **kwargs)
+
+        setattr(where, name, use)
+
     for name in ("clamp_", "clip_"):
-        original = getattr(torch.Tensor, name)
-
-        def clamp(self, *args, _original=original, **kwargs):
-            owner = next((entry[0] for entry in _contributions.values()
-                          if entry[0].grad is not None and self.numel()
-                          and entry[0].grad.data_ptr() == self.data_ptr()), None)
-            if owner is not None:
-                for _, scaled, unscaled in _scalers.values():
-                    if scaled and id(owner) not in unscaled:
-                        _hooks["record"]("clip-scaled", _hooks["lines"](), "gradients "
-                                         "clamped while still multiplied by the loss scale")
-                        break
-            return _original(self, *args, **kwargs)
-
-        setattr(torch.Tensor, name, clamp)
+        watch(torch.Tensor, name, "clip-scaled",
+              "gradients clamped while still multiplied by the loss scale")
+    watch(torch.Tensor, "norm", "scaled-grad-read",
+          "a norm of gradients still multiplied by the loss scale")
+    for where, name in ((torch, "norm"), (torch.linalg, "norm"), (torch.linalg, "vector_norm")):
+        watch(where, name, "scaled-grad-read",
+              "a norm of gradients still multiplied by the loss scale")
 
 
 def _pre_step(optimizer, args, kwargs):
@@ -224,19 +241,20 @@ def _check_accumulation(optimizer):
             return
 
 
-def install(record, program_lines, backwards, cleared_at, backward_lines, divisors):
+def install(record, program_lines, backwards, cleared_at, backward_lines, divisors, program):
     """`backwards`: the number of backward calls so far; `cleared_at`: id(param) ->
     (param, backward count when its gradient was cleared, lines); `backward_lines`: the
     program lines of the latest backward; `divisors`: what the loss of backward number n
-    was divided by."""
-    _hooks.update(record=record, lines=program_lines, backwards=backwards, cleared_at=cleared_at,
+    was divided by; `program`: the program's file name (its own calls are watched, not
+    those PyTorch makes inside `clip_grad_norm_`)."""
+    _hooks.update(program=program, record=record, lines=program_lines, backwards=backwards, cleared_at=cleared_at,
                   backward_lines=backward_lines, divisors=divisors)
     _wrap_scaler()
     _wrap_clip("clip_grad_norm_", "max_norm")
     _wrap_clip("clip_grad_value_", "clip_value")
     if hasattr(torch.nn.utils.clip_grad, "clip_grad_norm"):
         _wrap_clip("clip_grad_norm", "max_norm")
-    _wrap_grad_clamp()
+    _wrap_grad_uses()
     _optim_module.register_optimizer_step_pre_hook(_pre_step)
     init = torch.optim.Optimizer.__init__
 

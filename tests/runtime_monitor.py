@@ -579,7 +579,7 @@ def _never_entered():
 
 monitor_steps.install(record, _program_lines, lambda: _state["backwards"], _cleared_at,
                       lambda: _state.get("backward_lines", []),
-                      lambda count: _state.get("divisors", {}).get(count, set()))
+                      lambda count: _state.get("divisors", {}).get(count, set()), PROGRAM)
 
 
 def main(out_path):

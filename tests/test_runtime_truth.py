@@ -8,6 +8,7 @@ and in flagged fixtures every symptom is explained by a finding.
 import json
 import os
 import subprocess
+import textwrap
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,7 +47,7 @@ KINDS = {
     "GL016": {"tensor-from-tensor"},
     "GL017": {"inplace-modified"},
     "GL018": {"inplace-modified"},
-    "GL019": {"clip-scaled"},
+    "GL019": {"clip-scaled", "scaled-grad-read"},
     "GL020": {"scheduler-before-step"},
     "GL021": {"unclipped-step"},
     "GL022": {"no-grad-backward", "no-grad-reached"},
@@ -128,3 +129,34 @@ def test_findings_agree_with_pytorch(path, observed):
         # what the fix was for is gone at run time too
         rule = path.parent.name.upper()
         assert not [s for s in symptoms if s["kind"] in KINDS[rule]]
+
+
+def test_a_scaled_norm_divided_by_the_scale_is_left_alone(tmp_path):
+    """GL019 stays silent on a norm of scaled gradients in a file that reads
+    `scaler.get_scale()`: divided by it, the norm is the true one (checked here under
+    PyTorch; the monitor, which cannot see the division, would call it a scaled read)."""
+    source = textwrap.dedent("""\
+        import torch
+        import torch.nn as nn
+
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        scaler = torch.amp.GradScaler("cpu")
+        x, y = torch.randn(4, 8), torch.randn(4, 1)
+        optimizer.zero_grad()
+        scaler.scale(nn.functional.mse_loss(model(x), y)).backward()
+        scaled_norm = torch.norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+        measured = (scaled_norm / scaler.get_scale()).item()
+        scaler.unscale_(optimizer)
+        true_norm = torch.norm(torch.stack([p.grad.norm() for p in model.parameters()])).item()
+        print(measured, true_norm)
+    """)
+    assert not [d for d in lint_source(source, "norm.py", Settings(select=("ALL",)))]
+    without = source.replace("scaled_norm / scaler.get_scale()", "scaled_norm")
+    assert [d.code for d in lint_source(without, "norm.py", Settings(select=("ALL",)))] == ["GL019"]
+    path = tmp_path / "norm.py"
+    path.write_text(source)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True)
+    measured, true_norm = map(float, out.stdout.split())
+    assert abs(measured - true_norm) < 1e-4 * true_norm

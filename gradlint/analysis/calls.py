@@ -11,7 +11,8 @@ from gradlint.analysis.shapes import with_count
 from gradlint.analysis.walk import iter_children
 from gradlint.analysis.methods import MethodEvaluator, keeps_graph, optimizer_like_name
 from gradlint.analysis.steps import CLIPS, SCALERS
-from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, inplace_flag, literal_bool, positional
+from gradlint.analysis.exprs import (NONTENSOR, dotted, inplace_flag, is_grad_expr, kwarg,
+                                     literal_bool, positional)
 from gradlint.analysis.values import (
     Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Seq, Severed,
     State, Tensor, UNKNOWN, Unknown, Value, evolve, union_params,
@@ -211,6 +212,8 @@ class CallEvaluator(MethodEvaluator):
             return UNKNOWN
         if q.startswith("torch.nn.utils.") or q.startswith("torch.nn.init."):
             return UNKNOWN
+        if q in api.NORMS and node.args and is_grad_expr(node.args[0].value):
+            self.on_scaled_grad_use(node, "read", st)  # `torch.norm(p.grad)`
         if api.is_torch_op(q):
             flat = self.flatten_args(node, args, st)
             name = q.rsplit(".", 1)[-1]

@@ -80,6 +80,17 @@ def positional(call: cst.Call) -> List[cst.Arg]:
     return [a for a in call.args if a.keyword is None and not a.star]
 
 
+def grad_owner(node):
+    """`p` of `p.grad`, `p.grad.data` (the gradient buffer of something), else None."""
+    while isinstance(node, cst.Attribute) and node.attr.value == "data":
+        node = node.value
+    return node.value if isinstance(node, cst.Attribute) and node.attr.value == "grad" else None
+
+
+def is_grad_expr(node) -> bool:
+    return grad_owner(node) is not None
+
+
 def inplace_flag(call: cst.Call, index: Optional[int]) -> bool:
     """`inplace=True` passed to a call that takes it as its argument number `index`."""
     if index is None:
@@ -278,6 +289,8 @@ class ExprEvaluator:
     # comprehensions run code we do not follow; effects on known objects are unknown
     def eval_ListComp(self, node, st):
         self.escape_names_in(node, st)
+        if st.scaled is not None:
+            self.scaled_grads_in(node, st)
         return UNKNOWN
 
     eval_SetComp = eval_DictComp = eval_GeneratorExp = eval_ListComp

@@ -10,7 +10,8 @@ import libcst as cst
 
 from gradlint.analysis import dtypes, shapes, torchapi as api
 from gradlint.analysis.shapes import with_count
-from gradlint.analysis.exprs import NONTENSOR, dotted, kwarg, literal_bool, positional
+from gradlint.analysis.exprs import (NONTENSOR, dotted, grad_owner, is_grad_expr, kwarg,
+                                     literal_bool, positional)
 from gradlint.analysis.values import (
     GradContext, NNModule, Optimizer, Params, Scaler, Scheduler, Seq, Severed, State, Tensor,
     UNKNOWN, Unknown, Value, evolve,
@@ -48,17 +49,6 @@ def keeps_graph(call: cst.Call, retain_pos: int) -> Optional[bool]:
     return False
 
 
-def _grad_owner(node):
-    """`p` of `p.grad`, `p.grad.data` (the gradient buffer of something), else None."""
-    while isinstance(node, cst.Attribute) and node.attr.value == "data":
-        node = node.value
-    return node.value if isinstance(node, cst.Attribute) and node.attr.value == "grad" else None
-
-
-def _is_grad_expr(node) -> bool:
-    return _grad_owner(node) is not None
-
-
 class MethodEvaluator:
     def call_method(self, node, func, method, receiver: Value, args, pos, st: State) -> Value:
         rtext = dotted(func.value)
@@ -69,13 +59,14 @@ class MethodEvaluator:
             self.escape(receiver, st)
             st.bind(rtext, UNKNOWN)
             return UNKNOWN
-        if method in ("zero_", "detach_") and _is_grad_expr(func.value):
-            owner = st.env.get(dotted(_grad_owner(func.value)) or "")
+        if method in ("zero_", "detach_") and is_grad_expr(func.value):
+            owner = st.env.get(dotted(grad_owner(func.value)) or "")
             self.on_clear(node, cleared=owner.sources if isinstance(owner, Tensor)
                           and owner.sources and not owner.open else None)
             return NONTENSOR
-        if method in ("clamp_", "clip_") and _is_grad_expr(func.value):
-            self.on_grad_clamp(node, st)  # `p.grad.data.clamp_(-1, 1)`: clipping by hand
+        if method in ("clamp_", "clip_", "norm") and is_grad_expr(func.value):
+            # `p.grad.data.clamp_(-1, 1)`: clipping by hand; `p.grad.norm()`: measuring
+            self.on_scaled_grad_use(node, "read" if method == "norm" else "clip", st)
         if isinstance(receiver, Tensor):
             return self.tensor_method(node, func, method, receiver, pos, st)
         if isinstance(receiver, NNModule):

@@ -92,8 +92,9 @@ class Observations:
     inplace_on_leaf: Dict[int, Tuple[int, int, str, int]] = field(default_factory=dict)
     requires_grad_on_non_leaf: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)
     numpy_on_grad: Dict[int, Tuple[int, int]] = field(default_factory=dict)  # call -> (call, origin)
-    # GL019: clip call -> (clip, the scaled backward, scaler text)
-    clip_scaled: Dict[int, Tuple[int, int, str]] = field(default_factory=dict)
+    # GL019: clip call (or a norm of gradients) -> (it, the scaled backward, scaler text,
+    # "clip" / "read")
+    clip_scaled: Dict[int, Tuple[int, int, str, str]] = field(default_factory=dict)
     # scaled backward -> {optimizer text: the first `scaler.step(optimizer)` after it}
     scaler_steps: Dict[int, Dict[str, int]] = field(default_factory=dict)
     # GL020: first `scheduler.step()` -> (that call, the optimizer step after it)

@@ -16,7 +16,8 @@ from typing import Optional
 import libcst as cst
 
 from gradlint.analysis import torchapi as api
-from gradlint.analysis.exprs import dotted, kwarg, positional
+from gradlint.analysis.exprs import dotted, is_grad_expr, kwarg, positional
+from gradlint.analysis.walk import iter_tree
 from gradlint.analysis.values import Optimizer, Params, Scaler, Scheduler, State, Tensor
 
 CLIPS = frozenset(
@@ -249,7 +250,7 @@ class StepOrderMixin:
             limit = node.args[1]
         measuring = limit is not None and _infinite(limit.value)
         if st.scaled is not None:
-            self.obs.clip_scaled.setdefault(nid, (nid, st.scaled[0], st.scaled[1]))
+            self.obs.clip_scaled.setdefault(nid, (nid, st.scaled[0], st.scaled[1], "clip"))
         if measuring:
             return
         for step, coverage in sorted(st.step_unclipped, key=lambda s: self.order_of(s[0]),
@@ -262,11 +263,22 @@ class StepOrderMixin:
         st.clip_then_bw = frozenset(c for c in st.clip_then_bw if not self._same_params(roots, c[2]))
         st.bw_unclipped = False
 
-    def on_grad_clamp(self, node: cst.Call, st: State) -> None:
-        """`p.grad.clamp_(-c, c)`: a clip by value, written by hand (GL019 only)."""
+    def on_scaled_grad_use(self, node: cst.Call, kind: str, st: State) -> None:
+        """`p.grad.clamp_(-c, c)` (a clip by value written by hand: "clip"), `p.grad.norm()`
+        (a norm of gradients: "read"), while a GradScaler may hold them scaled (GL019)."""
         if st.scaled is not None:
             nid = self.register(node)
-            self.obs.clip_scaled.setdefault(nid, (nid, st.scaled[0], st.scaled[1]))
+            self.obs.clip_scaled.setdefault(nid, (nid, st.scaled[0], st.scaled[1], kind))
+
+    def scaled_grads_in(self, node: cst.CSTNode, st: State) -> None:
+        """`[p.grad.norm() for p in params]`: a comprehension, which the analysis does not
+        follow, runs here; its `.grad` norms and clamps see the gradients as they are now."""
+        for sub in iter_tree(node):
+            if (type(sub) is cst.Call and type(sub.func) is cst.Attribute
+                    and sub.func.attr.value in ("norm", "clamp_", "clip_")
+                    and is_grad_expr(sub.func.value)):
+                self.on_scaled_grad_use(sub, "read" if sub.func.attr.value == "norm" else "clip",
+                                        st)
 
     def on_unscale(self, st: State) -> None:
         """`scaler.unscale_(opt)` / `scaler.update()`: no scaled gradient left."""

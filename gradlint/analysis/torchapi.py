@@ -134,6 +134,9 @@ def torch_short(qualname: str, namespace: str = "torch.") -> str:
 SAVES_RESULT = frozenset(("relu", "sigmoid", "tanh", "exp", "softmax", "log_softmax", "sqrt"))
 SAVES_INPUT = frozenset(("log", "sin", "cos", "pow", "abs", "square", "clamp", "log1p"))
 
+# functions that measure a tensor: of a gradient still scaled by AMP, a wrong number
+NORMS = frozenset(("torch.norm", "torch.linalg.norm", "torch.linalg.vector_norm"))
+
 # activations that take `inplace`: as modules, the function they run and where the
 # flag is among the constructor's arguments; as functions, where it is among theirs
 # (checked against torch 2.13's signatures in test_saved_tensors.py). Dropout is left

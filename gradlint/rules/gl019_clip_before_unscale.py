@@ -48,20 +48,30 @@ def make_fix(ctx, clip, backward, scaler, steps):
 
 
 def check(ctx):
-    for clip, backward, scaler in ctx.obs.clip_scaled.values():
-        steps = ctx.obs.scaler_steps.get(backward, {})
-        by_norm = "norm" in ctx.interp.code(ctx.node(clip).func)
-        effect = ("the norm it sees is thousands of times too large, so it shrinks every "
-                  "gradient far below the limit" if by_norm else
-                  "it compares values thousands of times too large with its bound, so it "
-                  "cuts nearly every gradient to the bound")
-        message = (
-            f"`{ctx.code(clip)}` clips gradients that `{ctx.code(backward)}` at line "
-            f"{ctx.line(backward)} left multiplied by the loss scale: {effect}. "
-            f"Call `{scaler}.unscale_(optimizer)` before clipping."
-        )
+    for use, backward, scaler, kind in ctx.obs.clip_scaled.values():
+        if kind == "read":
+            if "get_scale" in ctx.src.code:
+                continue  # a norm of scaled gradients may be divided by the scale by hand
+            message = (
+                f"`{ctx.code(use)}` measures gradients that `{ctx.code(backward)}` at line "
+                f"{ctx.line(backward)} left multiplied by the loss scale: the norm is "
+                f"thousands of times too large. Call `{scaler}.unscale_(optimizer)` first."
+            )
+        else:
+            by_norm = "norm" in ctx.interp.code(ctx.node(use).func)
+            effect = ("the norm it sees is thousands of times too large, so it shrinks every "
+                      "gradient far below the limit" if by_norm else
+                      "it compares values thousands of times too large with its bound, so it "
+                      "cuts nearly every gradient to the bound")
+            message = (
+                f"`{ctx.code(use)}` clips gradients that `{ctx.code(backward)}` at line "
+                f"{ctx.line(backward)} left multiplied by the loss scale: {effect}. "
+                f"Call `{scaler}.unscale_(optimizer)` before clipping."
+            )
         related = [(backward, "the gradients are scaled here")]
-        yield ctx.diagnostic(RULE, clip, message, related, make_fix(ctx, clip, backward, scaler, steps))
+        steps = ctx.obs.scaler_steps.get(backward, {})
+        yield ctx.diagnostic(RULE, use, message, related,
+                             make_fix(ctx, use, backward, scaler, steps))
 
 
 RULE = Rule(
@@ -69,7 +79,7 @@ RULE = Rule(
     name="clip-before-unscale",
     summary="Gradients are clipped while a GradScaler still holds them scaled.",
     check=check,
-    needs=(("clip_", "clamp_"), Word(r"\." + GAP + r"scale" + GAP + r"\(", "scale"), "backward"),
+    needs=(("clip_", "clamp_", "norm"), Word(r"\." + GAP + r"scale" + GAP + r"\(", "scale"), "backward"),
     fixable=True,
     docs=RuleDocs(
         what="""
@@ -78,7 +88,10 @@ Finds `torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`, or a clip written b
 `scaler.scale(loss).backward()` and before `scaler.step(optimizer)`, with no
 `scaler.unscale_(optimizer)` in between on every path. A scaler made with
 `enabled=False` is ignored; a clip after `unscale_`, after the step or after the
-gradients are cleared is not reported.
+gradients are cleared is not reported. A norm of the gradients measured in that window
+(`p.grad.norm()`, `torch.norm(p.grad)`, in a comprehension too) is reported as well: it
+is the true norm times the scale. Not where the file reads `scaler.get_scale()`, which
+code uses to divide such a norm by the scale.
 """,
         why="""
 With automatic mixed precision, `scaler.scale(loss)` multiplies the loss by the current
