@@ -56,6 +56,7 @@ its related lines) is where PyTorch misbehaved. Kinds:
                      `optimizer.step()`" (the first learning rate is skipped)
 - clip-scaled, unclipped-step, foreign-grad, no-grad-reached, unscaled-accumulation: see
                      `monitor_steps.py`
+- dead-term:         see `monitor_terms.py`
 - error:             any other exception that ended the program
 """
 
@@ -72,6 +73,7 @@ import torch
 import torch.optim.optimizer as _optim_module
 
 import monitor_steps
+import monitor_terms
 
 PROGRAM = os.path.realpath(sys.argv[1]) if __name__ == "__main__" else None
 symptoms = []
@@ -347,6 +349,7 @@ def _note_backward(args, kwargs):
         _state.setdefault("divisors", {})[_state["backwards"]] = _divisors(tensors[0])
     _backward_sets.append(_graph_nodes([t.grad_fn for t in tensors
                                         if isinstance(t, torch.Tensor)]))
+    monitor_terms.check_backward(tensors)
 
 
 def _wrap(fn):
@@ -511,8 +514,11 @@ _show = warnings.showwarning
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):
-    if "To copy construct from a tensor" in str(message) and \
-            os.path.realpath(filename) == PROGRAM:
+    where = os.path.realpath(filename)
+    if where == os.path.realpath(monitor_terms.__file__):
+        # warned one frame up from the program: the torch function mode stands between
+        where, lineno = PROGRAM, (_program_lines() or [lineno])[0]
+    if "To copy construct from a tensor" in str(message) and where == PROGRAM:
         record("tensor-from-tensor", [lineno], str(message))
     if "Detected call of `lr_scheduler.step()` before `optimizer.step()`" in str(message):
         record("scheduler-before-step", detail=str(message))
@@ -580,6 +586,7 @@ def _never_entered():
 monitor_steps.install(record, _program_lines, lambda: _state["backwards"], _cleared_at,
                       lambda: _state.get("backward_lines", []),
                       lambda count: _state.get("divisors", {}).get(count, set()), PROGRAM)
+monitor_terms.install(record, _program_lines)
 
 
 def main(out_path):

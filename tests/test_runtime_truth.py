@@ -50,7 +50,7 @@ KINDS = {
     "GL019": {"clip-scaled", "scaled-grad-read"},
     "GL020": {"scheduler-before-step"},
     "GL021": {"unclipped-step"},
-    "GL022": {"no-grad-backward", "no-grad-reached"},
+    "GL022": {"no-grad-backward", "no-grad-reached", "dead-term"},
     "GL023": {"foreign-grad"},
     "GL101": {"eval-graph"},
     "GL102": {"data-write"},

@@ -91,6 +91,41 @@ def is_grad_expr(node) -> bool:
     return grad_owner(node) is not None
 
 
+def _cut_of(value) -> frozenset:
+    """Where a value that does not require grad was cut out of autograd (empty if not)."""
+    if type(value) is Severed or (type(value) is Tensor and value.requires_grad is False):
+        return value.severed
+    return frozenset()
+
+
+def _dead_terms(kind, left, right, node) -> frozenset:
+    """The cut terms a sum or a scaling carries to its result (GL022): `loss + x.detach()`
+    adds one; `(a + b.detach()) * 0.5` keeps it; `a * b.detach()` does not (there the
+    cut value weights the gradient of `a`). Not a straight-through estimator, whose cut
+    term holds the other operand itself: `z + (q - z).detach()`,
+    `(hard - soft.detach()) + soft`."""
+    dead = frozenset()
+    # (`loss += term` comes here too, as an AugAssign)
+    left_expr = node.target if type(node) is cst.AugAssign else node.left
+    right_expr = node.value if type(node) is cst.AugAssign else node.right
+    for mine, other, mine_expr, other_expr in ((left, right, left_expr, right_expr),
+                                               (right, left, right_expr, left_expr)):
+        if type(mine) is not Tensor or mine.requires_grad is not True:
+            continue
+        dead = dead | (mine.dead_terms if kind in (cst.Add, cst.Subtract, cst.Multiply)
+                       or kind is cst.Divide and mine is left else frozenset())
+        if kind in (cst.Add, cst.Subtract):
+            cut = _cut_of(other)
+            if cut and not (type(mine_expr) is cst.Name and any(
+                    type(n) is cst.Name and n.value == mine_expr.value
+                    for n in iter_tree(other_expr))):
+                dead = dead | cut
+        elif not (kind is cst.Multiply or kind is cst.Divide and mine is left) or not (
+                type(other) is Const or type(other) is Severed):
+            return frozenset()  # a product of two tensors, a power...: not a sum of terms
+    return dead
+
+
 def inplace_flag(call: cst.Call, index: Optional[int]) -> bool:
     """`inplace=True` passed to a call that takes it as its argument number `index`."""
     if index is None:
@@ -205,7 +240,9 @@ class ExprEvaluator:
               node=None) -> Value:
         if not isinstance(left, Tensor) and not isinstance(right, Tensor):
             if isinstance(left, Const) and isinstance(right, Const):
-                return NONTENSOR
+                cut = _cut_of(left) | _cut_of(right)
+                # (`0.1 * reg.item()`: still a number taken out of autograd)
+                return Severed(severed=cut) if cut else NONTENSOR
             if type(operator) is cst.Add:  # `list(a.parameters()) + list(b.parameters())`
                 return union_params([left, right]) or UNKNOWN
             return UNKNOWN
@@ -217,6 +254,10 @@ class ExprEvaluator:
             self.note_saved(site, _saved_operands(kind, left, right), node)
         if kind is cst.MatrixMultiply:
             return result
+        if type(result) is Tensor and result.requires_grad is True and node is not None:
+            dead = _dead_terms(kind, left, right, node)
+            if dead:
+                result = evolve(result, dead_terms=dead)
         return with_count(result, elementwise_count((left, right)))
 
     def eval_UnaryOperation(self, node: cst.UnaryOperation, st: State) -> Value:
@@ -224,8 +265,10 @@ class ExprEvaluator:
         if type(node.operator) is cst.Not:
             return NONTENSOR
         if isinstance(value, Tensor):
-            return with_count(self.op_result([value], saves=False, site=id(node), st=st),
-                              value.numel)
+            result = self.op_result([value], saves=False, site=id(node), st=st)
+            if value.dead_terms and type(result) is Tensor:
+                result = evolve(result, dead_terms=value.dead_terms)  # `-(a + b.detach())`
+            return with_count(result, value.numel)
         return value if isinstance(value, Const) else UNKNOWN
 
     def eval_Comparison(self, node: cst.Comparison, st: State) -> Value:

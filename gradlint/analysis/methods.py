@@ -193,6 +193,8 @@ class MethodEvaluator:
             return self.output_in_place(node, self.written_into(t, pos, st), method, st)
         result = self.op_result([t] + list(pos), saves=method not in api.NON_SAVING_OPS,
                                 site=id(node), st=st)
+        if t.dead_terms and method in ("sum", "mean") and type(result) is Tensor:
+            result = evolve(result, dead_terms=t.dead_terms)  # a sum of the terms still
         if method in api.SAVES_RESULT or method in api.SAVES_INPUT:
             self.note_saved_by(node, method, t, result)
         return with_count(result, shapes.op_count(method, node, [t] + list(pos), method=True))

@@ -216,6 +216,10 @@ class StepOrderMixin:
     def check_severed(self, node: cst.Call, target: Tensor, st: State) -> None:
         """A backward of a loss that lost its graph to `.detach()`, `.item()`...: with
         no graph left PyTorch raises; made into a new leaf, it trains nothing (GL022)."""
+        if target.dead_terms and target.requires_grad is True and not target.cuts:
+            nid = self.register(node)
+            self.obs.loss_without_graph.setdefault(nid, (nid, "term", target.dead_terms))
+            return
         if not target.severed or target.cuts:
             return  # (a cut by no_grad is GL004's)
         if target.requires_grad is False:

@@ -115,6 +115,10 @@ class Tensor(Value):
     # where a value that required grad was cut out of autograd on its way here: (the
     # `.detach()` / `.data` / `.item()`... node, how) (GL022)
     severed: FrozenSet[Tuple[int, str]] = frozenset()
+    # cuts of terms added to this value after they were cut, while the value itself
+    # requires grad: kept only through sums and scaling, so that a loss that holds them
+    # is known to get no gradient from them (GL022)
+    dead_terms: FrozenSet[Tuple[int, str]] = frozenset()
 
 
 @frozen_value

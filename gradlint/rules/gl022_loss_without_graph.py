@@ -20,6 +20,12 @@ def check(ctx):
                 f"\"element 0 of tensors does not require grad\". Compute the loss from the "
                 f"model's output tensors themselves."
             )
+        elif kind == "term":
+            message = (
+                f"`{cut}` at line {ctx.line(node)} is cut from autograd ({_how(how)}) before "
+                f"it is added to the loss: `{ctx.code(backward)}` gets no gradient from that "
+                f"term. Add the tensor itself to train through it."
+            )
         else:
             message = (
                 f"`{ctx.code(backward)}` runs on a new leaf tensor made from `{cut}` at line "
@@ -41,14 +47,19 @@ RULE = Rule(
 Finds a `backward()` on a loss built only from values cut out of autograd: `.detach()`,
 `.data`, `.item()`, `.tolist()` or `.numpy()` of tensors that required grad,
 `torch.tensor(...)` / `torch.from_numpy(...)` of such values, or results with no
-gradient at all (`argmax`, comparisons such as `pred != labels`). Two cases:
+gradient at all (`argmax`, comparisons such as `pred != labels`). Three cases:
 
 - the loss does not require grad at all: PyTorch raises;
 - the loss was made a new leaf with `requires_grad=True` (the usual way to silence that
-  error): the backward runs and reaches no parameter.
+  error): the backward runs and reaches no parameter;
+- a term of the loss was cut that way before it was added
+  (`ce + 1e-3 * penalty.detach()`, `recon + kl.item()`): the backward runs, and that
+  term trains nothing.
 
-A loss that keeps a graph through another term is not reported (a detached target in
-DQN or distillation is deliberate), nor is a value cut by `no_grad` (GL004).
+A cut value that weights another term (a detached target in DQN or distillation, a
+baseline, a normalizer) is deliberate and not reported, nor is a straight-through
+estimator, whose cut term holds the other operand itself (`z + (q - z).detach()`,
+`y_hard - y_soft.detach() + y_soft`), nor a value cut by `no_grad` (GL004).
 """,
         why="""
 `.detach()`, `.data`, `.item()` and `.numpy()` return values with no link to the graph
