@@ -33,16 +33,40 @@ def _write_bytes(data: bytes) -> None:
 
 def _written_as_is(text: str, color: bool) -> bool:
     """Whether click.echo writes `text` to sys.stdout unchanged (a record of the run can
-    then replay it): click rewraps a misconfigured stream and strips colour codes when
-    colour is off. (With no encoding and no errors given, as click.echo asks for it.)"""
-    return click.get_text_stream("stdout", None, None) is sys.stdout and (
-        color or "\x1b" not in text)
+    then replay it): click strips colour codes when colour is off, and replaces what the
+    stream's encoding cannot hold."""
+    if "\x1b" in text and not color:
+        return False
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gradlint")
+@click.version_option(__version__, "-V", "--version", prog_name="gradlint",
+                      message="%(prog)s %(version)s")
 def main() -> None:
     """gradlint: find PyTorch autograd pitfalls before you train."""
+
+
+@main.command("version")
+def version_cmd() -> None:
+    """Print gradlint's version."""
+    click.echo(f"gradlint {__version__}")
+
+
+def use_color(flag, stream) -> bool:
+    """--color / --no-color; else NO_COLOR (any value) turns colour off and FORCE_COLOR
+    (any value) on, as in Ruff; else colour when `stream` is a terminal."""
+    if flag is not None:
+        return flag
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream.isatty()
 
 
 @main.command()
@@ -50,11 +74,14 @@ def main() -> None:
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma separated); replaces the default set. ALL enables every rule.")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-@click.option("--output-format", type=click.Choice(FORMATS), default=None, help="text (default), concise, json, json-lines, sarif, github, gitlab or junit.")
+@click.option("--output-format", type=click.Choice(FORMATS), default=None, envvar="GRADLINT_OUTPUT_FORMAT", show_envvar=True, help="text (default), concise, json, json-lines, sarif, github, gitlab or junit.")
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Write the findings to this file instead of standard output.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option("--statistics", is_flag=True, help="Show the number of findings per rule.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
-@click.option("--color/--no-color", default=None, help="Colour the output (default: when writing to a terminal).")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="With --fix, exit 1 if anything was fixed, even when nothing remains.")
+@click.option("--statistics", is_flag=True, help="Print only the number of findings per rule, most frequent first ([*]: fixable).")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings, without the summary.")
+@click.option("-s", "--silent", is_flag=True, help="Print nothing; the exit status still tells.")
+@click.option("--color/--no-color", default=None, help="Colour the output (default: when writing to a terminal; NO_COLOR and FORCE_COLOR are honoured).")
 @click.option("--config", "config_path", type=click.Path(), help="Read settings from this file instead of the nearest pyproject.toml.")
 @click.option("--no-prefilter", is_flag=True, help="Parse every file, even those that cannot match any rule (for debugging).")
 @click.option("--fix/--no-fix", default=None, help="Apply safe fixes; report what is left.")
@@ -67,9 +94,10 @@ def main() -> None:
 @click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too (for pre-commit).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 @click.pass_obj
-def check(remember, paths, select, extend_select, ignore, output_format, exit_zero, statistics,
-          quiet, color, config_path, no_prefilter, fix, unsafe_fixes, diff, jobs, no_cache,
-          respect_gitignore, stdin_filename, force_exclude, verbose) -> None:
+def check(remember, paths, select, extend_select, ignore, output_format, output_file, exit_zero,
+          exit_non_zero_on_fix, statistics, quiet, silent, color, config_path, no_prefilter, fix,
+          unsafe_fixes, diff, jobs, no_cache, respect_gitignore, stdin_filename, force_exclude,
+          verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     from gradlint import replay
     from gradlint.runner import lint_paths
@@ -129,12 +157,13 @@ def check(remember, paths, select, extend_select, ignore, output_format, exit_ze
         result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
                             verbose=verbose, mode=mode, force_exclude=force_exclude, jobs=jobs,
                             use_cache=not no_cache, seen=inputs)
-    for notice in result.notices:
+    if not result.files and not result.errors and list(paths) != ["-"]:
+        result.notices.append(f"no Python files found under {', '.join(paths) or '.'}")
+    for notice in ([] if silent else result.notices):
         click.echo(f"gradlint: warning: {notice}", err=True)
     for error in result.errors:
         click.echo(f"gradlint: error: {error}", err=True)
-    if color is None:
-        color = sys.stdout.isatty()
+    color = use_color(color, sys.stdout) and not output_file
     failed = bool(result.errors) or any(d.code == "GL999" for d in result.diagnostics)
     if diff:
         click.echo("".join(result.diffs), nl=False)
@@ -143,14 +172,34 @@ def check(remember, paths, select, extend_select, ignore, output_format, exit_ze
                    err=True)
         sys.exit(2 if failed else (1 if result.diffs else 0))
     output_format = output_format or settings.output_format
-    text = render(output_format, result.diagnostics, result.paths, color=color,
-                  statistics=statistics, quiet=quiet, fixed=result.fixed if mode.fix else None,
-                  unsafe=unsafe)
-    status = 2 if failed else (1 if result.diagnostics and not exit_zero else 0)
+    if silent:
+        text = ""
+    elif statistics:
+        from gradlint.output.statistics import render_statistics
+
+        text = render_statistics(result.diagnostics, output_format, unsafe)
+    else:
+        text = render(output_format, result.diagnostics, result.paths, color=color,
+                      quiet=quiet, fixed=result.fixed if mode.fix else None, unsafe=unsafe,
+                      failed=bool(result.errors))
+    status = 2 if failed else (1 if (result.diagnostics and not exit_zero) or (
+        exit_non_zero_on_fix and mode.fix and result.fixed) else 0)
+    if output_file:
+        _write_output(output_file, text)
+        sys.exit(status)
     click.echo(text, nl=False, color=color)
     if inputs is not None and status != 2 and not mode.active and _written_as_is(text, color):
         replay.save(remember, inputs, text, status, settings.cache_folder())
     sys.exit(status)
+
+
+def _write_output(path: str, text: str) -> None:
+    """-o: the findings to a file (a report of this run: what was there is replaced)."""
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as exc:
+        _fail(f"{path}: cannot write the output: {exc.strerror or exc}")
 
 
 @main.command("explain")

@@ -52,7 +52,7 @@ class Settings:
         folder = self.cache_dir or ".gradlint_cache"
         return folder if os.path.isabs(folder) else os.path.join(self.root, folder)
 
-    def fingerprint(self, path: str, prefilter: bool) -> str:
+    def fingerprint(self, path: str, prefilter: bool, named: bool = False) -> str:
         """Everything in the settings that can change the findings for `path`.
 
         The rule selection as written, not the codes it selects: the cache key also holds
@@ -60,7 +60,7 @@ class Settings:
         from the cache then never imports the rules (7 ms of a 0.1 s warm run)."""
         ignores = tuple(codes for pattern, codes in self.per_file_ignores
                         if self._matches_path(path, pattern)) if self.per_file_ignores else ()
-        return repr((self.select, self.extend_select, self.ignore, ignores, prefilter,
+        return repr((self.select, self.extend_select, self.ignore, ignores, prefilter, named,
                      self.backward_functions, self.clear_grad_functions))
 
     def with_overrides(self, **kw) -> "Settings":

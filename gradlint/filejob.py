@@ -43,8 +43,9 @@ class FixMode:
 
 
 def lint_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mode: FixMode,
-              source=None) -> RunResult:
-    """One file's result: read (unless `source` is given), linted, fixed if asked."""
+              source=None, named: bool = False) -> RunResult:
+    """One file's result: read (unless `source` is given), linted, fixed if asked.
+    `named`: named on the command line, so parsed even where no rule needs its words."""
     result = RunResult(files=1, paths=[path])
     enabled = settings.enabled_codes(path)
     if path.endswith(".ipynb"):
@@ -58,7 +59,8 @@ def lint_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mod
         return result
 
     def lint(text):
-        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
+        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose,
+                           parse_always=named)
 
     if mode.active:
         fix_one(path, source, lint, mode, result)
@@ -99,7 +101,8 @@ def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = Tru
         return result, data if mode.fix else None
 
     def lint(text):
-        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
+        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose,
+                           parse_always=True)  # (standard input is named: `-`)
 
     if not mode.fix:
         result.diagnostics = lint(source.text)

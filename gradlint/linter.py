@@ -15,8 +15,11 @@ from gradlint.prefilter import matching_rules
 
 def lint_source(source: str, path: str = "<string>", settings: Optional[Settings] = None,
                 enabled: Optional[FrozenSet[str]] = None, prefilter: bool = True,
-                verbose: bool = False, apply_noqa: bool = True) -> List[Diagnostic]:
-    """The findings for one text: prefilter, parse, analyse, run the rules, suppress."""
+                verbose: bool = False, apply_noqa: bool = True,
+                parse_always: bool = False) -> List[Diagnostic]:
+    """The findings for one text: prefilter, parse, analyse, run the rules, suppress.
+    `parse_always`: parse even where no rule needs the text's words (a file named on the
+    command line: a syntax error in it is reported)."""
     from gradlint.rules import REGISTRY
 
     settings = settings or Settings()
@@ -25,12 +28,14 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
     rules = [REGISTRY[c] for c in sorted(enabled) if c in REGISTRY]
     if prefilter:
         rules = matching_rules(source, rules, settings)
-        if not rules:
+        if not rules and not (parse_always and "GL000" in enabled):
             return []
     with _deep_recursion():
         module = _parse(source, path, enabled, settings.file_timeout)
         if type(module) is list:  # (GL000 or GL999, which `noqa` can silence too)
             diagnostics = module
+        elif not rules:
+            diagnostics = []
         else:
             diagnostics = _analyse(source, path, settings, rules, verbose, module)
     return _kept(diagnostics, source, apply_noqa)

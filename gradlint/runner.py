@@ -48,6 +48,9 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
     cache_dir = settings.cache_folder() if use_cache and not mode.active else None
     notices: List[str] = []
     files, errors = discover(list(paths), settings, force_exclude, seen, notices)
+    # files named on the command line are always parsed (a syntax error in one is
+    # reported even where no rule needs its words)
+    named = frozenset(os.path.normpath(p) for p in paths if os.path.isfile(p))
     result = RunResult(errors=errors, notices=notices)
     if cache_dir is not None:
         from gradlint.cache import Cache
@@ -60,7 +63,7 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
             if seen is not None:
                 seen.complete = False
     jobs = jobs or default_jobs()
-    work = (settings, prefilter, verbose, mode, cache_dir)
+    work = (settings, prefilter, verbose, mode, cache_dir, named)
     index, stats, todo = None, {}, files
     if cache_dir is not None:
         from gradlint.cache import Cache, Index
@@ -77,7 +80,8 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
                 continue
             if seen is not None:
                 seen.stat(path, stats[path])
-            hit = index.get(path, stats[path], settings.fingerprint(path, prefilter))
+            hit = index.get(path, stats[path],
+                            settings.fingerprint(path, prefilter, path in named))
             if hit is None:
                 todo.append(path)
             else:
@@ -90,11 +94,11 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         chunk = max(1, min(CHUNK_FILES, len(todo) // (jobs * 8)))
         chunks = [bigger_first[i:i + chunk] for i in range(0, len(todo), chunk)]
         parts = sorted(_in_workers(chunks, work, jobs), key=lambda part: part[0])
-        _collect(parts, result, index, stats, settings, prefilter, settled)
+        _collect(parts, result, index, stats, settings, prefilter, settled, named)
     else:
         with fewer_collections():
             _collect(_lint_each(todo, work), result, index, stats, settings, prefilter,
-                     settled)
+                     settled, named)
     if index is not None:
         index.save()
     result.paths.sort()
@@ -200,13 +204,14 @@ def _enough_work(paths, stats) -> bool:
     return False
 
 
-def _collect(parts, result, index, stats, settings, prefilter, settled) -> None:
+def _collect(parts, result, index, stats, settings, prefilter, settled, named) -> None:
     for path, part in parts:
         result.merge(part)
         if index is not None and path in stats and not part.errors and not any(
                 d.code == "GL999" for d in part.diagnostics) and max(
                 stats[path].st_mtime_ns, stats[path].st_ctime_ns) < settled:
-            index.put(path, stats[path], settings.fingerprint(path, prefilter), part.diagnostics)
+            index.put(path, stats[path], settings.fingerprint(path, prefilter, path in named),
+                      part.diagnostics)
 
 
 def _lint_each(paths: List[str], work: Tuple):
@@ -248,21 +253,22 @@ def _chunk_job(args: Tuple) -> List[Tuple[str, RunResult]]:
 
 def _lint_job(path: str, work: Tuple) -> RunResult:
     """One file's result, from the cache when its content and settings were linted before."""
-    settings, prefilter, verbose, mode, cache_dir = work
+    settings, prefilter, verbose, mode, cache_dir, named = work
+    named = path in named
     if cache_dir is None:
-        return lint_file(path, settings, prefilter, verbose, mode)
+        return lint_file(path, settings, prefilter, verbose, mode, named=named)
     from gradlint.cache import Cache
 
     cache = Cache(cache_dir)
     data = _read(path)
     if data is None:
-        return lint_file(path, settings, prefilter, verbose, mode)
-    key = Cache.key(data, path, settings.fingerprint(path, prefilter))
+        return lint_file(path, settings, prefilter, verbose, mode, named=named)
+    key = Cache.key(data, path, settings.fingerprint(path, prefilter, named))
     cached = cache.get(key)
     if cached is not None:
         return RunResult(diagnostics=cached, files=1, paths=[path])
     source = None if path.endswith(".ipynb") else decode(path, data)
-    fresh = lint_file(path, settings, prefilter, verbose, mode, source=source)
+    fresh = lint_file(path, settings, prefilter, verbose, mode, source=source, named=named)
     if not fresh.errors and not any(d.code == "GL999" for d in fresh.diagnostics):
         cache.put(key, fresh.diagnostics)
     return fresh

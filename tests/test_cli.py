@@ -1,9 +1,12 @@
 """The command line, through click's runner and through a real subprocess."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -78,17 +81,101 @@ def test_unknown_code_is_a_usage_error(project):
     assert "unknown rule code or prefix 'GL0042'" in result.output
 
 
-def test_statistics_and_quiet(project):
-    result = run("check", "--statistics", "--quiet", str(FIXTURES / "gl003"))
+def test_statistics_print_only_the_table(project):
+    result = run("check", "--statistics", str(FIXTURES / "gl003"))
     assert result.exit_code == 1
     lines = result.output.splitlines()
     # what the fixtures' markers say: one GL003 per flagged file (and nothing else)
     flagged = [p for p in (FIXTURES / "gl003").glob("flagged_*.py") if not p.name.endswith(".fixed.py")]
     found = sum(len(expected_findings(p.read_text())) for p in flagged)
-    fixable = sum(1 for p in flagged if p.with_name(p.stem + ".fixed.py").exists())
-    assert lines[0].split() == [str(found), "GL003", "backward-twice"]
-    assert lines[-2].startswith(f"Found {found} problems in {len(flagged)} files.")
-    assert lines[-1] == f"[*] {fixable} fixable with the `--fix` option."
+    assert lines == [f"{found}\tGL003\t[*] backward-twice"]
+
+
+def test_statistics_sorted_by_count_with_the_fixable_marker_and_as_json(project):
+    folders = [str(FIXTURES / "gl003"), str(FIXTURES / "gl017")]
+    table = run("check", "--statistics", *folders).output.splitlines()
+    counts = [int(line.split("\t")[0]) for line in table]
+    assert counts == sorted(counts, reverse=True) and len(table) == 2
+    assert table[1].split("\t")[1:] == ["GL017", "[ ] step-invalidates-graph"]
+    data = json.loads(run("check", "--statistics", "--output-format", "json", *folders).output)
+    assert [(d["code"], d["fixable"]) for d in data] == [("GL003", True), ("GL017", False)]
+    assert [d["count"] for d in data] == counts
+
+
+def test_quiet_prints_findings_without_the_summary_and_silent_nothing(project):
+    quiet = run("check", "-q", str(BUGGY))
+    assert quiet.exit_code == 1 and "GL002" in quiet.output and "Found" not in quiet.output
+    silent = run("check", "-s", str(BUGGY))
+    assert silent.exit_code == 1 and silent.output == ""
+
+
+@pytest.mark.parametrize("env, flag, coloured", [
+    ({"NO_COLOR": "1"}, [], False), ({"FORCE_COLOR": "1"}, [], True),
+    ({"FORCE_COLOR": "1"}, ["--no-color"], False), ({"NO_COLOR": "1"}, ["--color"], True),
+    ({"NO_COLOR": "", "FORCE_COLOR": ""}, [], False),  # empty: as if unset (not a terminal)
+])
+def test_no_color_and_force_color(project, env, flag, coloured):
+    proc = subprocess.run([sys.executable, "-m", "gradlint", "check", "--no-cache", *flag,
+                           str(BUGGY)], capture_output=True, text=True,
+                          env={**os.environ, "NO_COLOR": "", "FORCE_COLOR": "", **env})
+    assert proc.returncode == 1 and ("\x1b[" in proc.stdout) == coloured
+
+
+def test_output_format_from_the_environment_and_output_file(project, tmp_path):
+    result = CliRunner().invoke(main, ["check", "--no-cache", str(BUGGY)],
+                                env={"GRADLINT_OUTPUT_FORMAT": "json"})
+    assert result.exit_code == 1 and json.loads(result.output)[0]["code"] == "GL002"
+    out = tmp_path / "report.json"
+    result = run("check", "--output-format", "json", "-o", str(out), str(BUGGY))
+    assert result.exit_code == 1 and result.output == ""
+    assert json.loads(out.read_text())[0]["code"] == "GL002"
+    result = run("check", "-o", str(tmp_path / "missing" / "r.txt"), str(BUGGY))
+    assert result.exit_code == 2 and "cannot write the output" in result.output
+
+
+def test_exit_non_zero_on_fix(project, tmp_path):
+    source = (FIXTURES / "gl001").glob("flagged_*.py")
+    fixable = next(p for p in source if p.with_name(p.stem + ".fixed.py").exists())
+    target = tmp_path / "train.py"
+    target.write_text(fixable.read_text())
+    plain = run("check", "--fix", "--select", "GL001", str(target))
+    assert plain.exit_code == 0 and "fixed" in plain.output
+    target.write_text(fixable.read_text())
+    strict = run("check", "--fix", "--exit-non-zero-on-fix", "--select", "GL001", str(target))
+    assert strict.exit_code == 1
+    again = run("check", "--fix", "--exit-non-zero-on-fix", "--select", "GL001", str(target))
+    assert again.exit_code == 0  # nothing left to fix
+
+
+def test_version_flags_and_command():
+    from gradlint import __version__
+
+    for args in (["-V"], ["--version"], ["version"]):
+        result = CliRunner().invoke(main, args)
+        assert (result.exit_code, result.output) == (0, f"gradlint {__version__}\n")
+
+
+def test_a_named_file_is_parsed_even_when_no_rule_needs_its_words(project, tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("x = (\n")
+    for extra in ([], ["--no-cache"]):
+        result = run("check", "--select", "GL000", *extra, str(broken))
+        assert result.exit_code == 1 and "GL000" in result.output, result.output
+    # found by a folder walk, it is still left to the prefilter (no rule needs its words)
+    result = run("check", "--select", "GL000", str(tmp_path))
+    assert result.exit_code == 0
+
+
+def test_a_missing_path_does_not_say_all_checks_passed(project):
+    result = run("check", "nope.py")
+    assert result.exit_code == 2 and "no such file" in result.output
+    assert "All checks passed" not in result.output
+
+
+def test_a_folder_without_python_files_says_so(project, tmp_path):
+    (tmp_path / "notes.txt").write_text("nothing here\n")
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 0 and "no Python files found under" in result.output
 
 
 def test_missing_path_is_reported_and_others_linted(project):

@@ -72,7 +72,7 @@ def test_a_worker_that_dies_costs_one_file(tmp_path, monkeypatch):
         return real(path, work)
 
     monkeypatch.setattr(runner, "_lint_job", dying)
-    work = (Settings(), True, False, FixMode(), None)
+    work = (Settings(), True, False, FixMode(), None, frozenset())
     parts = dict(runner._in_workers([paths[:5], paths[5:]], work, 2))
     assert sorted(parts) == sorted(paths)
     assert [d.code for d in parts[paths[3]].diagnostics] == ["GL999"]

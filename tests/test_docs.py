@@ -48,3 +48,36 @@ def test_readme_states_the_test_command():
     assert "pip install -e '.[test]' && pytest" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pytest" in ci
+
+
+def _cli_sections():
+    """docs/cli.md split at its `## ` headings: heading -> text."""
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    parts = re.split(r"^## ", text, flags=re.M)
+    return {part.splitlines()[0]: part for part in parts[1:]}
+
+
+def test_cli_docs_cover_every_command_and_option():
+    import click
+
+    from gradlint.cli import main
+
+    sections = _cli_sections()
+    for name, command in main.commands.items():
+        heading = next((h for h in sections if h.startswith(f"`gradlint {name}")), None)
+        assert heading is not None, f"docs/cli.md has no section for `gradlint {name}`"
+        for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
+            for opt in param.opts + param.secondary_opts:
+                assert f"`{opt}" in sections[heading], f"`gradlint {name} {opt}` is not in docs/cli.md"
+            if param.envvar:
+                assert f"`{param.envvar}`" in sections["Environment"]
+
+
+def test_cli_docs_cover_every_setting():
+    from gradlint.config import _KNOWN_KEYS
+
+    table = _cli_sections()["Settings: `[tool.gradlint]`"]
+    documented = set(re.findall(r"^\| `([a-z-]+)` \|", table, flags=re.M))
+    assert documented == set(_KNOWN_KEYS)

@@ -11,14 +11,16 @@ _MODULES = {
 }
 
 
-def render(fmt: str, diagnostics, files, color: bool = False, statistics: bool = False,
-           quiet: bool = False, fixed=None, unsafe: bool = False) -> str:
-    """`files`: the paths that were checked (a count is accepted for the text formats)."""
+def render(fmt: str, diagnostics, files, color: bool = False, quiet: bool = False, fixed=None,
+           unsafe: bool = False, failed: bool = False) -> str:
+    """`files`: the paths that were checked (a count is accepted for the text formats).
+    `quiet`: the findings without the summary; `failed`: a path could not be used (so
+    the summary does not say that all checks passed)."""
     module = importlib.import_module(f"gradlint.output.{_MODULES[fmt]}")
     if fmt == "text":
         count = files if isinstance(files, int) else len(files)
-        return module.render(diagnostics, count, color=color, statistics=statistics,
-                             quiet=quiet, fixed=fixed, unsafe=unsafe)
+        return module.render(diagnostics, count, color=color, quiet=quiet, fixed=fixed,
+                             unsafe=unsafe, failed=failed)
     if fmt == "junit":
         return module.render(diagnostics, [] if isinstance(files, int) else files)
     return module.render(diagnostics)

@@ -1,12 +1,10 @@
 """`path:line:col: CODE [name] message`, notes, and a summary line."""
 
-from collections import Counter
-
 import click
 
 
-def render(diagnostics, files: int, color: bool, statistics: bool, quiet: bool,
-           fixed=None, unsafe: bool = False) -> str:
+def render(diagnostics, files: int, color: bool, quiet: bool, fixed=None, unsafe: bool = False,
+           failed: bool = False) -> str:
     def style(text, **kw):
         return click.style(text, **kw) if color else text
 
@@ -14,21 +12,18 @@ def render(diagnostics, files: int, color: bool, statistics: bool, quiet: bool,
         return d.fix is not None and (d.fix.applicability == "safe" or unsafe)
 
     lines = []
-    if not quiet:
-        for d in diagnostics:
-            where = style(f"{d.location}:{d.line}:{d.column}:", bold=True)
-            code = style(d.code, fg="red", bold=True)
-            mark = style("[*] ", fg="cyan") if applicable(d) else ""
-            lines.append(f"{where} {code} [{d.name}] {mark}{d.message}")
-            for r in d.related:
-                lines.append(f"    {style('note:', fg='cyan')} {r.location}:{r.line}:{r.column}: {r.message}")
-            if d.fix is not None and not applicable(d):
-                lines.append(f"    {style('help:', fg='cyan')} {d.fix.message} "
-                             f"(unsafe fix: apply with --fix --unsafe-fixes)")
-    if statistics and diagnostics:
-        counts = Counter((d.code, d.name) for d in diagnostics)
-        for (code, name), n in sorted(counts.items()):
-            lines.append(f"{n:>5}  {code}  {name}")
+    for d in diagnostics:
+        where = style(f"{d.location}:{d.line}:{d.column}:", bold=True)
+        code = style(d.code, fg="red", bold=True)
+        mark = style("[*] ", fg="cyan") if applicable(d) else ""
+        lines.append(f"{where} {code} [{d.name}] {mark}{d.message}")
+        for r in d.related:
+            lines.append(f"    {style('note:', fg='cyan')} {r.location}:{r.line}:{r.column}: {r.message}")
+        if d.fix is not None and not applicable(d):
+            lines.append(f"    {style('help:', fg='cyan')} {d.fix.message} "
+                         f"(unsafe fix: apply with --fix --unsafe-fixes)")
+    if quiet:
+        return "\n".join(lines) + ("\n" if lines else "")
     n = len(diagnostics)
     if fixed:
         lines.append(style(f"Found {n + fixed} problem{'s' if n + fixed != 1 else ''} "
@@ -37,7 +32,7 @@ def render(diagnostics, files: int, color: bool, statistics: bool, quiet: bool,
         nfiles = len({d.path for d in diagnostics})
         lines.append(style(f"Found {n} problem{'s' if n != 1 else ''} in {nfiles} "
                            f"file{'s' if nfiles != 1 else ''}.", bold=True))
-    elif not quiet:
+    elif not failed:
         lines.append(f"All checks passed ({files} file{'s' if files != 1 else ''} checked).")
     if fixed is None and n:
         safe = sum(1 for d in diagnostics if applicable(d))
