@@ -87,6 +87,7 @@ def use_color(flag, stream) -> bool:
 @click.option("--fix/--no-fix", default=None, help="Apply safe fixes; report what is left.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour (with --fix or --diff).")
 @click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing. Exit 1 if anything would change.")
+@click.option("--add-noqa", is_flag=True, help="Write `# noqa: CODE` on every line that has a finding (Python files; notebooks are left alone).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .gradlint_cache.")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Skip files that .gitignore excludes when searching folders (default: on).")
@@ -96,8 +97,8 @@ def use_color(flag, stream) -> bool:
 @click.pass_obj
 def check(remember, paths, select, extend_select, ignore, output_format, output_file, exit_zero,
           exit_non_zero_on_fix, statistics, quiet, silent, color, config_path, no_prefilter, fix,
-          unsafe_fixes, diff, jobs, no_cache, respect_gitignore, stdin_filename, force_exclude,
-          verbose) -> None:
+          unsafe_fixes, diff, add_noqa, jobs, no_cache, respect_gitignore, stdin_filename,
+          force_exclude, verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     from gradlint import replay
     from gradlint.runner import lint_paths
@@ -125,8 +126,12 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     from gradlint.runner import FixMode
 
     unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
-    mode = FixMode(fix=(settings.fix if fix is None else fix) and not diff, unsafe=unsafe,
-                   diff=diff)
+    if add_noqa and (fix or diff or list(paths) == ["-"]):
+        _fail("--add-noqa writes the files named: it cannot be combined with --fix, --diff "
+              "or standard input")
+        return
+    mode = FixMode(fix=(settings.fix if fix is None else fix) and not diff and not add_noqa,
+                   unsafe=unsafe, diff=diff, add_noqa=add_noqa)
     if list(paths) == ["-"]:
         from gradlint.runner import lint_stdin
 
@@ -171,6 +176,11 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
         click.echo(f"Would fix {n} problem{'s' if n != 1 else ''}." if n else "No fixes available.",
                    err=True)
         sys.exit(2 if failed else (1 if result.diffs else 0))
+    if add_noqa:
+        n = result.fixed
+        if not silent:
+            click.echo(f"Added {n} noqa directive{'s' if n != 1 else ''}.", err=True)
+        sys.exit(2 if failed else 0)
     output_format = output_format or settings.output_format
     if silent:
         text = ""

@@ -36,10 +36,11 @@ class FixMode:
     fix: bool = False
     unsafe: bool = False
     diff: bool = False
+    add_noqa: bool = False  # write `# noqa: CODE` on every line with a finding
 
     @property
     def active(self) -> bool:
-        return self.fix or self.diff
+        return self.fix or self.diff or self.add_noqa
 
 
 def lint_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mode: FixMode,
@@ -62,7 +63,11 @@ def lint_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mod
         return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose,
                            parse_always=named)
 
-    if mode.active:
+    if mode.add_noqa:
+        from gradlint.suppression import add_noqa
+
+        fix_one(path, source, add_noqa(lint), mode, result)
+    elif mode.active:
         fix_one(path, source, lint, mode, result)
     else:
         result.diagnostics.extend(lint(source.text))
@@ -174,7 +179,7 @@ def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
     def lint(text):
         return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
 
-    if not mode.active:
+    if not mode.active or mode.add_noqa:  # (`--add-noqa` leaves notebooks as they are)
         result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))
         return
     outcome = fix_source(nb.joined, lint, mode.unsafe, nb.protected)

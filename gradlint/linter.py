@@ -34,10 +34,14 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
         module = _parse(source, path, enabled, settings.file_timeout)
         if type(module) is list:  # (GL000 or GL999, which `noqa` can silence too)
             diagnostics = module
-        elif not rules:
-            diagnostics = []
+        elif not any(rule.check for rule in rules):
+            diagnostics = []  # (GL000 only, or GL900, which reads the comments)
         else:
             diagnostics = _analyse(source, path, settings, rules, verbose, module)
+    if "GL900" in enabled and apply_noqa and any(r.code == "GL900" for r in rules):
+        from gradlint import suppression
+
+        diagnostics = list(diagnostics) + suppression.unused(source, path, diagnostics, enabled)
     return _kept(diagnostics, source, apply_noqa)
 
 

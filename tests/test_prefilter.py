@@ -90,7 +90,8 @@ def _naive(text, rules, backward=()):
         return word in text if isinstance(word, str) else re.search(
             word.pattern, text, word.flags) is not None
 
-    return [rule for rule in rules if rule.check is not None and all(
+    # (a rule without a check runs only if it names words: GL900, which reads comments)
+    return [rule for rule in rules if (rule.check is not None or rule.needs) and all(
         any(occurs(w) for w in group) for group in groups(rule.needs, backward))]
 
 
@@ -112,13 +113,14 @@ class _Rule:
         self.needs, self.check = needs, (object() if check else None)
 
 
-def test_a_plan_lists_each_word_once_and_leaves_out_rules_without_a_check():
+def test_a_plan_lists_each_word_once_and_leaves_out_rules_without_a_check_or_words():
     same_text = "".join(["back", "ward("])  # equal to the literal, another object
     nn = Word(r"\bnn\b")
-    rules = [_Rule(("backward(", nn)), _Rule((same_text, ("x", nn))), _Rule(("z",), check=False)]
+    rules = [_Rule(("backward(", nn)), _Rule((same_text, ("x", nn))), _Rule((), check=False),
+             _Rule(("z",), check=False)]
     _, words, plan, _ = _entry(rules, ())
-    assert words == ("backward(", nn, "x")
-    assert [rule for rule, _ in plan] == rules[:2]
+    assert words == ("backward(", nn, "x", "z")
+    assert [rule for rule, _ in plan] == [rules[0], rules[1], rules[3]]
     assert plan[0][1] == ((0,), (1,)) and plan[1][1] == ((0,), (2, 1))
 
 

@@ -33,6 +33,7 @@ from gradlint.rules import (
     gl102_data_bypass,
     gl103_accumulation_not_scaled,
     gl104_variable_wrapper,
+    gl900_unused_noqa,
     gl999_internal_error,
 )
 from gradlint.rules.base import Rule
@@ -48,7 +49,7 @@ _MODULES = (
     gl020_scheduler_before_step, gl021_clip_outside_window, gl022_loss_without_graph,
     gl023_fake_not_detached,
     gl101_eval_without_no_grad, gl102_data_bypass, gl103_accumulation_not_scaled,
-    gl104_variable_wrapper, gl999_internal_error,
+    gl104_variable_wrapper, gl900_unused_noqa, gl999_internal_error,
 )
 REGISTRY: Dict[str, Rule] = {m.RULE.code: m.RULE for m in _MODULES}
 BY_NAME: Dict[str, Rule] = {r.name: r for r in REGISTRY.values()}
