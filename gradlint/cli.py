@@ -51,12 +51,6 @@ def main() -> None:
     """gradlint: find PyTorch autograd pitfalls before you train."""
 
 
-@main.command("version")
-def version_cmd() -> None:
-    """Print gradlint's version."""
-    click.echo(f"gradlint {__version__}")
-
-
 def use_color(flag, stream) -> bool:
     """--color / --no-color; else NO_COLOR (any value) turns colour off and FORCE_COLOR
     (any value) on, as in Ruff; else colour when `stream` is a terminal."""
@@ -257,80 +251,6 @@ def explain_cmd(path, line, fmt, color, config_path) -> None:
                    nl=False, color=color)
 
 
-@main.command("clean")
-@click.option("--config", "config_path", type=click.Path(), help="The configuration whose cache-dir to remove.")
-def clean_cmd(config_path) -> None:
-    """Remove the cache folder (.gradlint_cache, or cache-dir)."""
-    from gradlint.cache import clean
-
-    try:
-        settings = load_settings(config_path)
-    except ConfigError as exc:
-        _fail(str(exc))
-        return
-    from gradlint.cache import CleanRefused
-
-    folder = settings.cache_folder()
-    try:
-        removed = clean(folder, settings.root)
-    except CleanRefused as exc:
-        _fail(str(exc))
-        return
-    except OSError as exc:
-        _fail(f"{folder}: cannot remove: {exc.strerror or exc}")
-        return
-    click.echo(f"Removed {folder}" if removed else f"No cache at {folder}")
-
-
-@main.command("server")
-def server_cmd() -> None:
-    """Run the Language Server over stdio (needs `pip install 'gradlint[server]'`)."""
-    try:
-        import pygls  # noqa: F401
-    except ImportError:
-        _fail("the language server needs pygls: pip install 'gradlint[server]'")
-        return
-    from gradlint.server import main as serve
-
-    serve()
-
-
-@main.command("rules")
-@click.option("--output-format", type=click.Choice(["text", "json"]), default="text")
-def rules_cmd(output_format) -> None:
-    """List every rule: code, name, default on/off, fixable, summary."""
-    import json
-
-    from gradlint.rules import REGISTRY
-
-    rules = [r for r in REGISTRY.values()]
-    if output_format == "json":
-        click.echo(json.dumps([{"code": r.code, "name": r.name, "default": r.default_on,
-                                "fixable": r.fixable, "summary": r.summary} for r in rules],
-                              indent=2))
-        return
-    width = max(len(r.name) for r in rules) + 2
-    click.echo(f"{'code':<7}{'name':<{width}}{'default':<9}{'fix':<5}summary")
-    for r in rules:
-        click.echo(f"{r.code:<7}{r.name:<{width}}{'on' if r.default_on else 'off':<9}"
-                   f"{'yes' if r.fixable else '-':<5}{r.summary}")
-
-
-@main.command("rule")
-@click.argument("code_or_name")
-def rule_cmd(code_or_name: str) -> None:
-    """Show the full documentation of one rule."""
-    from gradlint.rules import closest, find_rule
-
-    rule = find_rule(code_or_name)
-    if rule is None:
-        near = closest(code_or_name)
-        hint = f"; the closest is {near}" if near else ""
-        _fail(f"unknown rule {code_or_name!r}{hint} (see `gradlint rules`)")
-        return
-    click.echo(rule.render_docs(), nl=False)
-
-
 def run(remember: bool = False) -> None:
     """The `gradlint` command: `main`, then an exit that skips the interpreter's teardown.
     `remember`: a `check` run keeps a record for `replay` (see `launch`).
@@ -391,6 +311,8 @@ def _exit_on_term() -> None:
     except (ValueError, OSError):  # not the main thread
         pass
 
+
+from gradlint import commands  # noqa: E402,F401  (registers the other commands on `main`)
 
 if __name__ == "__main__":  # pragma: no cover
     run()

@@ -355,3 +355,24 @@ def test_extra_clear_and_backward_functions(project):
     assert run("check", "b.py").exit_code == 1
     (project / "pyproject.toml").write_text("[tool.gradlint]\nclear-grad-functions = ['log_metrics']\n")
     assert run("check", "b.py").exit_code == 0
+
+
+def test_rule_all_and_rule_as_json():
+    from gradlint.rules import REGISTRY
+
+    every = run("rule", "--all").output
+    assert [line for line in every.splitlines() if line.startswith("# ")] == [
+        f"# {r.name} ({r.code})" for r in REGISTRY.values()]
+    data = json.loads(run("rule", "--output-format", "json", "GL002").output)
+    assert data["code"] == "GL002" and data["explanation"].startswith("# non-leaf-grad")
+    assert len(json.loads(run("rule", "--all", "--output-format", "json").output)) == len(REGISTRY)
+    assert CliRunner().invoke(main, ["rule"]).exit_code == 2
+
+
+def test_shell_completion_script_and_completion(tmp_path):
+    script = run("generate-shell-completion", "bash").output
+    assert "_GRADLINT_COMPLETE=bash_complete" in script
+    proc = subprocess.run(["gradlint"], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "_GRADLINT_COMPLETE": "bash_complete",
+                               "COMP_WORDS": "gradlint check --stat", "COMP_CWORD": "2"})
+    assert "--statistics" in proc.stdout

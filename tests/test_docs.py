@@ -64,7 +64,8 @@ def test_cli_docs_cover_every_command_and_option():
 
     sections = _cli_sections()
     for name, command in main.commands.items():
-        heading = next((h for h in sections if h.startswith(f"`gradlint {name}")), None)
+        heading = next((h for h in sections if h.startswith((f"`gradlint {name}`",
+                                                             f"`gradlint {name} "))), None)
         assert heading is not None, f"docs/cli.md has no section for `gradlint {name}`"
         for param in command.params:
             if not isinstance(param, click.Option):
