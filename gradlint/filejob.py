@@ -63,6 +63,11 @@ def lint_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mod
         return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose,
                            parse_always=named)
 
+    from gradlint.suppression import misplaced_file_noqa
+
+    result.notices.extend(
+        f"{path}:{line}: `# gradlint: noqa` after code does not silence the file; put it on a "
+        f"line of its own (or use `# noqa` for this line)" for line in misplaced_file_noqa(source.text))
     if mode.add_noqa:
         from gradlint.suppression import add_noqa
 

@@ -1,8 +1,10 @@
 """flake8 entry point: a thin adapter over linter.lint_source.
 
-flake8 owns selection (`--select`, `--ignore`, `per-file-ignores`) and `# noqa`; the
-plugin reports every rule that is on by default, plus the ones selected explicitly
-with a `GL` code on flake8's command line or in its configuration.
+flake8 owns selection (`--select`, `--ignore`, `per-file-ignores`); the plugin reports
+every rule that is on by default, plus the ones selected explicitly with a `GL` code on
+flake8's command line or in its configuration. It honours the suppressions that
+`gradlint check` honours (`# gradlint: noqa` on a line of its own, lowercase codes),
+besides flake8's own `# noqa`, unless flake8 runs with `--disable-noqa`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ class Plugin:
     name = "gradlint"
     version = __version__
     _explicit: Tuple[str, ...] = ()
+    _disable_noqa = False
 
     def __init__(self, tree, lines: List[str], filename: str = "stdin"):
         self.lines = lines
@@ -30,6 +33,7 @@ class Plugin:
                 value = value.split(",")
             chosen.extend(v.strip() for v in value if v.strip().upper().startswith("GL"))
         cls._explicit = tuple(chosen)
+        cls._disable_noqa = bool(getattr(options, "disable_noqa", False))
 
     def _enabled(self) -> frozenset:
         from gradlint.config import matches
@@ -46,6 +50,6 @@ class Plugin:
 
         source = "".join(self.lines)
         diagnostics = lint_source(source, self.filename, Settings(), self._enabled(),
-                                  apply_noqa=False)
+                                  apply_noqa=not self._disable_noqa)
         for d in diagnostics:
             yield d.line, d.column - 1, f"{d.code} {d.message}", type(self)

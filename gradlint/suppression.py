@@ -51,6 +51,8 @@ def parse(source: str) -> Suppressions:
         if tok.type != tokenize.COMMENT:
             continue
         file_match = _FILE_NOQA.search(tok.string)
+        if file_match and not own_line(tok):
+            continue  # on a line with code it is no file-wide directive (as in Ruff)
         if file_match:
             codes = _codes(file_match)
             out.file = ALL if codes is ALL or out.file is ALL else (out.file or frozenset()) | codes
@@ -64,6 +66,23 @@ def parse(source: str) -> Suppressions:
             for line in range(tok.start[0], tok.end[0]):
                 out.lines.setdefault(line, out.lines[tok.end[0]])
     return out
+
+
+def own_line(tok) -> bool:
+    """Is the comment `tok` alone on its line (no code before it)?"""
+    return not tok.line[:tok.start[1]].strip()
+
+
+def misplaced_file_noqa(source: str) -> list:
+    """Lines where `# gradlint: noqa` follows code: it does not silence the file there."""
+    if "gradlint" not in source or "noqa" not in source.lower():
+        return []
+    try:
+        tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+        return [tok.start[0] for tok in tokens if tok.type == tokenize.COMMENT
+                and _FILE_NOQA.search(tok.string) and not own_line(tok)]
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return []
 
 
 def unused(source: str, path: str, diagnostics, enabled) -> list:
@@ -90,7 +109,7 @@ def unused(source: str, path: str, diagnostics, enabled) -> list:
     for tok in tokens:
         if tok.type != tokenize.COMMENT:
             continue
-        file_level = _FILE_NOQA.search(tok.string)
+        file_level = _FILE_NOQA.search(tok.string) if own_line(tok) else None
         match = file_level or _NOQA.search(tok.string)
         if match is None or not match.group("codes"):
             if file_level is not None and not everywhere:

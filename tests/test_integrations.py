@@ -50,6 +50,24 @@ def test_flake8_selection_noqa_and_config(tmp_path):
     assert sorted(proc.stdout.split()) == ["./c.py:GL002"]
 
 
+def test_flake8_honours_gradlints_own_suppressions(tmp_path):
+    """The same suppressions as `gradlint check`: a file-wide `# gradlint: noqa` on a line
+    of its own and lowercase codes; flake8's --disable-noqa turns them all off."""
+    bug = (FIXTURES / "gl002" / "flagged_article_example.py").read_text()
+    (tmp_path / "wide.py").write_text("# gradlint: noqa: GL002\n" + bug)
+    (tmp_path / "lower.py").write_text(bug.replace("# error: GL002", "# noqa: gl002"))
+    (tmp_path / "after_code.py").write_text(bug.replace("# error: GL002", "# gradlint: noqa"))
+    found = {(p, code) for p, _, _, code in _flake8("--select", "GL", ".", cwd=tmp_path)}
+    assert found == {("after_code.py", "GL002")}
+    expected = {(os.path.normpath(str(p.relative_to(tmp_path))), "GL002")
+                for p in tmp_path.glob("*.py")}
+    assert {(p, code) for p, _, _, code in _flake8("--select", "GL", "--disable-noqa", ".",
+                                                 cwd=tmp_path)} == expected
+    cli = [(d.path, d.code) for name in ("wide.py", "lower.py", "after_code.py")
+           for d in lint_source((tmp_path / name).read_text(), name, Settings())]
+    assert cli == [("after_code.py", "GL002")]
+
+
 @pytest.fixture(scope="module")
 def precommit_home(tmp_path_factory):
     if shutil.which("git") is None:

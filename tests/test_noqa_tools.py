@@ -94,3 +94,12 @@ def test_add_noqa_refuses_fix_and_diff(tmp_path):
     for other in ("--fix", "--diff"):
         result = CliRunner().invoke(main, ["check", "--add-noqa", other, str(target)])
         assert result.exit_code == 2 and "--add-noqa" in result.output
+
+
+def test_a_file_wide_noqa_after_code_is_a_warning_not_a_suppression(tmp_path):
+    target = tmp_path / "t.py"
+    target.write_text("import torch\nw = torch.randn(3, requires_grad=True)\n"
+                      "b = w * 2\nprint(b.grad)  # gradlint: noqa\n")
+    result = CliRunner().invoke(main, ["check", "--no-cache", str(target)])
+    assert result.exit_code == 1 and "GL002" in result.output
+    assert "`# gradlint: noqa` after code does not silence the file" in result.output
