@@ -46,6 +46,19 @@ def test_notebook_findings_are_reported_by_cell(project):
     assert [(d["cell"], d["line"], d["code"]) for d in data] == [(4, 3, "GL001"), (5, 5, "GL002")]
 
 
+def test_notebook_findings_in_github_and_sarif_name_the_cell(project):
+    _write(project / "train.ipynb")
+    github = CliRunner().invoke(main, ["check", "--output-format", "github", "."]).stdout
+    first = github.splitlines()[0]
+    assert first.startswith("::error file=train.ipynb,line=1,col=1,title=GL001")
+    assert first.split("::")[2].startswith("GL001 cell 4, line 3: ")
+    sarif = json.loads(CliRunner().invoke(main, ["check", "--output-format", "sarif", "."]).stdout)
+    result = sarif["runs"][0]["results"][0]
+    assert result["message"]["text"].startswith("cell 4, line 3: ")
+    assert result["properties"] == {"cell": 4, "cellLine": 3, "cellColumn": 5}
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
+
+
 def test_notebook_fix_keeps_layout(project):
     for indent in (1, 2):
         before = _write(project / "nb.ipynb", indent)

@@ -41,6 +41,14 @@ def render(diagnostics) -> str:
             "message": {"text": d.message},
             "locations": [_location(d.path, _region(d.line, d.column, d.end_line, d.end_column))],
         }
+        if d.cell is not None:
+            # a notebook: the region would name lines of the JSON file; the cell and its
+            # line go in the message and the properties, the region is the file's start
+            result["message"] = {"text": f"cell {d.cell}, line {d.line}: {d.message}"}
+            result["locations"] = [_location(d.path, _region(1, 1, 1, 1))]
+            result["properties"] = {"cell": d.cell, "cellLine": d.line, "cellColumn": d.column}
+            results.append(result)
+            continue
         if d.related:
             result["relatedLocations"] = [
                 _location(r.path, {"startLine": r.line, "startColumn": r.column}, r.message, i)
