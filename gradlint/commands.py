@@ -3,6 +3,9 @@ generate-shell-completion (registered on the `gradlint` group when cli.py loads)
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from gradlint import __version__
@@ -19,16 +22,15 @@ def version_cmd() -> None:
 @main.command("clean")
 @click.option("--config", "config_path", type=click.Path(), help="The configuration whose cache-dir to remove.")
 def clean_cmd(config_path) -> None:
-    """Remove the cache folder (.gradlint_cache, or cache-dir)."""
-    from gradlint.cache import clean
+    """Remove the cache folder (.gradlint_cache, or cache-dir), and the gradlint caches in
+    the folders below the current one."""
+    from gradlint.cache import CleanRefused, clean
 
     try:
         settings = load_settings(config_path)
     except ConfigError as exc:
         _fail(str(exc))
         return
-    from gradlint.cache import CleanRefused
-
     folder = settings.cache_folder()
     try:
         removed = clean(folder, settings.root)
@@ -39,6 +41,31 @@ def clean_cmd(config_path) -> None:
         _fail(f"{folder}: cannot remove: {exc.strerror or exc}")
         return
     click.echo(f"Removed {folder}" if removed else f"No cache at {folder}")
+    problems = False
+    for below in _caches_below(".", {os.path.realpath(folder)}):
+        try:
+            clean(below, settings.root)
+            click.echo(f"Removed {below}")
+        except (CleanRefused, OSError) as exc:
+            problems = True
+            why = str(exc) if isinstance(exc, CleanRefused) else \
+                f"{below}: cannot remove: {exc.strerror or exc}"
+            click.echo(f"gradlint: warning: {why}", err=True)
+    sys.exit(1 if problems else 0)
+
+
+def _caches_below(top: str, skip: set):
+    """`.gradlint_cache` folders below `top` (not following links, not entering version
+    control or virtual environments), other than those in `skip`."""
+    from gradlint.config import DEFAULT_EXCLUDE
+    from gradlint.locate import DEFAULT_CACHE
+
+    for current, folders, _ in os.walk(top):
+        if DEFAULT_CACHE in folders:
+            path = os.path.normpath(os.path.join(current, DEFAULT_CACHE))
+            if os.path.realpath(path) not in skip and not os.path.islink(path):
+                yield path
+        folders[:] = [f for f in folders if f not in DEFAULT_EXCLUDE]
 
 
 @main.command("server")

@@ -340,3 +340,22 @@ def test_removing_lines_between_a_cr_and_an_lf_loses_no_line():
     out, applied = apply_edits(source, [Fix("safe", "drop b", (Edit(2, 1, 3, 1, ""),))])
     assert applied == 1 and out == "a\r\n\nc\n"
     assert [line.rstrip("\r\n") for line in python_lines(out)] == ["a", "", "c"]
+
+
+def test_clean_also_removes_the_caches_below_and_keeps_a_user_folder_of_that_name(project):
+    for sub in ("pkg_a", "pkg_b/deep"):
+        (project / sub).mkdir(parents=True)
+        (project / sub / "train.py").write_text(BUG)
+    # caches made by runs started in each package (its own root: no pyproject above)
+    for sub in ("pkg_a", "pkg_b/deep"):
+        proc = subprocess.run([sys.executable, "-m", "gradlint", "check", "."],
+                              cwd=project / sub, capture_output=True, text=True)
+        assert proc.returncode == 1 and (project / sub / ".gradlint_cache").is_dir()
+    mine = project / "notes" / ".gradlint_cache"
+    mine.mkdir(parents=True)
+    (mine / "thesis.tex").write_text("mine\n")
+    result = CliRunner().invoke(main, ["clean"])
+    assert result.exit_code == 1 and "not removed" in result.output  # (a warning, not a stop)
+    assert not (project / "pkg_a" / ".gradlint_cache").exists()
+    assert not (project / "pkg_b" / "deep" / ".gradlint_cache").exists()
+    assert (mine / "thesis.tex").read_text() == "mine\n"
