@@ -82,6 +82,7 @@ def use_color(flag, stream) -> bool:
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour (with --fix or --diff).")
 @click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing. Exit 1 if anything would change.")
 @click.option("--add-noqa", is_flag=True, help="Write `# noqa: CODE` on every line that has a finding (Python files; notebooks are left alone).")
+@click.option("-w", "--watch", is_flag=True, help="Lint again whenever a Python file or notebook changes (needs `pip install 'gradlint[watch]'`).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write .gradlint_cache.")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Skip files that .gitignore excludes when searching folders (default: on).")
@@ -91,8 +92,8 @@ def use_color(flag, stream) -> bool:
 @click.pass_obj
 def check(remember, paths, select, extend_select, ignore, output_format, output_file, exit_zero,
           exit_non_zero_on_fix, statistics, quiet, silent, color, config_path, no_prefilter, fix,
-          unsafe_fixes, diff, add_noqa, jobs, no_cache, respect_gitignore, stdin_filename,
-          force_exclude, verbose) -> None:
+          unsafe_fixes, diff, add_noqa, watch, jobs, no_cache, respect_gitignore,
+          stdin_filename, force_exclude, verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
     from gradlint import replay
     from gradlint.runner import lint_paths
@@ -126,6 +127,10 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
         return
     mode = FixMode(fix=(settings.fix if fix is None else fix) and not diff and not add_noqa,
                    unsafe=unsafe, diff=diff, add_noqa=add_noqa)
+    if watch:
+        _watch(list(paths) or ["."], settings, mode, output_format, quiet, color, no_prefilter,
+               verbose, jobs)
+        return
     if list(paths) == ["-"]:
         from gradlint.runner import lint_stdin
 
@@ -195,6 +200,33 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     if inputs is not None and status != 2 and not mode.active and _written_as_is(text, color):
         replay.save(remember, inputs, text, status, settings.cache_folder())
     sys.exit(status)
+
+
+def _watch(paths, settings, mode, output_format, quiet, color, no_prefilter, verbose,
+           jobs) -> None:
+    """--watch: lint, print, and again after each change, until Ctrl-C (exit 0)."""
+    from gradlint import watch
+    from gradlint.runner import lint_paths
+
+    if not watch.available():
+        _fail("--watch needs the watchfiles library: pip install 'gradlint[watch]'")
+    if mode.active or paths == ["-"]:
+        _fail("--watch lints files as they change: it cannot be combined with --fix, "
+              "--diff, --add-noqa or standard input")
+    color = use_color(color, sys.stdout)
+
+    def once():
+        result = lint_paths(paths, settings, prefilter=not no_prefilter, verbose=verbose,
+                            mode=mode, jobs=jobs, use_cache=True)
+        for error in result.errors:
+            click.echo(f"gradlint: error: {error}", err=True)
+        click.echo(render(output_format or settings.output_format, result.diagnostics,
+                          result.paths, color=color, quiet=quiet,
+                          failed=bool(result.errors)), nl=False, color=color)
+        sys.stdout.flush()
+
+    watch.run(paths, once, lambda text: click.echo(text, err=True))
+    sys.exit(0)
 
 
 def _write_output(path: str, text: str) -> None:
