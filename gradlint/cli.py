@@ -77,6 +77,10 @@ def use_color(flag, stream) -> bool:
 @click.option("-s", "--silent", is_flag=True, help="Print nothing; the exit status still tells.")
 @click.option("--color/--no-color", default=None, help="Colour the output (default: when writing to a terminal; NO_COLOR and FORCE_COLOR are honoured).")
 @click.option("--config", "config_path", type=click.Path(), help="Read settings from this file instead of the nearest pyproject.toml.")
+@click.option("--isolated", is_flag=True, help="Read no configuration file: defaults and the command line only.")
+@click.option("--exclude", multiple=True, help="Names or paths to skip when searching folders (comma separated); replaces the configured list.")
+@click.option("--extend-exclude", multiple=True, help="More names or paths to skip, on top of the excludes.")
+@click.option("--show-files", is_flag=True, help="List the files that would be linted, and lint nothing.")
 @click.option("--no-prefilter", is_flag=True, help="Parse every file, even those that cannot match any rule (for debugging).")
 @click.option("--fix/--no-fix", default=None, help="Apply safe fixes; report what is left.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour (with --fix or --diff).")
@@ -91,7 +95,8 @@ def use_color(flag, stream) -> bool:
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 @click.pass_obj
 def check(remember, paths, select, extend_select, ignore, output_format, output_file, exit_zero,
-          exit_non_zero_on_fix, statistics, quiet, silent, color, config_path, no_prefilter, fix,
+          exit_non_zero_on_fix, statistics, quiet, silent, color, config_path, isolated, exclude,
+          extend_exclude, show_files, no_prefilter, fix,
           unsafe_fixes, diff, add_noqa, watch, jobs, no_cache, respect_gitignore,
           stdin_filename, force_exclude, verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
@@ -102,9 +107,19 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     # a recorded run whose inputs have not changed), else None
     inputs = (replay.Inputs() if remember is not None and not no_cache and list(paths) != ["-"]
               else None)
+    if isolated and config_path:
+        _fail("--isolated reads no configuration file: it cannot be combined with --config")
+        return
     try:
-        settings = load_settings(config_path, seen=inputs)
+        from gradlint.config import Settings
+
+        settings = (Settings(root=os.path.abspath(".")) if isolated
+                    else load_settings(config_path, seen=inputs))
         overrides = {}
+        if exclude:
+            overrides["exclude"] = _split(exclude)
+        if extend_exclude:
+            overrides["extend_exclude"] = settings.extend_exclude + _split(extend_exclude)
         base_extend, base_ignore = settings.extend_select, settings.ignore
         if select:
             # as in Ruff: a selection on the command line starts afresh
@@ -120,6 +135,14 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
         return
     from gradlint.runner import FixMode
 
+    if show_files:
+        from gradlint.files import discover
+
+        files, errors = discover(list(paths) or ["."], settings, force_exclude)
+        click.echo("".join(f"{path}\n" for path in files), nl=False)
+        for error in errors:
+            click.echo(f"gradlint: error: {error}", err=True)
+        sys.exit(2 if errors else 0)
     unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
     if add_noqa and (fix or diff or list(paths) == ["-"]):
         _fail("--add-noqa writes the files named: it cannot be combined with --fix, --diff "

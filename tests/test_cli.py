@@ -376,3 +376,23 @@ def test_shell_completion_script_and_completion(tmp_path):
                           env={**os.environ, "_GRADLINT_COMPLETE": "bash_complete",
                                "COMP_WORDS": "gradlint check --stat", "COMP_CWORD": "2"})
     assert "--statistics" in proc.stdout
+
+
+def test_show_files_isolated_exclude_and_extend_exclude(project):
+    for name in ("src/a.py", "legacy/b.py", "build/c.py"):
+        (project / name).parent.mkdir(exist_ok=True)
+        (project / name).write_text("x = 1\n")
+    (project / "pyproject.toml").write_text('[tool.gradlint]\nextend-exclude = ["legacy"]\n')
+
+    def files(*args):
+        result = run("check", "--show-files", *args)
+        assert result.exit_code == 0
+        return result.output.splitlines()
+
+    assert files() == ["src/a.py"]
+    assert files("--isolated") == ["legacy/b.py", "src/a.py"]  # (build/ is a default exclude)
+    assert files("--isolated", "--extend-exclude", "src") == ["legacy/b.py"]
+    # --exclude replaces the defaults (build/ is linted again); the file's extend stays
+    assert files("--exclude", "src") == ["build/c.py"]
+    assert files("--exclude", "nothing") == ["build/c.py", "src/a.py"]
+    assert run("check", "--isolated", "--config", "pyproject.toml").exit_code == 2
