@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Tuple
 
 import click
 
 from gradlint import __version__
-from gradlint.config import ConfigError, load_settings, validate_codes
+from gradlint.config import ConfigError
 from gradlint.output import FORMATS, render
-
-
-def _split(values: Tuple[str, ...]) -> Tuple[str, ...]:
-    out = []
-    for value in values:
-        out.extend(v.strip() for v in value.split(",") if v.strip())
-    return tuple(out)
 
 
 def _fail(message: str) -> None:
@@ -76,11 +68,14 @@ def use_color(flag, stream) -> bool:
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings, without the summary.")
 @click.option("-s", "--silent", is_flag=True, help="Print nothing; the exit status still tells.")
 @click.option("--color/--no-color", default=None, help="Colour the output (default: when writing to a terminal; NO_COLOR and FORCE_COLOR are honoured).")
-@click.option("--config", "config_path", type=click.Path(), help="Read settings from this file instead of the nearest pyproject.toml.")
+@click.option("--config", "config_args", multiple=True, help="A configuration file to use for every file instead of the closest one; or a `KEY = VALUE` setting (TOML) that overrides the files' (repeatable).")
 @click.option("--isolated", is_flag=True, help="Read no configuration file: defaults and the command line only.")
 @click.option("--exclude", multiple=True, help="Names or paths to skip when searching folders (comma separated); replaces the configured list.")
 @click.option("--extend-exclude", multiple=True, help="More names or paths to skip, on top of the excludes.")
+@click.option("--per-file-ignores", multiple=True, metavar="GLOB:CODES", help="Rules to turn off in the files a glob matches (`tests/*:GL001,GL002`); replaces the configured ones.")
+@click.option("--extend-per-file-ignores", multiple=True, metavar="GLOB:CODES", help="As --per-file-ignores, added to the configured ones.")
 @click.option("--show-files", is_flag=True, help="List the files that would be linted, and lint nothing.")
+@click.option("--show-settings", is_flag=True, help="Print the settings that apply to the first path, and where each comes from; lint nothing.")
 @click.option("--no-prefilter", is_flag=True, help="Parse every file, even those that cannot match any rule (for debugging).")
 @click.option("--fix/--no-fix", default=None, help="Apply safe fixes; report what is left.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that change behaviour (with --fix or --diff).")
@@ -95,8 +90,9 @@ def use_color(flag, stream) -> bool:
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 @click.pass_obj
 def check(remember, paths, select, extend_select, ignore, output_format, output_file, exit_zero,
-          exit_non_zero_on_fix, statistics, quiet, silent, color, config_path, isolated, exclude,
-          extend_exclude, show_files, no_prefilter, fix,
+          exit_non_zero_on_fix, statistics, quiet, silent, color, config_args, isolated, exclude,
+          extend_exclude, per_file_ignores, extend_per_file_ignores, show_files, show_settings,
+          no_prefilter, fix,
           unsafe_fixes, diff, add_noqa, watch, jobs, no_cache, respect_gitignore,
           stdin_filename, force_exclude, verbose) -> None:
     """Lint PATHS (files or folders; default: the current folder)."""
@@ -107,38 +103,33 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     # a recorded run whose inputs have not changed), else None
     inputs = (replay.Inputs() if remember is not None and not no_cache and list(paths) != ["-"]
               else None)
-    if isolated and config_path:
-        _fail("--isolated reads no configuration file: it cannot be combined with --config")
-        return
+    layers = dict(select=select, extend_select=extend_select, ignore=ignore, exclude=exclude,
+                  extend_exclude=extend_exclude, per_file_ignores=per_file_ignores,
+                  extend_per_file_ignores=extend_per_file_ignores,
+                  respect_gitignore=respect_gitignore)
     try:
-        from gradlint.config import Settings
+        resolver = _resolver(config_args, isolated, inputs, **layers)
+        if show_settings:
+            from gradlint.output.settings import render_settings
 
-        settings = (Settings(root=os.path.abspath(".")) if isolated
-                    else load_settings(config_path, seen=inputs))
-        overrides = {}
-        if exclude:
-            overrides["exclude"] = _split(exclude)
-        if extend_exclude:
-            overrides["extend_exclude"] = settings.extend_exclude + _split(extend_exclude)
-        base_extend, base_ignore = settings.extend_select, settings.ignore
-        if select:
-            # as in Ruff: a selection on the command line starts afresh
-            overrides["select"] = validate_codes(_split(select), "--select")
-            base_extend, base_ignore = (), ()
-        overrides["extend_select"] = base_extend + validate_codes(
-            _split(extend_select), "--extend-select")
-        overrides["ignore"] = base_ignore + validate_codes(_split(ignore), "--ignore")
-        overrides["respect_gitignore"] = respect_gitignore
-        settings = settings.with_overrides(**overrides)
+            target = (paths or (".",))[0]
+            name = stdin_filename if target == "-" and stdin_filename else target
+            click.echo(render_settings(name, resolver.for_path(name)), nl=False)
+            sys.exit(0)
     except ConfigError as exc:
         _fail(str(exc))
         return
+    settings = resolver.project
     from gradlint.runner import FixMode
 
     if show_files:
         from gradlint.files import discover
 
-        files, errors = discover(list(paths) or ["."], settings, force_exclude)
+        try:
+            files, errors = discover(list(paths) or ["."], resolver, force_exclude)
+        except ConfigError as exc:
+            _fail(str(exc))
+            return
         click.echo("".join(f"{path}\n" for path in files), nl=False)
         for error in errors:
             click.echo(f"gradlint: error: {error}", err=True)
@@ -151,14 +142,19 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     mode = FixMode(fix=(settings.fix if fix is None else fix) and not diff and not add_noqa,
                    unsafe=unsafe, diff=diff, add_noqa=add_noqa)
     if watch:
-        _watch(list(paths) or ["."], settings, mode, output_format, quiet, color, no_prefilter,
-               verbose, jobs)
+        _watch(list(paths) or ["."], lambda: _resolver(config_args, isolated, None, **layers),
+               settings, mode, output_format, quiet, color, no_prefilter, verbose, jobs)
         return
     if list(paths) == ["-"]:
         from gradlint.runner import lint_stdin
 
         name = stdin_filename or "-"
         data = sys.stdin.buffer.read()
+        try:
+            settings = resolver.for_path(stdin_filename) if stdin_filename else settings
+        except ConfigError as exc:
+            _fail(str(exc))
+            return
         if force_exclude and stdin_filename and settings.is_excluded(stdin_filename):
             if mode.fix:
                 _write_bytes(data)  # as it came, byte for byte
@@ -181,9 +177,13 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
         _fail("--stdin-filename names standard input: pass `-` as the only path")
         return
     else:
-        result = lint_paths(list(paths) or ["."], settings, prefilter=not no_prefilter,
-                            verbose=verbose, mode=mode, force_exclude=force_exclude, jobs=jobs,
-                            use_cache=not no_cache, seen=inputs)
+        try:
+            result = lint_paths(list(paths) or ["."], resolver, prefilter=not no_prefilter,
+                                verbose=verbose, mode=mode, force_exclude=force_exclude, jobs=jobs,
+                                use_cache=not no_cache, seen=inputs)
+        except ConfigError as exc:  # a configuration file met below the working folder
+            _fail(str(exc))
+            return
     if not result.files and not result.errors and list(paths) != ["-"]:
         result.notices.append(f"no Python files found under {', '.join(paths) or '.'}")
     for notice in ([] if silent else result.notices):
@@ -225,8 +225,8 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     sys.exit(status)
 
 
-def _watch(paths, settings, mode, output_format, quiet, color, no_prefilter, verbose,
-           jobs) -> None:
+def _watch(paths, resolver, settings, mode, output_format, quiet, color, no_prefilter,
+           verbose, jobs) -> None:
     """--watch: lint, print, and again after each change, until Ctrl-C (exit 0)."""
     from gradlint import watch
     from gradlint.runner import lint_paths
@@ -239,8 +239,12 @@ def _watch(paths, settings, mode, output_format, quiet, color, no_prefilter, ver
     color = use_color(color, sys.stdout)
 
     def once():
-        result = lint_paths(paths, settings, prefilter=not no_prefilter, verbose=verbose,
-                            mode=mode, jobs=jobs, use_cache=True)
+        try:  # (the configuration files are read again: they may be what changed)
+            result = lint_paths(paths, resolver(), prefilter=not no_prefilter,
+                                verbose=verbose, mode=mode, jobs=jobs, use_cache=True)
+        except ConfigError as exc:
+            click.echo(f"gradlint: error: {exc}", err=True)
+            return
         for error in result.errors:
             click.echo(f"gradlint: error: {error}", err=True)
         click.echo(render(output_format or settings.output_format, result.diagnostics,
@@ -250,6 +254,16 @@ def _watch(paths, settings, mode, output_format, quiet, color, no_prefilter, ver
 
     watch.run(paths, once, lambda text: click.echo(text, err=True))
     sys.exit(0)
+
+
+def _resolver(config_args, isolated, inputs, **layers):
+    """The settings of each file, from the configuration files and the command line."""
+    from gradlint.resolve import from_command_line
+
+    try:
+        return from_command_line(config_args, isolated, inputs, **layers)
+    except ValueError as exc:  # a usage mistake rather than a bad file
+        _fail(str(exc))
 
 
 def _write_output(path: str, text: str) -> None:
@@ -266,14 +280,16 @@ def _write_output(path: str, text: str) -> None:
 @click.option("--line", type=click.IntRange(min=1), help="The full story of the statement at this line.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text")
 @click.option("--color/--no-color", default=None)
-@click.option("--config", "config_path", type=click.Path())
+@click.option("--config", "config_path", type=click.Path(), help="Read settings from this file instead of the one closest above PATH.")
 def explain_cmd(path, line, fmt, color, config_path) -> None:
     """Show what autograd will do in PATH: requires_grad, leaves, grad mode, freed graphs."""
     from gradlint import explain
     from gradlint.files import read_source
 
     try:
-        settings = load_settings(config_path)
+        from gradlint.resolve import Resolver
+
+        settings = Resolver(config=config_path).for_path(path)
     except ConfigError as exc:
         _fail(str(exc))
         return

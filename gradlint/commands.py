@@ -10,7 +10,8 @@ import click
 
 from gradlint import __version__
 from gradlint.cli import _fail, main
-from gradlint.config import ConfigError, load_settings
+from gradlint.config import ConfigError
+from gradlint.configfile import load_settings
 
 
 @main.command("version")

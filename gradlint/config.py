@@ -1,4 +1,7 @@
-"""Settings, and reading them from `[tool.gradlint]` in pyproject.toml."""
+"""Settings: what they hold, and how they select rules and match paths.
+
+Reading them from files is `gradlint.configfile`; which file applies to which source
+file is `gradlint.resolve`."""
 
 from __future__ import annotations
 
@@ -6,16 +9,8 @@ import fnmatch
 import functools
 import re
 import os
-import sys
-from dataclasses import dataclass, replace
-from typing import Dict, Iterable, List, Optional, Tuple
-
-from gradlint.locate import find_pyproject
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10 only
-    import tomli as tomllib
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Optional, Tuple
 
 
 class ConfigError(Exception):
@@ -29,6 +24,10 @@ DEFAULT_EXCLUDE = (
 )
 
 
+DEFAULT_INCLUDE = ("*.py", "*.ipynb")
+SUFFIXES = (".py", ".ipynb")
+
+
 @dataclass(frozen=True)
 class Settings:
     select: Optional[Tuple[str, ...]] = None  # None: the default rule set
@@ -36,7 +35,10 @@ class Settings:
     ignore: Tuple[str, ...] = ()
     exclude: Tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: Tuple[str, ...] = ()
+    include: Tuple[str, ...] = DEFAULT_INCLUDE
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    fixable: Optional[Tuple[str, ...]] = None  # None: every rule with a fix
+    unfixable: Tuple[str, ...] = ()
     fix: bool = False
     file_timeout: float = 20.0  # seconds of analysis per file before it is skipped
     respect_gitignore: bool = True
@@ -47,6 +49,8 @@ class Settings:
     cache_dir: Optional[str] = None  # default: .gradlint_cache in the project root
     root: str = "."
     config_path: Optional[str] = None
+    # option name -> where its value came from (for --show-settings only)
+    sources: Tuple[Tuple[str, str], ...] = field(default=(), compare=False)
 
     def cache_folder(self) -> str:
         folder = self.cache_dir or ".gradlint_cache"
@@ -61,7 +65,8 @@ class Settings:
         ignores = tuple(codes for pattern, codes in self.per_file_ignores
                         if self._matches_path(path, pattern)) if self.per_file_ignores else ()
         return repr((self.select, self.extend_select, self.ignore, ignores, prefilter, named,
-                     self.backward_functions, self.clear_grad_functions))
+                     self.backward_functions, self.clear_grad_functions, self.fixable,
+                     self.unfixable))
 
     def with_overrides(self, **kw) -> "Settings":
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -71,6 +76,12 @@ class Settings:
         if path is not None and self.per_file_ignores:
             chosen = chosen - self.ignored_for(path)
         return chosen
+
+    def fix_allowed(self, code: str) -> bool:
+        """Whether `fixable` / `unfixable` let the rule's fixes be offered and applied."""
+        if self.fixable is None and not self.unfixable:
+            return True
+        return code in _selected(self.fixable or ("ALL",), (), self.unfixable)
 
     def ignored_for(self, path: str) -> set:
         from gradlint.rules import REGISTRY
@@ -84,6 +95,8 @@ class Settings:
         return out
 
     def _matches_path(self, path: str, pattern: str) -> bool:
+        if os.path.isabs(pattern):  # (inherited through `extend`, or from the command line)
+            return _glob_match(os.path.abspath(path), pattern)
         return _glob_match(relative_to_root(path, self.root), pattern) or _glob_match(path, pattern)
 
     def is_excluded(self, path: str) -> bool:
@@ -94,7 +107,7 @@ class Settings:
         names, paths = _exclude_matchers(tuple(self.exclude) + tuple(self.extend_exclude))
         if names is not None and any(names.match(part) for part in rel.split("/") if part):
             return True
-        return any(_glob_match(rel, p) or _glob_match(rel, p.rstrip("/") + "/*") for p in paths)
+        return any(self._path_match(rel, p) for p in paths)
 
     def is_excluded_entry(self, prefix: str, name: str) -> bool:
         """`is_excluded_relative(prefix + name)` for a walk that has checked the folder
@@ -103,7 +116,21 @@ class Settings:
         if names is not None and names.match(name):
             return True
         rel = prefix + name
-        return any(_glob_match(rel, p) or _glob_match(rel, p.rstrip("/") + "/*") for p in paths)
+        return any(self._path_match(rel, p) for p in paths)
+
+    def is_included_entry(self, prefix: str, name: str) -> bool:
+        """Whether a file found by searching a folder is one to lint (`include`)."""
+        if self.include == DEFAULT_INCLUDE:
+            return name.endswith(SUFFIXES)
+        rel = prefix + name
+        return any(self._path_match(rel, p) if "/" in p else fnmatch.fnmatchcase(name, p)
+                   for p in self.include)
+
+    def _path_match(self, rel: str, pattern: str) -> bool:
+        if os.path.isabs(pattern):
+            rel = os.path.normpath(os.path.join(os.path.abspath(self.root), rel)).replace(
+                os.sep, "/")
+        return _glob_match(rel, pattern) or _glob_match(rel, pattern.rstrip("/") + "/*")
 
 
 @functools.lru_cache(maxsize=32)
@@ -193,147 +220,3 @@ def validate_codes(codes: Iterable[str], where: str) -> Tuple[str, ...]:
     return tuple(out)
 
 
-_LIST_KEYS = {
-    "select": "select",
-    "extend-select": "extend_select",
-    "ignore": "ignore",
-    "exclude": "exclude",
-    "extend-exclude": "extend_exclude",
-    "clear-grad-functions": "clear_grad_functions",
-    "backward-functions": "backward_functions",
-}
-_BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes", "respect-gitignore": "respect_gitignore"}
-_KNOWN_KEYS = sorted(list(_LIST_KEYS) + list(_BOOL_KEYS) + ["per-file-ignores", "output-format", "cache-dir", "file-timeout"])
-
-
-def load_settings(config: Optional[str] = None, cwd: str = ".", seen=None) -> Settings:
-    """Settings from `--config PATH`, else the nearest pyproject.toml above `cwd`.
-
-    `seen` (a `replay.Inputs`) is told each file looked at, before it is read."""
-    if config is not None:
-        path = os.path.normpath(config)
-        if seen is not None:
-            seen.path(path)
-        if not os.path.exists(path):
-            raise ConfigError(f"{config}: configuration file not found")
-        data = _read_toml(path)
-        section = _tool_table(data, path).get(
-            "gradlint", data if os.path.basename(path) != "pyproject.toml" else {})
-        return parse_section(section, path)
-    path = find_pyproject(cwd, None if seen is None else seen.path)
-    if path is None:
-        return Settings(root=os.path.abspath(cwd))
-    data = _read_toml(path)
-    return parse_section(_tool_table(data, path).get("gradlint", {}), path)
-
-
-def _tool_table(data: dict, path: str) -> dict:
-    tool = data.get("tool", {})
-    if not isinstance(tool, dict):
-        raise ConfigError(f"{path}: `tool` must be a table, got {type(tool).__name__}")
-    return tool
-
-
-def _read_toml(path: str) -> dict:
-    from gradlint.safeio import read_regular
-
-    try:
-        text = read_regular(path).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = read_regular(path)[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: not valid UTF-8 (TOML files must be UTF-8)") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return tomllib.loads(text)
-    except RecursionError:
-        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
-    except tomllib.TOMLDecodeError as exc:
-        said = str(exc)
-        match = re.search(r"\(at line (\d+), column (\d+)\)", said)
-        if match:
-            where = f"line {match.group(1)}, column {match.group(2)}"
-        else:  # "(at end of document)"
-            last = max(1, len(text.splitlines()))
-            where = f"line {last} (end of file)"
-        message = re.sub(r"\s*\(at [^)]*\)\s*$", "", said)
-        raise ConfigError(f"{path}:{where.split(',')[0].split()[1]}: invalid TOML at {where}: "
-                          f"{message}") from None
-
-
-def parse_section(section: dict, path: str) -> Settings:
-    where = f"{path}: [tool.gradlint]"
-    if not isinstance(section, dict):
-        raise ConfigError(f"{where} must be a table")
-    values: Dict[str, object] = {}
-    for key, value in section.items():
-        if key == "per-file-ignores":
-            values["per_file_ignores"] = _per_file_ignores(value, where)
-            continue
-        if key == "file-timeout":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"{where}: option 'file-timeout' must be a positive number of "
-                                  f"seconds, got {value!r}")
-            values["file_timeout"] = float(value)
-            continue
-        if key == "cache-dir":
-            values["cache_dir"] = _cache_dir(value, path, where)
-            continue
-        if key == "output-format":
-            from gradlint.output import FORMATS
-
-            if value not in FORMATS:
-                raise ConfigError(f"{where}: option 'output-format' must be one of "
-                                  f"{', '.join(FORMATS)}, got {value!r}")
-            values["output_format"] = value
-            continue
-        if key in _BOOL_KEYS:
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where}: option {key!r} must be true or false, got {value!r}")
-            values[_BOOL_KEYS[key]] = value
-            continue
-        if key not in _LIST_KEYS:
-            import difflib
-
-            close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(
-                f"{where}: unknown option {key!r}{hint}; allowed: {', '.join(_KNOWN_KEYS)}"
-            )
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: option {key!r} must be a list of strings, got {value!r}")
-        if key in ("select", "extend-select", "ignore"):
-            value = validate_codes(value, f"{where} option {key!r}")
-        values[_LIST_KEYS[key]] = tuple(value)
-    if "exclude" in values:
-        values["exclude"] = tuple(values["exclude"])  # replaces the defaults, as in Ruff
-    return Settings(root=os.path.dirname(os.path.realpath(path)), config_path=path, **values)
-
-
-def _cache_dir(value, path: str, where: str) -> str:
-    """`cache-dir`: a folder that `gradlint clean` may remove, so never the project's
-    folder or one above it."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: option 'cache-dir' must be a folder name, got {value!r}")
-    if "\x00" in value:
-        raise ConfigError(f"{where}: option 'cache-dir' contains a NUL character")
-    root = os.path.dirname(os.path.realpath(path))
-    folder = os.path.realpath(os.path.join(root, value))
-    if root == folder or root.startswith(folder.rstrip(os.sep) + os.sep):
-        raise ConfigError(f"{where}: option 'cache-dir' = {value!r} is the project folder or "
-                          f"a folder above it; the cache needs a folder of its own (such as "
-                          f"'.gradlint_cache'), since `gradlint clean` removes it")
-    return value
-
-
-def _per_file_ignores(value, where) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: option 'per-file-ignores' must be a table of glob = [codes]")
-    out: List[Tuple[str, Tuple[str, ...]]] = []
-    for pattern, codes in value.items():
-        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            raise ConfigError(
-                f"{where}: per-file-ignores entry {pattern!r} must be a list of codes, got {codes!r}"
-            )
-        out.append((pattern, validate_codes(codes, f"{where} per-file-ignores {pattern!r}")))
-    return tuple(out)

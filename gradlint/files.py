@@ -8,7 +8,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Iterator, List, Optional, Tuple
 
-from gradlint.config import Settings, relative_to_root
+from gradlint.config import relative_to_root
 from gradlint.safeio import TEMP_PREFIX, is_temp_name, remove_if_stale
 
 
@@ -54,16 +54,20 @@ def git_ignored(root: str, seen=None) -> Optional[set]:
     return out
 
 
-def discover(paths: List[str], settings: Settings, force_exclude: bool = False,
+def discover(paths: List[str], settings, force_exclude: bool = False,
              seen=None, notices: Optional[List[str]] = None) -> Tuple[List[str], List[str]]:
     """Files to lint (sorted, unique) and one message for each path that is not usable.
     `notices` gets one line for each thing a walk skipped that looked like a file to lint
     but is not a regular file (a FIFO or a device named `*.py` would block the run).
 
     A file named explicitly is linted even if excluded, unless `force_exclude` (as
-    pre-commit passes every staged file by name). `seen` (a `replay.Inputs`) is told
-    each path and folder looked at, before it is read.
+    pre-commit passes every staged file by name). `settings`: a `Settings`, or a
+    `resolve.Resolver` (each folder searched with the settings that apply to it). `seen`
+    (a `replay.Inputs`) is told each path and folder looked at, before it is read.
     """
+    from gradlint.resolve import Resolver
+
+    resolver = settings if isinstance(settings, Resolver) else Resolver.fixed(settings)
     found: List[str] = []
     errors: List[str] = []
     for raw in paths:
@@ -73,28 +77,26 @@ def discover(paths: List[str], settings: Settings, force_exclude: bool = False,
             errors.append(f"{raw}: no such file or directory")
             continue
         if os.path.isfile(raw):
-            if not (force_exclude and settings.is_excluded(raw)):
+            if not (force_exclude and resolver.for_path(raw).is_excluded(raw)):
                 found.append(os.path.normpath(raw))
             continue
         if not os.path.isdir(raw):
             errors.append(f"{raw}: not a regular file or a folder" if os.path.exists(raw)
                           else f"{raw}: not a file or directory (broken link?)")
             continue
-        ignored = git_ignored(raw, seen) if settings.respect_gitignore else None
-        found.extend(_walk(raw, settings, errors, ignored or set(), seen,
+        ignored = git_ignored(raw, seen) if resolver.project.respect_gitignore else None
+        found.extend(_walk(raw, resolver, errors, ignored or set(), seen,
                            notices if notices is not None else []))
     unique = sorted(dict.fromkeys(found))
     return unique, errors
 
 
-SUFFIXES = (".py", ".ipynb")
-
-
-def _walk(root: str, settings: Settings, errors: List[str], ignored: set,
+def _walk(root: str, resolver, errors: List[str], ignored: set,
           seen=None, notices: Optional[List[str]] = None) -> Iterator[str]:
     # os.scandir, not os.walk: a directory entry knows whether it is a folder or a link
     # without another system call per file, and warm runs are mostly this walk
     real_root = os.path.realpath(root)
+    settings = resolver.for_folder(os.path.dirname(os.path.abspath(root)))
     base = relative_to_root(root, settings.root)
     if base != "." and settings.is_excluded_relative(base):
         return
@@ -109,7 +111,9 @@ def _walk(root: str, settings: Settings, errors: List[str], ignored: set,
         except OSError as exc:
             errors.append(f"{exc.filename}: cannot read folder: {exc.strerror}")
             continue
-        # the folder's path relative to the project root, worked out once for its entries
+        # the settings that apply in this folder, and its path relative to their root,
+        # worked out once for its entries
+        settings = resolver.for_folder(folder)
         base = relative_to_root(folder, settings.root)
         prefix = "" if base == "." else base + "/"
         subfolders = []
@@ -128,7 +132,8 @@ def _walk(root: str, settings: Settings, errors: List[str], ignored: set,
                     continue  # a virtual environment
                 subfolders.append(entry.path)
                 continue
-            if not name.endswith(SUFFIXES) or settings.is_excluded_entry(prefix, name) or (
+            if not settings.is_included_entry(prefix, name) or settings.is_excluded_entry(
+                    prefix, name) or (
                     ignored and os.path.abspath(entry.path) in ignored):
                 if name.startswith(TEMP_PREFIX) and is_temp_name(name):
                     remove_if_stale(entry.path)  # left by a run that was killed

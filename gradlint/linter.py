@@ -42,7 +42,15 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
         from gradlint import suppression
 
         diagnostics = list(diagnostics) + suppression.unused(source, path, diagnostics, enabled)
-    return _kept(diagnostics, source, apply_noqa)
+    kept = _kept(diagnostics, source, apply_noqa)
+    if settings.fixable is not None or settings.unfixable:
+        from dataclasses import replace
+
+        # `fixable` / `unfixable`: such a finding is reported without its fix, so it is
+        # neither applied nor marked fixable
+        kept = [d if d.fix is None or settings.fix_allowed(d.code) else replace(d, fix=None)
+                for d in kept]
+    return kept
 
 
 def _kept(diagnostics: List[Diagnostic], source: str, apply_noqa: bool) -> List[Diagnostic]:

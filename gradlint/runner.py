@@ -37,17 +37,24 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter: bool = True,
+def lint_paths(paths: List[str], settings=None, prefilter: bool = True,
                verbose: bool = False, mode: FixMode = FixMode(), force_exclude: bool = False,
                jobs: Optional[int] = None, use_cache: bool = False, seen=None) -> RunResult:
-    """`seen` (a `replay.Inputs`) is told each path looked at, before it is read."""
-    settings = settings or Settings()
+    """`settings`: a `Settings` for every file, or a `resolve.Resolver` (each file gets
+    the settings of the configuration closest above it; the project's hold the cache).
+    `seen` (a `replay.Inputs`) is told each path looked at, before it is read."""
+    from gradlint.resolve import Resolver
+
+    resolver = (settings if isinstance(settings, Resolver)
+                else Resolver.fixed(settings or Settings()))
+    settings = resolver.project
     # a file changed this close to the run is not put in the index: its times may not
     # show a change made in the same tick of the file system's clock (`replay.RACY_NS`)
     settled = time.time_ns() - RACY_NS
     cache_dir = settings.cache_folder() if use_cache and not mode.active else None
     notices: List[str] = []
-    files, errors = discover(list(paths), settings, force_exclude, seen, notices)
+    files, errors = discover(list(paths), resolver, force_exclude, seen, notices)
+    settings_of = {path: resolver.for_path(path) for path in files}
     # files named on the command line are always parsed (a syntax error in one is
     # reported even where no rule needs its words)
     named = frozenset(os.path.normpath(p) for p in paths if os.path.isfile(p))
@@ -63,7 +70,7 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
             if seen is not None:
                 seen.complete = False
     jobs = jobs or default_jobs()
-    work = (settings, prefilter, verbose, mode, cache_dir, named)
+    work = (settings_of, prefilter, verbose, mode, cache_dir, named)
     index, stats, todo = None, {}, files
     if cache_dir is not None:
         from gradlint.cache import Cache, Index
@@ -81,7 +88,7 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
             if seen is not None:
                 seen.stat(path, stats[path])
             hit = index.get(path, stats[path],
-                            settings.fingerprint(path, prefilter, path in named))
+                            settings_of[path].fingerprint(path, prefilter, path in named))
             if hit is None:
                 todo.append(path)
             else:
@@ -94,10 +101,10 @@ def lint_paths(paths: List[str], settings: Optional[Settings] = None, prefilter:
         chunk = max(1, min(CHUNK_FILES, len(todo) // (jobs * 8)))
         chunks = [bigger_first[i:i + chunk] for i in range(0, len(todo), chunk)]
         parts = sorted(_in_workers(chunks, work, jobs), key=lambda part: part[0])
-        _collect(parts, result, index, stats, settings, prefilter, settled, named)
+        _collect(parts, result, index, stats, settings_of, prefilter, settled, named)
     else:
         with fewer_collections():
-            _collect(_lint_each(todo, work), result, index, stats, settings, prefilter,
+            _collect(_lint_each(todo, work), result, index, stats, settings_of, prefilter,
                      settled, named)
     if index is not None:
         index.save()
@@ -154,7 +161,8 @@ def _pool_round(chunks, work, jobs, parts: list, lost: list) -> None:
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
                                initargs=(os.getpid(),))
     try:
-        futures = [(paths, pool.submit(_chunk_job, (paths, work))) for paths in chunks]
+        futures = [(paths, pool.submit(_chunk_job, (paths, _for_chunk(work, paths))))
+                   for paths in chunks]
         for paths, future in futures:
             try:
                 parts.extend(future.result())
@@ -163,6 +171,12 @@ def _pool_round(chunks, work, jobs, parts: list, lost: list) -> None:
     finally:
         # on SIGTERM or ^C too: no chunk is started any more, the running ones end
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _for_chunk(work: Tuple, paths: List[str]) -> Tuple:
+    """The work of a chunk: with the settings of its own files only (sent to a worker)."""
+    settings_of = work[0]
+    return ({path: settings_of[path] for path in paths},) + tuple(work[1:])
 
 
 def _internal_error(path: str, message: str) -> Diagnostic:
@@ -204,13 +218,14 @@ def _enough_work(paths, stats) -> bool:
     return False
 
 
-def _collect(parts, result, index, stats, settings, prefilter, settled, named) -> None:
+def _collect(parts, result, index, stats, settings_of, prefilter, settled, named) -> None:
     for path, part in parts:
         result.merge(part)
         if index is not None and path in stats and not part.errors and not any(
                 d.code == "GL999" for d in part.diagnostics) and max(
                 stats[path].st_mtime_ns, stats[path].st_ctime_ns) < settled:
-            index.put(path, stats[path], settings.fingerprint(path, prefilter, path in named),
+            index.put(path, stats[path],
+                      settings_of[path].fingerprint(path, prefilter, path in named),
                       part.diagnostics)
 
 
@@ -253,8 +268,8 @@ def _chunk_job(args: Tuple) -> List[Tuple[str, RunResult]]:
 
 def _lint_job(path: str, work: Tuple) -> RunResult:
     """One file's result, from the cache when its content and settings were linted before."""
-    settings, prefilter, verbose, mode, cache_dir, named = work
-    named = path in named
+    settings_of, prefilter, verbose, mode, cache_dir, named = work
+    settings, named = settings_of[path], path in named
     if cache_dir is None:
         return lint_file(path, settings, prefilter, verbose, mode, named=named)
     from gradlint.cache import Cache

@@ -15,7 +15,8 @@ DEBOUNCE_S = 0.25  # quiet time after a change before the document is linted aga
 
 
 def _settings_for(path: Optional[str]):
-    from gradlint.config import ConfigError, Settings, load_settings
+    from gradlint.config import ConfigError, Settings
+    from gradlint.configfile import load_settings
 
     try:
         return load_settings(None, os.path.dirname(path) if path else "."), None

@@ -18,9 +18,11 @@ def available() -> bool:
 
 
 def _wanted(change, path: str) -> bool:
-    from gradlint.files import SUFFIXES
+    from gradlint.config import SUFFIXES
+    from gradlint.locate import CONFIG_NAMES
 
-    return path.endswith(SUFFIXES) or path.endswith(("pyproject.toml", ".gitignore"))
+    name = os.path.basename(path)
+    return path.endswith(SUFFIXES) or name in CONFIG_NAMES or name == ".gitignore"
 
 
 def run(paths: List[str], once: Callable[[], None], echo: Callable[[str], None]) -> None:

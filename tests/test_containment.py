@@ -72,7 +72,7 @@ def test_a_worker_that_dies_costs_one_file(tmp_path, monkeypatch):
         return real(path, work)
 
     monkeypatch.setattr(runner, "_lint_job", dying)
-    work = (Settings(), True, False, FixMode(), None, frozenset())
+    work = (dict.fromkeys(paths, Settings()), True, False, FixMode(), None, frozenset())
     parts = dict(runner._in_workers([paths[:5], paths[5:]], work, 2))
     assert sorted(parts) == sorted(paths)
     assert [d.code for d in parts[paths[3]].diagnostics] == ["GL999"]
@@ -174,12 +174,13 @@ def test_corrupt_cache_files_never_break_a_run(tmp_path):
 
 # -- configuration ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("content, message", [
-    (b'tool = "x"\n', b"`tool` must be a table"),
+    (b'[tool]\ngradlint = "x"\n', b"[tool.gradlint] must be a table"),
     (b"[tool.gradlint]\nselect = ['GL001'] # caf\xe9\n", b"not valid UTF-8"),
-    (b"x = " + b"[" * 100000 + b"]" * 100000 + b"\n", b"nested too deeply"),
+    (b"[tool.gradlint]\nx = " + b"[" * 100000 + b"]" * 100000 + b"\n", b"nested too deeply"),
     (b'[tool.gradlint]\ncache-dir = "a\\u0000b"\n', b"option 'cache-dir' contains a NUL"),
 ], ids=["tool-not-a-table", "not-utf8", "deep", "nul"])
 def test_config_problems_are_messages(tmp_path, content, message):
+    # (a pyproject.toml that never names gradlint is not a configuration file: not read)
     (tmp_path / "pyproject.toml").write_bytes(content)
     (tmp_path / "train.py").write_text(BUG)
     for args in (["check", "."], ["clean"]):

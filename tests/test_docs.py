@@ -77,7 +77,7 @@ def test_cli_docs_cover_every_command_and_option():
 
 
 def test_cli_docs_cover_every_setting():
-    from gradlint.config import _KNOWN_KEYS
+    from gradlint.configfile import _KNOWN_KEYS
 
     table = _cli_sections()["Settings: `[tool.gradlint]`"]
     documented = set(re.findall(r"^\| `([a-z-]+)` \|", table, flags=re.M))

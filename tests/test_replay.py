@@ -140,6 +140,13 @@ def test_a_configuration_made_or_changed(projects):
     (folder / "pyproject.toml").write_text('[tool.gradlint]\nignore = ["GL002"]\n')
     out = run_changed(folder)[1]
     assert "GL001" in out and "GL002" not in out
+    # a configuration file made in a sub-folder applies to the files below it
+    time.sleep(2.2)
+    replayed_after_a_full_run(folder)
+    # (the root's ignores GL002; this one, not extending it, selects it again)
+    (folder / "pkg" / "gradlint.toml").write_text('select = ["GL002"]\n')
+    out = run_changed(folder)[1]
+    assert "train.py:14:9: GL001" in out and "pkg/leaf.py" in out and "GL002" in out
 
 
 def test_another_environment(projects):
@@ -241,7 +248,7 @@ NOT_UNDERSTOOD = [
 @pytest.mark.parametrize("name, text, expected", CONFIGS)
 def test_the_cache_folder_is_found_as_the_settings_would_give_it(tmp_path, monkeypatch, name,
                                                                  text, expected):
-    from gradlint.config import load_settings
+    from gradlint.configfile import load_settings
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / name).write_text(text)
