@@ -17,7 +17,7 @@ from gradlint import __version__
 from gradlint.diagnostics import Diagnostic, Edit, Fix, Related
 from gradlint.safeio import TEMP_PREFIX, TEMP_SUFFIX, read_regular
 
-FORMAT = 2
+FORMAT = 3
 TAG = "CACHEDIR.TAG"
 TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
             "# This file is a cache directory tag created by gradlint.\n")
@@ -179,6 +179,7 @@ def from_json(d: dict) -> Diagnostic:
                               r.get("cell")) for r in d["related"]),
         fix=None if fix is None else _fix_from_json(fix),
         cell=d.get("cell"),
+        help=None if d.get("help") is None else str(d["help"]),
     )
 
 

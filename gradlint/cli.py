@@ -60,7 +60,7 @@ def use_color(flag, stream) -> bool:
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma separated); replaces the default set. ALL enables every rule.")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-@click.option("--output-format", type=click.Choice(FORMATS), default=None, envvar="GRADLINT_OUTPUT_FORMAT", show_envvar=True, help="text (default), concise, json, json-lines, sarif, github, gitlab or junit.")
+@click.option("--output-format", type=click.Choice(FORMATS), default=None, envvar="GRADLINT_OUTPUT_FORMAT", show_envvar=True, help="full (default on a terminal: with the source lines), text (default otherwise), concise, json, json-lines, sarif, github, gitlab or junit.")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Write the findings to this file instead of standard output.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--exit-non-zero-on-fix", is_flag=True, help="With --fix, exit 1 if anything was fixed, even when nothing remains.")
@@ -145,11 +145,13 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
         _watch(list(paths) or ["."], lambda: _resolver(config_args, isolated, None, **layers),
                settings, mode, output_format, quiet, color, no_prefilter, verbose, jobs)
         return
+    stdin_source = None
     if list(paths) == ["-"]:
         from gradlint.runner import lint_stdin
 
         name = stdin_filename or "-"
         data = sys.stdin.buffer.read()
+        stdin_source = {name: data.decode("utf-8", "replace")}
         try:
             settings = resolver.for_path(stdin_filename) if stdin_filename else settings
         except ConfigError as exc:
@@ -203,7 +205,7 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
         if not silent:
             click.echo(f"Added {n} noqa directive{'s' if n != 1 else ''}.", err=True)
         sys.exit(2 if failed else 0)
-    output_format = output_format or settings.output_format
+    output_format = _format(output_format, settings, output_file)
     if silent:
         text = ""
     elif statistics:
@@ -213,7 +215,7 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     else:
         text = render(output_format, result.diagnostics, result.paths, color=color,
                       quiet=quiet, fixed=result.fixed if mode.fix else None, unsafe=unsafe,
-                      failed=bool(result.errors))
+                      failed=bool(result.errors), sources=stdin_source)
     status = 2 if failed else (1 if (result.diagnostics and not exit_zero) or (
         exit_non_zero_on_fix and mode.fix and result.fixed) else 0)
     if output_file:
@@ -223,6 +225,12 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     if inputs is not None and status != 2 and not mode.active and _written_as_is(text, color):
         replay.save(remember, inputs, text, status, settings.cache_folder())
     sys.exit(status)
+
+
+def _format(option, settings, output_file) -> str:
+    """The option, else the setting, else `full` for a terminal and `text` otherwise."""
+    return option or settings.output_format or (
+        "full" if sys.stdout.isatty() and not output_file else "text")
 
 
 def _watch(paths, resolver, settings, mode, output_format, quiet, color, no_prefilter,
@@ -247,7 +255,7 @@ def _watch(paths, resolver, settings, mode, output_format, quiet, color, no_pref
             return
         for error in result.errors:
             click.echo(f"gradlint: error: {error}", err=True)
-        click.echo(render(output_format or settings.output_format, result.diagnostics,
+        click.echo(render(_format(output_format, settings, None), result.diagnostics,
                           result.paths, color=color, quiet=quiet,
                           failed=bool(result.errors)), nl=False, color=color)
         sys.stdout.flush()

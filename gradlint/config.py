@@ -42,7 +42,7 @@ class Settings:
     fix: bool = False
     file_timeout: float = 20.0  # seconds of analysis per file before it is skipped
     respect_gitignore: bool = True
-    output_format: str = "text"
+    output_format: Optional[str] = None  # None: `full` on a terminal, else `text`
     unsafe_fixes: bool = False
     clear_grad_functions: Tuple[str, ...] = ()
     backward_functions: Tuple[str, ...] = ()

@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+# each rule's page, generated from its docs into docs/rules/ (tests/test_docs.py)
+RULE_URL = "https://github.com/gradlint/gradlint/blob/main/docs/rules/{code}.md"
+
+
+def rule_url(code: str) -> str:
+    return RULE_URL.format(code=code)
+
 
 @dataclass(frozen=True)
 class Related:
@@ -68,6 +75,8 @@ class Diagnostic:
     related: Tuple[Related, ...] = field(default=())
     fix: Optional[Fix] = None
     cell: Optional[int] = None  # notebooks: the cell, and `line` counts within it
+    # the why and what to write instead (the message says what goes wrong)
+    help: Optional[str] = None
 
     def sort_key(self):
         return (self.path, self.cell or 0, self.line, self.column, self.code)
@@ -82,6 +91,8 @@ class Diagnostic:
             "code": self.code,
             "name": self.name,
             "message": self.message,
+            "help": self.help,
+            "url": rule_url(self.code),
             "path": self.path,
             "line": self.line,
             "column": self.column,

@@ -46,6 +46,18 @@ def _cell_source(cell, number: int) -> str:
     raise NotebookError(f"not a valid notebook: the source of cell {number} is not text")
 
 
+def cell_source(text: str, number: int) -> str:
+    """The source of cell `number` (counting every cell from 1, as findings do)."""
+    try:
+        cells = json.loads(text).get("cells")
+        cell = cells[number - 1]
+    except (ValueError, RecursionError, AttributeError, TypeError, IndexError):
+        raise NotebookError(f"not a valid notebook, or no cell {number}") from None
+    if not isinstance(cell, dict):
+        raise NotebookError(f"cell {number} is not a cell")
+    return _cell_source(cell, number)
+
+
 def load(text: str) -> Notebook:
     try:
         data = json.loads(text)
@@ -138,7 +150,8 @@ def map_diagnostic(nb: Notebook, d: Diagnostic) -> Diagnostic:
             edits.append(replace(e, line=l1, end_line=l2 if c2 == c1 else l1 + 1))
         fix = replace(fix, edits=tuple(edits)) if edits else None
     return replace(d, line=line, end_line=end_line if end_cell == cell else line, cell=cell,
-                   related=related, fix=fix, message=re.sub(r"\bline (\d+)", say, d.message))
+                   related=related, fix=fix, message=re.sub(r"\bline (\d+)", say, d.message),
+                   help=d.help and re.sub(r"\bline (\d+)", say, d.help))
 
 
 def write_back(nb: Notebook, fixed_joined: str, protected: Tuple[Tuple[int, int], ...]) -> str:

@@ -29,6 +29,7 @@ def build_server():
     from pygls.lsp.server import LanguageServer
     from pygls.uris import to_fs_path
 
+    from gradlint.diagnostics import rule_url
     from gradlint.fixes import fix_source
     from gradlint.linter import lint_source
 
@@ -71,8 +72,9 @@ def build_server():
                 for r in d.related]
             items.append(t.Diagnostic(
                 range=to_range(doc, d.line, d.column, d.end_line, d.end_column),
-                message=d.message, severity=t.DiagnosticSeverity.Warning, code=d.code,
+                message=f"{d.message}\n{d.help}" if d.help else d.message, severity=t.DiagnosticSeverity.Warning, code=d.code,
                 source="gradlint", related_information=related or None,
+                code_description=t.CodeDescription(href=rule_url(d.code)),
                 data={"name": d.name}))
         server.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri, items, doc.version))
 

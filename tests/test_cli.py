@@ -44,9 +44,12 @@ def test_json_format_is_stable(project):
     result = run("check", "--output-format", "json", str(BUGGY))
     data = json.loads(result.output)
     assert [sorted(d) for d in data] == [sorted([
-        "code", "name", "message", "path", "line", "column", "end_line", "end_column",
-        "related", "fix"])]
+        "code", "name", "message", "help", "url", "path", "line", "column", "end_line",
+        "end_column", "related", "fix"])]
     d = data[0]
+    assert d["message"] == "`b.grad` is None: `b` is not a leaf tensor (computed at line 4)"
+    assert d["help"].startswith("backward() stores gradients only in leaf tensors")
+    assert d["url"].endswith("/docs/rules/GL002.md")
     assert (d["code"], d["line"], d["column"], d["end_line"], d["end_column"]) == (
         "GL002", 8, 7, 8, 13)
     assert d["related"] == [{"path": str(BUGGY), "line": 4, "column": 1,

@@ -1,6 +1,7 @@
 """The rule docs and the README are checked against the code."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,15 @@ def test_cli_docs_cover_every_setting():
     table = _cli_sections()["Settings: `[tool.gradlint]`"]
     documented = set(re.findall(r"^\| `([a-z-]+)` \|", table, flags=re.M))
     assert documented == set(_KNOWN_KEYS)
+
+
+def test_generated_docs_are_up_to_date():
+    """docs/rules/ (the pages JSON's `url` links to) and the README's example output are
+    written by scripts/generate_docs.py from the rules and a real run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "generate_docs", Path(__file__).resolve().parent.parent / "scripts" / "generate_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0

@@ -178,7 +178,7 @@ def test_json_fix_field_and_text_hints(project):
     assert "GL001 [missing-zero-grad] [*] " in text
     assert text.rstrip().endswith("[*] 1 fixable with the `--fix` option.")
     unsafe = CliRunner().invoke(main, ["check", "--no-color", str(FIXTURES / "gl004" / "flagged_article_example.py")]).output
-    assert "help: Move `c = b + 2` out of the no_grad block (unsafe fix" in unsafe
+    assert "fix: Move `c = b + 2` out of the no_grad block (unsafe fix" in unsafe
     assert "1 hidden fix can be enabled with the `--unsafe-fixes` option." in unsafe
 
 

@@ -59,9 +59,9 @@ def test_data_write_message_does_not_suggest_a_rewrite_that_would_raise():
     still waiting for backward saved would make that backward raise (issue 23)."""
     path = FIXTURES / "gl102" / "flagged_data_write_during_forward.py"
     [diag] = lint_source(path.read_text(), str(path), Settings(select=("GL102",)))
-    assert "no_grad" not in diag.message and "after the backward" in diag.message
+    assert "no_grad" not in diag.help and "after the backward" in diag.help
     assert "at line 12" in diag.message  # the sigmoid that saved `h`
     safe = FIXTURES / "gl102" / sorted(p.name for p in (FIXTURES / "gl102").glob("flagged_*.py")
                                        if "forward" not in p.name)[0]
     found = lint_source(safe.read_text(), str(safe), Settings(select=("GL102",)))
-    assert found and all("with torch.no_grad():" in d.message for d in found)
+    assert found and all("with torch.no_grad():" in d.help for d in found)

@@ -28,6 +28,7 @@ def _location(path, region, message=None, ident=None) -> dict:
 
 
 def render(diagnostics) -> str:
+    from gradlint.diagnostics import rule_url
     from gradlint.rules import REGISTRY
 
     rules = list(REGISTRY.values())
@@ -38,13 +39,13 @@ def render(diagnostics) -> str:
             "ruleId": d.code,
             "ruleIndex": index[d.code],
             "level": "error",
-            "message": {"text": d.message},
+            "message": {"text": f"{d.message}. {d.help}" if d.help else d.message},
             "locations": [_location(d.path, _region(d.line, d.column, d.end_line, d.end_column))],
         }
         if d.cell is not None:
             # a notebook: the region would name lines of the JSON file; the cell and its
             # line go in the message and the properties, the region is the file's start
-            result["message"] = {"text": f"cell {d.cell}, line {d.line}: {d.message}"}
+            result["message"] = {"text": f"cell {d.cell}, line {d.line}: {result['message']['text']}"}
             result["locations"] = [_location(d.path, _region(1, 1, 1, 1))]
             result["properties"] = {"cell": d.cell, "cellLine": d.line, "cellColumn": d.column}
             results.append(result)
@@ -75,6 +76,7 @@ def render(diagnostics) -> str:
             "shortDescription": {"text": r.summary},
             "fullDescription": {"text": " ".join(r.docs.what.split())},
             "help": {"text": r.render_docs(), "markdown": r.render_docs()},
+            "helpUri": rule_url(r.code),
             "defaultConfiguration": {"level": "error", "enabled": r.default_on},
             "properties": {"fixable": r.fixable},
         } for r in rules],

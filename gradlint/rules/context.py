@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Optional, Tuple
 
 import libcst as cst
@@ -9,6 +10,35 @@ import libcst as cst
 from gradlint.diagnostics import Diagnostic, Fix, Related
 from gradlint.rules.edits import SourceText
 from gradlint.rules.positions import Positions
+
+
+_BACKTICKED = re.compile(r"`([^`]+)`")
+BRIEF = 32  # longer code in a headline has its argument lists elided
+
+
+def brief(code: str, limit: int = BRIEF) -> str:
+    """`code` as a headline quotes it: the longest argument lists elided, `f(...)`, until
+    it fits in `limit` (what is left of the code is never cut)."""
+    while len(code) > limit:
+        groups, depth, start, quote = [], 0, 0, ""
+        for i, char in enumerate(code):
+            if quote:
+                quote = "" if char == quote and code[i - 1] != "\\" else quote
+            elif char in "'\"":
+                quote = char
+            elif char in "([{":
+                depth += 1
+                if depth == 1:
+                    start = i
+            elif char in ")]}" and depth:
+                depth -= 1
+                if depth == 0 and i - start - 1 > 3:
+                    groups.append((i - start - 1, start, i))
+        if not groups or depth:
+            break
+        _, start, end = max(groups)
+        code = code[:start + 1] + "..." + code[end:]
+    return code
 
 
 class RuleContext:
@@ -44,8 +74,12 @@ class RuleContext:
         return self._placer().start(node, hint) or (1, 1)
 
     def diagnostic(self, rule, nid: int, message: str,
-                   related: Iterable[Tuple[int, str]] = (), fix: Optional[Fix] = None) -> Diagnostic:
+                   related: Iterable[Tuple[int, str]] = (), fix: Optional[Fix] = None,
+                   help: Optional[str] = None) -> Diagnostic:
+        """`message`: what goes wrong, one sentence naming the code and lines; `help`:
+        why, and what to write instead."""
         line, col, end_line, end_col = self.span(nid)
+        message = _BACKTICKED.sub(lambda m: f"`{brief(m.group(1))}`", message)
         notes = []
         for rid, note in related:
             if rid is None or rid not in self.interp.nodes:
@@ -53,7 +87,7 @@ class RuleContext:
             rl, rc = self.start(rid)
             notes.append(Related(self.path, rl, rc, note))
         return Diagnostic(rule.code, rule.name, message, self.path, line, col, end_line, end_col,
-                          tuple(notes), fix)
+                          tuple(notes), fix, help=help)
 
     def span_of(self, node: cst.CSTNode, within: Optional[int] = None) -> Tuple[int, int, int, int]:
         """The span of any node; `within`: the id of a recorded node that contains it."""

@@ -47,19 +47,17 @@ def check(ctx):
             opts = sorted({text for text, _ in ev.steps.values()})
             clear = " and ".join(f"`{o}.zero_grad()`" for o in opts)
             loop_line = ctx.line(ev.loop)
-            what = ctx.code(site) if site == backward else f"`{ctx.code(site)}` (which calls backward)"
+            what = ctx.code(site) if site == backward else f"`{ctx.code(site)}` (a backward)"
             what = what if what.startswith("`") else f"`{what}`"
-            message = (
-                f"{what} and `{opt}.step()` run in every iteration of the loop at line "
-                f"{loop_line}, but nothing clears the gradients in that iteration: backward() "
-                f"adds into .grad, so each step applies the sum of the gradients of all earlier "
-                f"iterations. Call {clear} at the start of each iteration."
-            )
+            message = (f"{what} and `{opt}.step()` run in each iteration of the loop at line "
+                       f"{loop_line}; nothing clears the gradients")
+            help = (f"backward() adds into .grad, so each step applies the sum of the gradients "
+                    f"of all earlier iterations. Call {clear} at the start of each iteration.")
             related = [(ev.loop, "the loop starts here"),
                        (step_site, f"`{opt}.step()` applies the accumulated gradients")]
             if site != backward:
                 related.append((backward, "backward() runs here"))
-            yield ctx.diagnostic(RULE, site, message, related, make_fix(ctx, ev))
+            yield ctx.diagnostic(RULE, site, message, related, make_fix(ctx, ev), help=help)
     yield from _uncleared_steps(ctx, {ev.loop for ev in candidates})
 
 
@@ -73,35 +71,32 @@ def _uncleared_steps(ctx, reported_loops):
         if backward is not None:
             related.append((backward, "backward() adds into the uncleared gradients here"))
         if manual:
-            message = (
-                f"`{ctx.code(step)}` applies `{text}.grad`, which nothing cleared since the "
-                f"previous update in the loop at line {ctx.line(loop)}: backward() adds into "
-                f".grad, so each update applies the sum of all earlier gradients. Clear it "
-                f"after the update: `{text}.grad.zero_()` (or `{text}.grad = None`)."
-            )
-            yield ctx.diagnostic(RULE, step, message, related, _clear_after(ctx, step, text))
+            message = (f"`{ctx.code(step)}` applies `{text}.grad`, not cleared since the previous "
+                       f"update in the loop at line {ctx.line(loop)}")
+            help = (f"backward() adds into .grad, so each update applies the sum of all earlier "
+                    f"gradients. Clear it after the update: `{text}.grad.zero_()` (or "
+                    f"`{text}.grad = None`).")
+            yield ctx.diagnostic(RULE, step, message, related, _clear_after(ctx, step, text),
+                                 help=help)
             continue
         which = ", ".join(f"`{n}`" if n != "the module" else n for n in names)
         if step in ctx.obs.alias_steps:
             alias = ctx.obs.alias_steps[step]
-            where = f" (`{ctx.code(alias)}` at line {ctx.line(alias)})" if alias is not None else ""
-            message = (
-                f"`{text}.step()` applies the gradients of {which}, handed over{where}, and "
-                f"nothing clears those: `{text}.zero_grad()` only drops the handed-over "
-                f"references, so backward() keeps adding into {which}'s gradients and each "
-                f"step applies their sum. Clear {which}'s gradients before its backward."
-            )
+            where = f" at line {ctx.line(alias)}" if alias is not None else ""
+            message = (f"`{text}.step()` applies the gradients of {which}, handed over{where}, "
+                       f"and nothing clears them")
+            help = (f"`{text}.zero_grad()` only drops the handed-over references, so backward() "
+                    f"keeps adding into {which}'s gradients and each step applies their sum. "
+                    f"Clear {which}'s gradients before its backward.")
             related.append((alias, "the gradients are handed over here"))
-            yield ctx.diagnostic(RULE, step, message, related, None)
+            yield ctx.diagnostic(RULE, step, message, related, None, help=help)
             continue
-        message = (
-            f"`{text}.step()` applies gradients of {which} that were not cleared since its "
-            f"previous step in the loop at line {ctx.line(loop)} (the loop clears other "
-            f"gradients, or these only on some paths): backward() adds into .grad, so the "
-            f"step applies their sum over iterations. Call `{text}.zero_grad()` in every "
-            f"iteration, before the backward that feeds this step."
-        )
-        yield ctx.diagnostic(RULE, step, message, related, None)
+        message = (f"`{text}.step()` applies gradients of {which} not cleared since its previous "
+                   f"step in the loop at line {ctx.line(loop)}")
+        help = (f"The loop clears other gradients, or these only on some paths, and backward() "
+                f"adds into .grad: the step applies their sum over iterations. Call "
+                f"`{text}.zero_grad()` in every iteration, before the backward that feeds it.")
+        yield ctx.diagnostic(RULE, step, message, related, None, help=help)
 
 
 def _clear_after(ctx, step, name):

@@ -8,14 +8,12 @@ def check(ctx):
         var = read.var
         origin_line = ctx.line(read.origin) if read.origin in ctx.interp.nodes else None
         where = f" at line {origin_line}" if origin_line else ""
-        message = (
-            f"`{var}.grad` is None: `{var}` is not a leaf tensor (it is computed{where} from "
-            f"tensors that require grad), so backward() does not store its gradient, and PyTorch "
-            f"warns on this read. Call `{var}.retain_grad()` before the backward pass if you need "
-            f"it, or read the .grad of the leaf tensors it was computed from."
-        )
+        message = f"`{var}.grad` is None: `{var}` is not a leaf tensor (computed{where})"
+        help = (f"backward() stores gradients only in leaf tensors, and PyTorch warns on this "
+                f"read. Call `{var}.retain_grad()` before the backward if you need it, or read "
+                f"the .grad of the leaves it is computed from.")
         yield ctx.diagnostic(RULE, read.read, message, [(read.origin, f"`{var}` is computed here")],
-                             make_fix(ctx, read))
+                             make_fix(ctx, read), help=help)
 
 
 RULE = Rule(

@@ -8,26 +8,22 @@ def check(ctx):
     for hit in ctx.obs.double_backwards.values():
         later = ctx.code(hit.later)
         if hit.in_loop:
-            message = (
-                f"`{later}` runs in every iteration, but part of the graph of `{hit.var}` was built "
-                f"before the loop (or carried over from the previous iteration): the first "
-                f"backward frees it, and the second iteration raises \"RuntimeError: Trying to "
-                f"backward through the graph a second time\". Recompute the forward pass inside "
-                f"the loop, or `.detach()` the state carried from one iteration to the next "
-                f"(truncated backpropagation through time)."
-            )
+            message = (f"`{later}` runs each iteration through `{hit.var}`'s graph built before "
+                       f"the loop, which the first backward frees")
+            help = ("The second iteration raises \"RuntimeError: Trying to backward through the "
+                    "graph a second time\". Recompute the forward pass inside the loop, or "
+                    "`.detach()` the state carried from one iteration to the next.")
             related = []
         else:
             earlier = ctx.code(hit.earlier)
             line = ctx.line(hit.earlier)
-            message = (
-                f"`{later}` runs backward through a graph that `{earlier}` at line {line} already "
-                f"freed: PyTorch raises \"RuntimeError: Trying to backward through the graph a "
-                f"second time\". Pass `retain_graph=True` to the first backward if both are "
-                f"needed, or add the losses and call backward() once."
-            )
+            message = (f"`{later}` runs through a graph that `{earlier}` at line {line} "
+                       f"already freed")
+            help = ("PyTorch raises \"RuntimeError: Trying to backward through the graph a second "
+                    "time\". Pass `retain_graph=True` to the first backward if both are needed, "
+                    "or add the losses and call backward() once.")
             related = [(hit.earlier, "the graph is freed by this backward")]
-        yield ctx.diagnostic(RULE, hit.later, message, related, make_fix(ctx, hit))
+        yield ctx.diagnostic(RULE, hit.later, message, related, make_fix(ctx, hit), help=help)
 
 
 RULE = Rule(

@@ -14,32 +14,29 @@ def check(ctx):
         bw_line = ctx.line(hit.backward) if hit.backward in ctx.interp.nodes else None
         at = f" at line {bw_line}" if bw_line else ""
         if hit.kind == "no-grad-backward":
-            message = (
-                f"{named} is computed with gradient tracking off (torch.no_grad / inference_mode), "
-                f"so it does not require grad, and the backward{at} has nothing to differentiate: "
-                f"\"RuntimeError: element 0 of tensors does not require grad and does not have a "
-                f"grad_fn\". Compute {named} outside the no_grad block."
-            )
+            message = (f"{named} is computed with gradient tracking off, so the backward{at} "
+                       f"has no graph to run through")
+            help = (f"Under torch.no_grad / inference_mode nothing requires grad, and PyTorch "
+                    f"raises \"RuntimeError: element 0 of tensors does not require grad and does "
+                    f"not have a grad_fn\". Compute {named} outside the no_grad block.")
         elif hit.kind == "grad-read":
-            message = (
-                f"{named} is computed with gradient tracking off (torch.no_grad / inference_mode), "
-                f"which cuts the graph: the backward{at} cannot reach `{hit.subject}` through it, "
-                f"so `{hit.subject}.grad` stays None. Compute {named} outside the no_grad block "
-                f"if `{hit.subject}` should get a gradient."
-            )
+            message = (f"{named} is computed with gradient tracking off, so `{hit.subject}.grad` "
+                       f"stays None after the backward{at}")
+            help = (f"torch.no_grad / inference_mode cuts the graph: the backward cannot reach "
+                    f"`{hit.subject}` through {named}. Compute {named} outside the no_grad block "
+                    f"if `{hit.subject}` should get a gradient.")
         else:
-            message = (
-                f"{named} is computed with gradient tracking off (torch.no_grad / inference_mode), "
-                f"so the backward{at} sends no gradient into `{hit.subject}`, whose parameters "
-                f"the optimizer is meant to train: they never change. Compute {named} with "
-                f"gradients enabled, or leave `{hit.subject}` out of the optimizer if it is frozen "
-                f"on purpose."
-            )
+            message = (f"{named} is computed with gradient tracking off, so the backward{at} "
+                       f"never trains `{hit.subject}`")
+            help = (f"torch.no_grad / inference_mode cuts the graph: no gradient reaches the "
+                    f"parameters of `{hit.subject}` that the optimizer is meant to train, and they "
+                    f"never change. Compute {named} with gradients enabled, or leave "
+                    f"`{hit.subject}` out of the optimizer if it is frozen on purpose.")
         related = []
         if hit.backward is not None:
             related.append((hit.backward, "the backward that gets no gradient through it"))
         related.extend(hit.related)
-        yield ctx.diagnostic(RULE, hit.cut_site, message, related, make_fix(ctx, hit))
+        yield ctx.diagnostic(RULE, hit.cut_site, message, related, make_fix(ctx, hit), help=help)
 
 
 RULE = Rule(

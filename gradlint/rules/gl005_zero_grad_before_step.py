@@ -39,16 +39,15 @@ def make_fix(ctx, clear, loop):
 def check(ctx):
     for clear, backward, step, opt, loop in ctx.obs.zero_before_step.values():
         text = ctx.code(clear)
-        message = (
-            f"`{text}` clears the gradients that `{ctx.code(backward)}` at line "
-            f"{ctx.line(backward)} just computed, before `{opt}.step()` at line {ctx.line(step)} "
-            f"applies them: the step finds no gradient (`None`, or zeros with "
-            f"`set_to_none=False`), so nothing from this batch is learned. Clear the gradients "
-            f"at the start of the iteration, before the forward pass, or after the step."
-        )
+        message = (f"`{text}` clears the gradients of the backward at line {ctx.line(backward)} "
+                   f"before `{opt}.step()` at line {ctx.line(step)} applies them")
+        help = ("The step finds no gradient (`None`, or zeros with `set_to_none=False`), so "
+                "nothing from this batch is learned. Clear the gradients at the start of the "
+                "iteration, before the forward pass, or after the step.")
         related = [(backward, "backward() computes the gradients here"),
                    (step, f"`{opt}.step()` finds them cleared")]
-        yield ctx.diagnostic(RULE, clear, message, related, make_fix(ctx, clear, loop))
+        yield ctx.diagnostic(RULE, clear, message, related, make_fix(ctx, clear, loop),
+                             help=help)
 
 
 RULE = Rule(

@@ -12,16 +12,13 @@ def check(ctx):
     for name, loop, sites in kept_accumulators(ctx):
         for stmt, expr in sites:
             value = ctx.code(expr)
-            message = (
-                f"`{ctx.code(stmt)}` keeps `{value}`, which carries an autograd graph, in "
-                f"`{name}`, which lives across the iterations of the loop at line "
-                f"{ctx.line(ctx.interp.register(loop))} and is only used as a number or logged: "
-                f"every iteration's graph stays reachable from `{name}` and is never freed, so "
-                f"memory grows each iteration (until out of memory on long runs). Keep the "
-                f"value without its graph: `{value}.item()` for a number, or `{value}.detach()`."
-            )
+            message = (f"`{ctx.code(stmt)}` keeps every iteration's graph alive in `{name}` "
+                       f"(loop at line {ctx.line(ctx.interp.register(loop))})")
+            help = (f"`{name}` is only used as a number or logged, but every iteration's graph "
+                    f"stays reachable from it, so memory grows each iteration. Keep the value "
+                    f"without its graph: `{value}.item()` for a number, or `{value}.detach()`.")
             yield ctx.diagnostic(RULE, stmt, message, [(expr, f"`{value}` requires grad")],
-                                 make_fix(ctx, expr))
+                                 make_fix(ctx, expr), help=help)
 
 
 RULE = Rule(

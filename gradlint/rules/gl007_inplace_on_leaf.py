@@ -20,15 +20,12 @@ def check(ctx):
     for stmt_id, op_id, method, origin in ctx.obs.inplace_on_leaf.values():
         op = ctx.code(op_id) if method != "augassign" else ctx.code(stmt_id)
         where = f" (made at line {ctx.line(origin)})" if origin in ctx.interp.nodes else ""
-        message = (
-            f"`{op}` changes in place a leaf tensor that requires grad{where}, with gradient "
-            f"tracking on: PyTorch raises \"RuntimeError: a leaf Variable that requires grad is "
-            f"being used in an in-place operation\". Updates of weights belong in `with "
-            f"torch.no_grad():` (as optimizers do); to compute with a changed copy, write "
-            f"`w2 = w + ...` instead."
-        )
+        message = f"`{op}` changes in place a leaf tensor that requires grad{where}"
+        help = ("With gradient tracking on, PyTorch raises \"RuntimeError: a leaf Variable that requires grad is being used "
+                "in an in-place operation\". Update weights in `with torch.no_grad():` (as "
+                "optimizers do); to compute with a changed copy, write `w2 = w + ...`.")
         related = [(origin, "the leaf is made here")] if origin in ctx.interp.nodes else []
-        yield ctx.diagnostic(RULE, stmt_id, message, related, make_fix(ctx, stmt_id))
+        yield ctx.diagnostic(RULE, stmt_id, message, related, make_fix(ctx, stmt_id), help=help)
 
 
 RULE = Rule(

@@ -30,13 +30,11 @@ def make_fix(ctx, nid):
 def check(ctx):
     for nid in ctx.obs.int_requires_grad.values():
         text = ctx.code(nid)
-        message = (
-            f"`{text}` asks an integer tensor to require grad: PyTorch raises \"RuntimeError: Only "
-            f"Tensors of floating point and complex dtype can require gradients\". Gradients "
-            f"exist only for float (or complex) values: make the data float (`[1.0, 2.0]`, "
-            f"`dtype=torch.float32`), or drop `requires_grad=True` if this holds indices or labels."
-        )
-        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid))
+        message = f"`{text}` asks an integer tensor to require grad"
+        help = ("PyTorch raises \"RuntimeError: Only Tensors of floating point and complex dtype "
+                "can require gradients\". Make the data float (`[1.0, 2.0]`, "
+                "`dtype=torch.float32`), or drop `requires_grad=True` if it holds indices or labels.")
+        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid), help=help)
 
 
 RULE = Rule(

@@ -13,23 +13,20 @@ def check(ctx):
 
     for kind, nid, text in ctx.obs.grad_mode_not_entered.values():
         if kind == "bare":
-            message = (
-                f"`{ctx.code(nid)}` on its own creates a context manager and throws it away: "
-                f"grad mode does not change, so the code below still records graphs as before. "
-                f"Put the code that should run this way in a `with {text}():` block, or decorate "
-                f"the function with `@{text}()`."
-            )
-            yield ctx.diagnostic(RULE, nid, message)
+            message = (f"`{ctx.code(nid)}` on its own does not change grad mode: the code below "
+                       f"still records graphs")
+            help = (f"The call makes a context manager and throws it away. Put the code that "
+                    f"should run this way in a `with {text}():` block, or decorate the function "
+                    f"with `@{text}()`.")
+            yield ctx.diagnostic(RULE, nid, message, help=help)
         else:
             expr = ctx.code(nid)
-            message = (
-                f"`with {expr}:` uses the class, not an instance: Python raises \"TypeError: "
-                f"'type' object does not support the context manager protocol\". Call it: "
-                f"`with {expr}():`."
-            )
+            message = f"`with {expr}:` uses the class, not an instance"
+            help = (f"Python raises \"TypeError: 'type' object does not support the context "
+                    f"manager protocol\". Call it: `with {expr}():`.")
             _, _, line, col = ctx.span(nid)
             fix = Fix("safe", f"Call it: `{expr}()`", (insert(line, col, "()"),))
-            yield ctx.diagnostic(RULE, nid, message, (), fix)
+            yield ctx.diagnostic(RULE, nid, message, (), fix, help=help)
 
 
 RULE = Rule(

@@ -22,13 +22,11 @@ def check(ctx):
     for nid, origin in ctx.obs.numpy_on_grad.values():
         text = ctx.code(nid)
         where = f" (computed at line {ctx.line(origin)})" if origin in ctx.interp.nodes else ""
-        message = (
-            f"`{text}` is called on a tensor that requires grad{where}: PyTorch raises "
-            f"\"RuntimeError: Can't call numpy() on Tensor that requires grad\". Detach it "
-            f"first: `.detach().numpy()` (NumPy arrays are outside autograd anyway)."
-        )
+        message = f"`{text}` is called on a tensor that requires grad{where}"
+        help = ("PyTorch raises \"RuntimeError: Can't call numpy() on Tensor that requires "
+                "grad\". Detach it first: `.detach().numpy()`.")
         related = [(origin, "the tensor is computed here")] if origin else []
-        yield ctx.diagnostic(RULE, nid, message, related, make_fix(ctx, nid))
+        yield ctx.diagnostic(RULE, nid, message, related, make_fix(ctx, nid), help=help)
 
 
 RULE = Rule(

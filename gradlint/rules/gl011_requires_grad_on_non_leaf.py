@@ -7,14 +7,12 @@ from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 def check(ctx):
     for nid, var, origin in ctx.obs.requires_grad_on_non_leaf.values():
         where = f" (computed at line {ctx.line(origin)})" if origin in ctx.interp.nodes else ""
-        message = (
-            f"`{ctx.code(nid)}` changes `requires_grad` of `{var}`, which is not a leaf{where}: "
-            f"PyTorch raises \"RuntimeError: you can only change requires_grad flags of leaf "
-            f"variables\". To stop gradients, use `{var}.detach()` (a new leaf); to make a new "
-            f"leaf that requires grad, use `{var}.detach().requires_grad_()`."
-        )
+        message = f"`{ctx.code(nid)}` changes `requires_grad` of `{var}`, which is not a leaf{where}"
+        help = (f"PyTorch raises \"RuntimeError: you can only change requires_grad flags of leaf "
+                f"variables\". To stop gradients, use `{var}.detach()`; for a new leaf that "
+                f"requires grad, `{var}.detach().requires_grad_()`.")
         related = [(origin, f"`{var}` is computed here")] if origin in ctx.interp.nodes else []
-        yield ctx.diagnostic(RULE, nid, message, related)
+        yield ctx.diagnostic(RULE, nid, message, related, help=help)
 
 
 RULE = Rule(

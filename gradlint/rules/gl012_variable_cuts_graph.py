@@ -10,12 +10,11 @@ def check(ctx):
             continue
         call = ctx.node(nid)
         arg = ctx.interp.code(call.args[0].value) if call.args else "t"
-        message = (
-            f"`{ctx.code(nid)}` returns a new leaf that shares the data of `{arg}` but not its "
-            f"graph: no gradient flows back through it. Use `{arg}` itself to keep the graph, "
-            f"or write `.detach()` if the cut is meant."
-        )
-        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid))
+        message = f"`{ctx.code(nid)}` cuts its argument from the graph: no gradient flows back"
+        help = (f"Variable(t) returns a new leaf that shares the data of `{arg}` but not its "
+                f"graph. Use `{arg}` itself to keep the graph, or write `.detach()` if the cut "
+                f"is meant.")
+        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid), help=help)
 
 
 RULE = Rule(

@@ -13,15 +13,14 @@ def check(ctx):
         where = f" (computed at line {ctx.line(origin)})" if known else ""
         bare = var[1:-1] if var.startswith("(") and var.endswith(")") else var
         base = var if is_plain_name(var) or var != bare else f"({var})"
-        message = (
-            f"`{ctx.code(call)}` has no `gradient` argument, but `{bare}`{where} holds {count} "
-            f"elements: PyTorch raises \"RuntimeError: grad can be implicitly created only for "
-            f"scalar outputs\". Reduce it to one number first (`{base}.sum().backward()` or "
-            f"`{base}.mean().backward()`), or give the vector to multiply the Jacobian by: "
-            f"`{base}.backward(gradient=torch.ones_like({bare}))`."
-        )
+        message = (f"`{ctx.code(call)}` has no `gradient` argument, but `{bare}`{where} holds "
+                   f"{count} elements")
+        help = (f"PyTorch raises \"RuntimeError: grad can be implicitly created only for scalar "
+                f"outputs\". Reduce it first (`{base}.sum().backward()` or "
+                f"`{base}.mean().backward()`), or pass the vector to multiply the Jacobian by: "
+                f"`{base}.backward(gradient=torch.ones_like({bare}))`.")
         related = [(origin, f"`{bare}` is computed here")] if known else []
-        yield ctx.diagnostic(RULE, call, message, related)
+        yield ctx.diagnostic(RULE, call, message, related, help=help)
 
 
 RULE = Rule(

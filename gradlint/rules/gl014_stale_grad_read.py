@@ -24,24 +24,21 @@ def check(ctx):
         if read in mine:
             continue
         if earlier == read:
-            message = (
-                f"`{var}.grad` read here still holds the gradients of the earlier iterations: "
-                f"backward() adds into .grad, and nothing clears it between this read and "
-                f"`{ctx.code(backward)}` at line {ctx.line(backward)} in the next iteration, so "
-                f"each iteration sees the sum of all gradients so far. Set `{var}.grad = None` "
-                f"(or call `{var}.grad.zero_()`) before that backward."
-            )
+            message = (f"`{var}.grad` read here still holds the gradients of the earlier "
+                       f"iterations of the backward at line {ctx.line(backward)}")
+            help = (f"backward() adds into .grad, and nothing clears it before the next "
+                    f"iteration's backward, so each iteration sees the sum of all gradients so "
+                    f"far. Set `{var}.grad = None` (or call `{var}.grad.zero_()`) before that "
+                    f"backward.")
         else:
-            message = (
-                f"`{var}.grad` read here is the sum of two gradients: backward() adds into "
-                f".grad, and `{ctx.code(backward)}` at line {ctx.line(backward)} ran after "
-                f"`{var}.grad` was read at line {ctx.line(earlier)} without clearing it. Set "
-                f"`{var}.grad = None` (or call `{var}.grad.zero_()`) before that backward if "
-                f"each read should see one gradient."
-            )
+            message = (f"`{var}.grad` read here is the sum of two gradients: the backward at line "
+                       f"{ctx.line(backward)} added to the one read at line {ctx.line(earlier)}")
+            help = (f"backward() adds into .grad, and nothing cleared it between the two reads. "
+                    f"Set `{var}.grad = None` (or call `{var}.grad.zero_()`) before that backward "
+                    f"if each read should see one gradient.")
         related = [(earlier, f"`{var}.grad` is read here first"),
                    (backward, "this backward adds to it")]
-        yield ctx.diagnostic(RULE, read, message, related, make_fix(ctx, var, stmt))
+        yield ctx.diagnostic(RULE, read, message, related, make_fix(ctx, var, stmt), help=help)
 
 
 RULE = Rule(

@@ -6,14 +6,13 @@ from gradlint.rules.base import Rule, RuleDocs
 
 def check(ctx):
     for made, step, loop in ctx.obs.optimizer_in_loop.values():
-        message = (
-            f"`{ctx.code(made)}` builds a new optimizer in every iteration of the loop at line "
-            f"{ctx.line(loop)}, over parameters that live across iterations: its state "
-            f"(momentum, Adam moments, step counts) starts from zero at each step, so it behaves "
-            f"like a different, untuned algorithm. Build the optimizer once, before the loop."
-        )
+        message = (f"`{ctx.code(made)}` builds a new optimizer in every iteration of the loop at "
+                   f"line {ctx.line(loop)}")
+        help = ("Its state (momentum, Adam moments, step counts) starts from zero at each step, "
+                "so it behaves like a different, untuned algorithm. Build the optimizer once, "
+                "before the loop.")
         yield ctx.diagnostic(RULE, made, message, [(step, "it steps here"),
-                                                   (loop, "the loop starts here")])
+                                                   (loop, "the loop starts here")], help=help)
 
 
 RULE = Rule(

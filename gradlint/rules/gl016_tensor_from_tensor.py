@@ -14,14 +14,12 @@ def make_fix(ctx, nid):
 def check(ctx):
     for nid in ctx.obs.tensor_from_tensor.values():
         call = ctx.code(nid)
-        message = (
-            f"`{call}` copies something that is already a tensor: PyTorch warns (\"To copy "
-            f"construct from a tensor, it is recommended to use sourceTensor.detach().clone()\") "
-            f"and the copy is cut from autograd, so no gradient flows back through it. Say what "
-            f"you mean: `t.clone().detach()` for a detached copy, `t.clone()` to keep the graph, "
-            f"or just `t`."
-        )
-        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid))
+        message = f"`{call}` copies a tensor and cuts the copy from autograd"
+        help = ("PyTorch warns (\"To copy construct from a tensor, it is recommended to use "
+                "sourceTensor.detach().clone()\"), and no gradient flows back through the copy. "
+                "Write `t.clone().detach()` for a detached copy, `t.clone()` to keep the graph, "
+                "or just `t`.")
+        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid), help=help)
 
 
 RULE = Rule(

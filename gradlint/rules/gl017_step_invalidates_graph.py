@@ -5,16 +5,14 @@ from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 def check(ctx):
     for backward, step, site in ctx.obs.step_invalidates.values():
-        message = (
-            f"`{ctx.code(backward)}` goes back through a graph that saved weights `{ctx.code(step)}` "
-            f"at line {ctx.line(step)} has since changed in place: PyTorch raises \"one of the "
-            f"variables needed for gradient computation has been modified by an inplace "
-            f"operation\". Run every backward through that graph before the step, or redo the "
-            f"forward pass after it."
-        )
+        message = (f"`{ctx.code(backward)}` runs through a graph whose saved weights "
+                   f"`{ctx.code(step)}` at line {ctx.line(step)} changed in place")
+        help = ("PyTorch raises \"one of the variables needed for gradient computation has been "
+                "modified by an inplace operation\". Run every backward through that graph "
+                "before the step, or redo the forward pass after it.")
         related = [(step, "the step changes the saved weights here"),
                    (site, "the forward pass that saved them")]
-        yield ctx.diagnostic(RULE, backward, message, related)
+        yield ctx.diagnostic(RULE, backward, message, related, help=help)
 
 
 RULE = Rule(

@@ -9,18 +9,15 @@ def check(ctx):
         if change in seen:
             continue
         seen.add(change)
-        saver = f"`{ctx.code(site)}`" if site in ctx.interp.nodes else "an operation"
-        where = f" at line {ctx.line(site)}" if site in ctx.interp.nodes else ""
-        message = (
-            f"`{ctx.code(change)}` changes in place a tensor that {saver}{where} saved for "
-            f"its backward: `{ctx.code(backward)}` at line {ctx.line(backward)} raises \"one of "
-            f"the variables needed for gradient computation has been modified by an inplace "
-            f"operation\". Write the new value to a new tensor (`y = x + 1`, `x = x.clone()` "
-            f"first)."
-        )
+        where = f" (at line {ctx.line(site)})" if site in ctx.interp.nodes else ""
+        message = (f"`{ctx.code(change)}` changes in place a tensor saved{where} for the backward "
+                   f"at line {ctx.line(backward)}")
+        help = ("That backward raises \"one of the variables needed for gradient computation "
+                "has been modified by an inplace operation\". Write the new value to a new "
+                "tensor (`y = x + 1`, or `x = x.clone()` first).")
         related = [(site, "this operation saved the tensor"),
                    (backward, "the backward that needs it unchanged")]
-        yield ctx.diagnostic(RULE, change, message, related)
+        yield ctx.diagnostic(RULE, change, message, related, help=help)
 
 
 RULE = Rule(

@@ -52,26 +52,24 @@ def check(ctx):
         if kind == "read":
             if "get_scale" in ctx.src.code:
                 continue  # a norm of scaled gradients may be divided by the scale by hand
-            message = (
-                f"`{ctx.code(use)}` measures gradients that `{ctx.code(backward)}` at line "
-                f"{ctx.line(backward)} left multiplied by the loss scale: the norm is "
-                f"thousands of times too large. Call `{scaler}.unscale_(optimizer)` first."
-            )
+            message = (f"`{ctx.code(use)}` measures gradients still multiplied by the loss scale "
+                       f"(backward at line {ctx.line(backward)})")
+            help = (f"The norm is thousands of times too large. Call "
+                    f"`{scaler}.unscale_(optimizer)` first.")
         else:
             by_norm = "norm" in ctx.interp.code(ctx.node(use).func)
             effect = ("the norm it sees is thousands of times too large, so it shrinks every "
                       "gradient far below the limit" if by_norm else
                       "it compares values thousands of times too large with its bound, so it "
                       "cuts nearly every gradient to the bound")
-            message = (
-                f"`{ctx.code(use)}` clips gradients that `{ctx.code(backward)}` at line "
-                f"{ctx.line(backward)} left multiplied by the loss scale: {effect}. "
-                f"Call `{scaler}.unscale_(optimizer)` before clipping."
-            )
+            message = (f"`{ctx.code(use)}` clips gradients still multiplied by the loss scale "
+                       f"(backward at line {ctx.line(backward)})")
+            help = (f"{effect[0].upper()}{effect[1:]}. Call `{scaler}.unscale_(optimizer)` "
+                    f"before clipping.")
         related = [(backward, "the gradients are scaled here")]
         steps = ctx.obs.scaler_steps.get(backward, {})
         yield ctx.diagnostic(RULE, use, message, related,
-                             make_fix(ctx, use, backward, scaler, steps))
+                             make_fix(ctx, use, backward, scaler, steps), help=help)
 
 
 RULE = Rule(

@@ -18,13 +18,12 @@ def make_fix(ctx, sched, step):
 
 def check(ctx):
     for sched, step in ctx.obs.scheduler_before_step.values():
-        message = (
-            f"`{ctx.code(sched)}` runs before `{ctx.code(step)}` at line {ctx.line(step)} in the "
-            f"first iteration: PyTorch warns and skips the first learning rate of the schedule. "
-            f"Step the scheduler after the optimizer."
-        )
+        message = (f"`{ctx.code(sched)}` runs before `{ctx.code(step)}` at line {ctx.line(step)} "
+                   f"in the first iteration")
+        help = ("PyTorch warns and skips the first learning rate of the schedule. Step the "
+                "scheduler after the optimizer.")
         yield ctx.diagnostic(RULE, sched, message, [(step, "the optimizer steps here")],
-                             make_fix(ctx, sched, step))
+                             make_fix(ctx, sched, step), help=help)
 
 
 RULE = Rule(

@@ -23,20 +23,16 @@ def check(ctx):
     for kind, clip, backward, step in ctx.obs.clip_outside.values():
         code = ctx.code(clip)
         if kind == "before-backward":
-            message = (
-                f"`{code}` clips before `{ctx.code(backward)}` at line {ctx.line(backward)} "
-                f"computes the gradients, so `{ctx.code(step)}` at line {ctx.line(step)} applies "
-                f"them unclipped. Clip between the backward and the step."
-            )
+            message = (f"`{code}` clips before the backward at line {ctx.line(backward)}: the step "
+                       f"at line {ctx.line(step)} applies unclipped gradients")
             related = [(backward, "the gradients are computed here, after the clip"),
                        (step, "the step applies them unclipped")]
         else:
-            message = (
-                f"`{code}` clips after `{ctx.code(step)}` at line {ctx.line(step)} already "
-                f"applied the gradients unclipped. Clip between the backward and the step."
-            )
+            message = (f"`{code}` clips after `{ctx.code(step)}` at line {ctx.line(step)} applied "
+                       f"the gradients unclipped")
             related = [(step, "the step applies the gradients unclipped")]
-        yield ctx.diagnostic(RULE, clip, message, related, make_fix(ctx, clip, backward, step))
+        yield ctx.diagnostic(RULE, clip, message, related, make_fix(ctx, clip, backward, step),
+                             help="Clip between the backward and the step.")
 
 
 RULE = Rule(

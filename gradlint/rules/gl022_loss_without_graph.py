@@ -2,11 +2,13 @@
 
 from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
-_HOW = {"data": "`.data`", "compare": "a comparison has no gradient"}
+_HOW = {"data": "`.data` is the tensor's values outside autograd",
+        "compare": "A comparison has no gradient"}
 
 
 def _how(how: str) -> str:
-    return _HOW.get(how) or f"`.{how}()`"
+    """Why the value has no graph, as the opening of a sentence."""
+    return _HOW.get(how) or f"`.{how}()` gives a value outside autograd"
 
 
 def check(ctx):
@@ -14,25 +16,23 @@ def check(ctx):
         node, how = min(cuts, key=lambda c: ctx.start(c[0]))
         cut = ctx.code(node)
         if kind == "crash":
-            message = (
-                f"`{ctx.code(backward)}` runs on a loss with no graph: `{cut}` at line "
-                f"{ctx.line(node)} took it out of autograd ({_how(how)}), so PyTorch raises "
-                f"\"element 0 of tensors does not require grad\". Compute the loss from the "
-                f"model's output tensors themselves."
-            )
+            message = (f"`{ctx.code(backward)}` runs on a loss with no graph: `{cut}` at line "
+                       f"{ctx.line(node)} took it out of autograd")
+            help = (f"{_how(how)}, so PyTorch raises \"element 0 of "
+                    f"tensors does not require grad\". Compute the loss from the model's output "
+                    f"tensors themselves.")
         elif kind == "term":
-            message = (
-                f"`{cut}` at line {ctx.line(node)} is cut from autograd ({_how(how)}) before "
-                f"it is added to the loss: `{ctx.code(backward)}` gets no gradient from that "
-                f"term. Add the tensor itself to train through it."
-            )
+            message = (f"`{cut}` at line {ctx.line(node)} is cut from autograd before it is added "
+                       f"to the loss: the backward gets no gradient from that term")
+            help = (f"{_how(how)}. Add the tensor itself to train "
+                    f"through it.")
         else:
-            message = (
-                f"`{ctx.code(backward)}` runs on a new leaf tensor made from `{cut}` at line "
-                f"{ctx.line(node)} ({_how(how)}): it has no graph back to the model, so no "
-                f"parameter gets a gradient. Compute the loss from the model's output tensors."
-            )
-        yield ctx.diagnostic(RULE, backward, message, [(node, "the graph is cut here")])
+            message = (f"`{ctx.code(backward)}` runs on a new leaf tensor made at line "
+                       f"{ctx.line(node)}: no parameter gets a gradient")
+            help = (f"{_how(how)}: the new tensor has no graph back "
+                    f"to the model. Compute the loss from the model's output tensors.")
+        yield ctx.diagnostic(RULE, backward, message, [(node, "the graph is cut here")],
+                             help=help)
 
 
 RULE = Rule(

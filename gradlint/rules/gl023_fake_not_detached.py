@@ -6,16 +6,14 @@ from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 def check(ctx):
     for backward, d_step, g_step, name in ctx.obs.fake_not_detached.values():
-        message = (
-            f"`{ctx.code(backward)}` also sends gradients into `{name}` (its input was not "
-            f"detached), and nothing clears them before `{ctx.code(g_step)}` at line "
-            f"{ctx.line(g_step)}: that step applies the discriminator loss's gradient too. "
-            f"Feed the discriminator `fake.detach()`, or zero `{name}`'s gradients before its "
-            f"own backward."
-        )
+        message = (f"`{ctx.code(backward)}` also sends gradients into `{name}`, which "
+                   f"`{ctx.code(g_step)}` at line {ctx.line(g_step)} then applies")
+        help = (f"The discriminator's input was not detached, and nothing clears `{name}`'s "
+                f"gradients before its step. Feed the discriminator `fake.detach()`, or zero "
+                f"`{name}`'s gradients before its own backward.")
         related = [(d_step, "the discriminator's step"),
                    (g_step, f"this step applies both losses' gradients to `{name}`")]
-        yield ctx.diagnostic(RULE, backward, message, related)
+        yield ctx.diagnostic(RULE, backward, message, related, help=help)
 
 
 RULE = Rule(

@@ -37,16 +37,14 @@ def check(ctx):
 
         calls = ctx.obs.eval_forwards[ev.loop]
         first = calls[0]
-        message = (
-            f"This loop runs `{ctx.code(first)}` (line {ctx.line(first)}) on a model switched "
-            f"to eval() mode, and never calls backward: with gradient tracking on, autograd "
-            f"still records a graph and keeps the activations of every forward pass, costing "
-            f"memory and time for nothing. Wrap the loop in `with torch.no_grad():` (or "
-            f"`torch.inference_mode()`)."
-        )
+        message = (f"This loop runs `{ctx.code(first)}` (line {ctx.line(first)}) in eval() mode "
+                   f"with gradient tracking on, and never calls backward")
+        help = ("Autograd still records a graph and keeps the activations of every forward pass, "
+                "costing memory and time for nothing. Wrap the loop in `with torch.no_grad():` "
+                "(or `torch.inference_mode()`).")
         related = [(first, "forward pass with gradient tracking on")]
         fix = wrap_in_no_grad(ctx, ctx.node(ev.loop), "safe")
-        yield ctx.diagnostic(RULE, ev.loop, message, related, fix)
+        yield ctx.diagnostic(RULE, ev.loop, message, related, fix, help=help)
 
 
 RULE = Rule(

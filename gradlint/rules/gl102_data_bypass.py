@@ -17,24 +17,21 @@ def check(ctx):
         if saver is not None:
             # the no_grad rewrite bumps the version counter: that backward would raise
             where = f" at line {ctx.line(saver)}" if saver in ctx.interp.nodes else ""
-            message = (
-                f"`{ctx.code(stmt)}` changes `{base}` through `.data`, which autograd does not "
-                f"see, while an operation{where} that saved `{base}` still waits for its "
-                f"backward: that backward will compute gradients from the new values. Make the "
-                f"change after the backward, or compute with a copy (`{base}.clone()`)."
-            )
-            yield ctx.diagnostic(RULE, stmt, message)
+            message = (f"`{ctx.code(stmt)}` changes `{base}` through `.data` while an "
+                       f"operation{where} that saved it still waits for its backward")
+            help = (f"Autograd does not see the change: that backward will compute gradients "
+                    f"from the new values. Make the change after the backward, or compute with "
+                    f"a copy (`{base}.clone()`).")
+            yield ctx.diagnostic(RULE, stmt, message, help=help)
             continue
         instead = _suggestion(ctx, stmt, attr, base, how)
-        message = (
-            f"`{ctx.code(stmt)}` changes `{base}` through `.data`, which autograd does not see: "
-            f"the version counter that guards saved tensors is not bumped, so a backward that "
-            f"saved `{base}` silently computes gradients from the new values instead of "
-            f"raising. Write `with torch.no_grad(): {instead}` instead"
-            + (" (same shape and dtype; to change those, make a new tensor or Parameter)."
-               if how == "assign" else ".")
-        )
-        yield ctx.diagnostic(RULE, stmt, message)
+        message = f"`{ctx.code(stmt)}` changes `{base}` through `.data`, which autograd does not see"
+        help = (f"The version counter that guards saved tensors is not bumped, so a backward "
+                f"that saved `{base}` silently computes gradients from the new values. Write "
+                f"`with torch.no_grad(): {instead}` instead"
+                + (" (same shape and dtype; to change those, make a new tensor or Parameter)."
+                   if how == "assign" else "."))
+        yield ctx.diagnostic(RULE, stmt, message, help=help)
 
 
 RULE = Rule(

@@ -123,13 +123,11 @@ def check(ctx):
         if backward in seen or _divided(ctx, loop, n):
             continue
         seen.add(backward)
-        message = (
-            f"`{ctx.code(backward)}` adds up the gradients of `{n}` micro-batches before each "
-            f"step, and the loss is not divided by `{n}`: the step is `{n}` times the average "
-            f"gradient (with SGD, a learning rate `{n}` times too large). Divide the loss by "
-            f"`{n}` before the backward."
-        )
-        yield ctx.diagnostic(RULE, backward, message, (), make_fix(ctx, backward, n))
+        message = (f"`{ctx.code(backward)}` sums the gradients of `{n}` micro-batches, but the loss "
+                   f"is not divided by it")
+        help = (f"Each step applies `{n}` times the average gradient (with SGD, a learning rate "
+                f"`{n}` times too large). Divide the loss by `{n}` before the backward.")
+        yield ctx.diagnostic(RULE, backward, message, (), make_fix(ctx, backward, n), help=help)
 
 
 RULE = Rule(

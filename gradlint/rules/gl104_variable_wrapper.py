@@ -92,12 +92,10 @@ def check(ctx):
     for nid, cuts in ctx.obs.deprecated_variable.values():
         if cuts:
             continue
-        message = (
-            f"`{ctx.code(nid)}` uses `Variable`, deprecated since PyTorch 0.4: tensors do "
-            f"everything it did. Write what it does: `t.detach()` (with `.requires_grad_()` if "
-            f"`requires_grad=True` was passed)."
-        )
-        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid))
+        message = f"`{ctx.code(nid)}` uses `Variable`, deprecated since PyTorch 0.4"
+        help = ("Tensors do everything it did. Write what it does: `t.detach()` (with "
+                "`.requires_grad_()` if `requires_grad=True` was passed).")
+        yield ctx.diagnostic(RULE, nid, message, (), make_fix(ctx, nid), help=help)
 
 
 RULE = Rule(
