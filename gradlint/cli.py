@@ -64,6 +64,7 @@ def use_color(flag, stream) -> bool:
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Write the findings to this file instead of standard output.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--exit-non-zero-on-fix", is_flag=True, help="With --fix, exit 1 if anything was fixed, even when nothing remains.")
+@click.option("--show-fixes/--no-show-fixes", default=None, help="With --fix: list the fixes applied, per file and rule.")
 @click.option("--statistics", is_flag=True, help="Print only the number of findings per rule, most frequent first ([*]: fixable).")
 @click.option("-q", "--quiet", is_flag=True, help="Print the findings, without the summary.")
 @click.option("-s", "--silent", is_flag=True, help="Print nothing; the exit status still tells.")
@@ -90,7 +91,7 @@ def use_color(flag, stream) -> bool:
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of internal errors.")
 @click.pass_obj
 def check(remember, paths, select, extend_select, ignore, output_format, output_file, exit_zero,
-          exit_non_zero_on_fix, statistics, quiet, silent, color, config_args, isolated, exclude,
+          exit_non_zero_on_fix, show_fixes, statistics, quiet, silent, color, config_args, isolated, exclude,
           extend_exclude, per_file_ignores, extend_per_file_ignores, show_files, show_settings,
           no_prefilter, fix,
           unsafe_fixes, diff, add_noqa, watch, jobs, no_cache, respect_gitignore,
@@ -215,7 +216,8 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     else:
         text = render(output_format, result.diagnostics, result.paths, color=color,
                       quiet=quiet, fixed=result.fixed if mode.fix else None, unsafe=unsafe,
-                      failed=bool(result.errors), sources=stdin_source)
+                      failed=bool(result.errors), sources=stdin_source,
+                      fixes=result.fixes if _pick(show_fixes, settings.show_fixes) else None)
     status = 2 if failed else (1 if (result.diagnostics and not exit_zero) or (
         exit_non_zero_on_fix and mode.fix and result.fixed) else 0)
     if output_file:
@@ -225,6 +227,10 @@ def check(remember, paths, select, extend_select, ignore, output_format, output_
     if inputs is not None and status != 2 and not mode.active and _written_as_is(text, color):
         replay.save(remember, inputs, text, status, settings.cache_folder())
     sys.exit(status)
+
+
+def _pick(option, setting):
+    return setting if option is None else option
 
 
 def _format(option, settings, output_file) -> str:

@@ -44,6 +44,7 @@ class Settings:
     respect_gitignore: bool = True
     output_format: Optional[str] = None  # None: `full` on a terminal, else `text`
     unsafe_fixes: bool = False
+    show_fixes: bool = False  # list the fixes applied (`--show-fixes`)
     clear_grad_functions: Tuple[str, ...] = ()
     backward_functions: Tuple[str, ...] = ()
     cache_dir: Optional[str] = None  # default: .gradlint_cache in the project root

@@ -32,7 +32,7 @@ _NAME_LISTS = {"exclude": "exclude", "extend-exclude": "extend_exclude", "includ
                "backward-functions": "backward_functions"}
 _TABLES = {"per-file-ignores": "per_file_ignores",
            "extend-per-file-ignores": "per_file_ignores"}
-_BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes",
+_BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes", "show-fixes": "show_fixes",
               "respect-gitignore": "respect_gitignore"}
 _OTHER = {"output-format": "output_format", "cache-dir": "cache_dir",
           "file-timeout": "file_timeout", "extend": None}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from gradlint.config import Settings
 from gradlint.diagnostics import Diagnostic
@@ -20,6 +20,7 @@ class RunResult:
     notices: List[str] = field(default_factory=list)  # things skipped, worth saying (exit 0)
     fixed: int = 0
     diffs: List[str] = field(default_factory=list)
+    fixes: Dict[str, Dict[str, int]] = field(default_factory=dict)  # path -> code -> fixed
 
     def merge(self, other: "RunResult") -> None:
         self.diagnostics.extend(other.diagnostics)
@@ -29,6 +30,7 @@ class RunResult:
         self.notices.extend(other.notices)
         self.fixed += other.fixed
         self.diffs.extend(other.diffs)
+        self.fixes.update(other.fixes)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def lint_stdin(data: bytes, path: str, settings: Settings, prefilter: bool = Tru
 def _fixed_stdin(result: RunResult, outcome) -> RunResult:
     result.diagnostics = outcome.remaining
     result.fixed = outcome.fixed
+    if outcome.by_code:
+        result.fixes[result.paths[0] if result.paths else "-"] = outcome.by_code
     return result
 
 
@@ -159,6 +163,7 @@ def fix_one(path, source, lint, mode: FixMode, result: RunResult) -> None:
                 result.diagnostics.extend(lint(source.text))
                 return
         result.fixed += outcome.fixed
+        result.fixes[path] = outcome.by_code
     result.diagnostics.extend(outcome.remaining)
 
 
@@ -211,6 +216,7 @@ def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
         remaining = [notebook.map_diagnostic(notebook.load(new_text), d)
                      for d in outcome.remaining]
         result.fixed += outcome.fixed
+        result.fixes[path] = outcome.by_code
     result.diagnostics.extend(remaining)
 
 

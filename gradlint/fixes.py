@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
-from gradlint.diagnostics import Diagnostic, Edit
+from gradlint.diagnostics import Diagnostic, Edit, Fix
 
 MAX_PASSES = 10
 
@@ -15,6 +15,7 @@ MAX_PASSES = 10
 class FixResult:
     source: str
     fixed: int = 0  # findings whose fix was applied
+    by_code: Dict[str, int] = field(default_factory=dict)  # of those, how many per rule
     remaining: List[Diagnostic] = field(default_factory=list)
     error: Optional[str] = None  # a fix produced code that does not parse: nothing applied
     protected: Tuple[Tuple[int, int], ...] = ()  # where the protected spans ended up
@@ -88,12 +89,13 @@ def apply_edits(source: str, fixes, protected: Tuple[Tuple[int, int], ...] = ()
     A fix that touches a `protected` span (offsets; inserting at either end is allowed)
     is left out."""
     text, applied, _ = apply_edits_tracked(source, fixes, protected)
-    return text, applied
+    return text, len(applied)
 
 
 def apply_edits_tracked(source: str, fixes, protected: Tuple[Tuple[int, int], ...] = ()
-                        ) -> Tuple[str, int, Tuple[Tuple[int, int], ...]]:
-    """`apply_edits`, and where the protected spans are in the new text."""
+                        ) -> Tuple[str, List[Fix], Tuple[Tuple[int, int], ...]]:
+    """`apply_edits` (with the fixes applied, not their number), and where the protected
+    spans are in the new text."""
     starts = _line_starts(source)
     nl = newline_of(source)
     # a rule writes "\n" for a new line; in a file with no LF ending that is converted to
@@ -101,7 +103,7 @@ def apply_edits_tracked(source: str, fixes, protected: Tuple[Tuple[int, int], ..
     # one copied from the file, so every "\n" stays as it is (and is one of its endings)
     has_lf = _BARE_LF.search(source) is not None
     chosen: List[Tuple[int, int, str]] = []
-    applied = 0
+    applied: List[Fix] = []
     taken: List[Tuple[int, int]] = list(protected)
 
     def span_of(edit: Edit) -> Tuple[int, int, str]:
@@ -126,7 +128,7 @@ def apply_edits_tracked(source: str, fixes, protected: Tuple[Tuple[int, int], ..
             continue  # waits for the next pass (or, against a protected span, never runs)
         taken.extend((a, b) for a, b, _ in spans)
         chosen.extend(spans)
-        applied += 1
+        applied.append(fix)
         for edit in getattr(fix, "shared", ()):
             count, needed = carried.get(edit, (0, fix.sharers))
             carried[edit] = (count + 1, needed)
@@ -186,18 +188,20 @@ def fix_source(source: str, lint: Callable[[str], List[Diagnostic]], unsafe: boo
     from gradlint.guard import parse_error
 
     fixed = 0
+    by_code: Dict[str, int] = {}
     diagnostics = lint(source)
     # CPython checks the result too, unless it refuses the original already (syntax newer
     # than the Python running gradlint): libcst then decides alone
     by_python = None
     for _ in range(MAX_PASSES):
-        fixes = [d.fix for d in diagnostics if d.fix is not None
-                 and (d.fix.applicability == "safe" or unsafe)]
+        code_of = {id(d.fix): d.code for d in diagnostics if d.fix is not None
+                   and (d.fix.applicability == "safe" or unsafe)}
+        fixes = [d.fix for d in diagnostics if id(d.fix) in code_of]
         if not fixes:
             break
         fixes.sort(key=lambda f: (f.edits[0].line, f.edits[0].column))
         new_source, applied, moved = apply_edits_tracked(source, fixes, protected)
-        if applied == 0 or new_source == source:
+        if not applied or new_source == source:
             break
         if by_python is None:
             by_python = python_parses(source) is None
@@ -206,22 +210,24 @@ def fix_source(source: str, lint: Callable[[str], List[Diagnostic]], unsafe: boo
             return parse_error(text) or (python_parses(text) if by_python else None)
 
         problem = problem_in(new_source)
-        if problem is not None and applied > 1:
+        if problem is not None and len(applied) > 1:
             # fixes that are each right can clash (two statements moved out of one block
             # leave it empty): then one at a time, re-linting in between
             new_source, applied, moved = apply_edits_tracked(source, fixes[:1], protected)
             problem = problem_in(new_source)
         if problem is not None:  # a bug in a fix: keep the last good text
             codes = sorted({d.code for d in diagnostics if d.fix is not None})
-            return FixResult(source, fixed, diagnostics,
+            return FixResult(source, fixed, by_code, diagnostics,
                              f"a fix for {', '.join(codes)} produced code that does not parse "
                              f"({problem.splitlines()[0] if problem else problem}); this is a "
                              f"gradlint bug, please report it. The file was left unchanged by "
                              f"that fix.", protected)
         source, protected = new_source, moved
-        fixed += applied
+        fixed += len(applied)
+        for fix in applied:
+            by_code[code_of[id(fix)]] = by_code.get(code_of[id(fix)], 0) + 1
         diagnostics = lint(source)
-    return FixResult(source, fixed, diagnostics, None, protected)
+    return FixResult(source, fixed, by_code, diagnostics, None, protected)
 
 
 __all__ = ["apply_edits", "fix_source", "FixResult", "Edit", "newline_of", "python_lines"]

@@ -3,8 +3,8 @@
 
 The *project* settings are those of the working folder (or `--config PATH`, or none
 with `--isolated`): they give what belongs to the run as a whole (the cache folder,
-`fix`, `unsafe-fixes`, `output-format`, `respect-gitignore`), and the settings of a file
-with no configuration file above it. With `--config PATH` or `--isolated`, every file
+`fix`, `unsafe-fixes`, `show-fixes`, `output-format`, `respect-gitignore`), and the
+settings of a file with no configuration file above it. With `--config PATH` or `--isolated`, every file
 gets the project settings.
 """
 

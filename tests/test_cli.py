@@ -399,3 +399,29 @@ def test_show_files_isolated_exclude_and_extend_exclude(project):
     assert files("--exclude", "src") == ["build/c.py"]
     assert files("--exclude", "nothing") == ["build/c.py", "src/a.py"]
     assert run("check", "--isolated", "--config", "pyproject.toml").exit_code == 2
+
+
+def test_show_fixes_lists_what_was_fixed_per_file_and_rule(project):
+    (project / "a.py").write_text((FIXTURES / "gl001" / "flagged_accumulation_never_cleared.py")
+                                  .read_text())
+    (project / "b.py").write_text(BUGGY.read_text())
+    for fmt in ("text", "full"):
+        for name, fixture in (("a.py", "gl001/flagged_accumulation_never_cleared.py"),
+                              ("b.py", "gl002/flagged_article_example.py")):
+            (project / name).write_text((FIXTURES / fixture).read_text())
+        result = run("check", "--no-cache", "--fix", "--show-fixes", "--output-format", fmt, ".")
+        assert result.exit_code == 0, result.output
+        assert result.output == ("Fixed 2 problems:\n- a.py:\n    1 \u00d7 GL001 (missing-zero-grad)\n"
+                                 "- b.py:\n    1 \u00d7 GL002 (non-leaf-grad)\n\n"
+                                 "Found 2 problems (2 fixed, 0 remaining).\n")
+    # nothing to list without --fix; the setting turns it on too
+    (project / "a.py").write_text((FIXTURES / "gl001" / "flagged_accumulation_never_cleared.py")
+                                  .read_text())
+    assert "Fixed" not in run("check", "--no-cache", "--show-fixes", "a.py").output
+    (project / "gradlint.toml").write_text("show-fixes = true\n")
+    result = run("check", "--no-cache", "--fix", "--output-format", "text", "a.py")
+    assert result.output.startswith("Fixed 1 problem:\n- a.py:\n")
+    (project / "a.py").write_text((FIXTURES / "gl001" / "flagged_accumulation_never_cleared.py")
+                                  .read_text())
+    result = run("check", "--no-cache", "--fix", "--no-show-fixes", "a.py")
+    assert "Fixed" not in result.output and "(1 fixed, 0 remaining)" in result.output

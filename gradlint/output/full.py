@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from gradlint.output.text import footer, headline, styler, summary
+from gradlint.output.text import fixes_applied, footer, headline, styler, summary
 
 CONTEXT = 2  # lines shown before and after the finding's first line, as Ruff
 
 
 def render(diagnostics, files: int, color: bool, quiet: bool, fixed=None, unsafe: bool = False,
-           failed: bool = False, sources: Optional[Dict[str, str]] = None) -> str:
+           failed: bool = False, sources: Optional[Dict[str, str]] = None, fixes=None) -> str:
     style = styler(color)
     read = _Reader(sources or {})
     blocks = []
@@ -28,6 +28,8 @@ def render(diagnostics, files: int, color: bool, quiet: bool, fixed=None, unsafe
         lines.extend(f"  = {label}: {text}" for label, text in footer(d, style, unsafe))
         blocks.append("\n".join(lines) + "\n")
     out = "\n".join(blocks)
+    if fixes:
+        out += ("\n" if blocks else "") + "".join(line + "\n" for line in fixes_applied(fixes))
     if not quiet:
         tail = summary(diagnostics, files, style, fixed, unsafe, failed)
         out += ("\n" if blocks and tail else "") + "".join(line + "\n" for line in tail)

@@ -4,7 +4,7 @@ import click
 
 
 def render(diagnostics, files: int, color: bool, quiet: bool, fixed=None, unsafe: bool = False,
-           failed: bool = False) -> str:
+           failed: bool = False, fixes=None) -> str:
     style = styler(color)
     lines = []
     for d in diagnostics:
@@ -12,6 +12,8 @@ def render(diagnostics, files: int, color: bool, quiet: bool, fixed=None, unsafe
         for r in d.related:
             lines.append(f"    {style('note:', fg='cyan')} {r.location}:{r.line}:{r.column}: {r.message}")
         lines.extend(f"    {label}: {text}" for label, text in footer(d, style, unsafe))
+    if fixes:
+        lines.extend(fixes_applied(fixes))
     if not quiet:
         lines.extend(summary(diagnostics, files, style, fixed, unsafe, failed))
     return "\n".join(lines) + ("\n" if lines else "")
@@ -41,6 +43,20 @@ def footer(d, style, unsafe: bool):
     if d.fix is not None and not applicable(d, unsafe):
         yield (style("fix", fg="cyan"),
                f"{d.fix.message} (unsafe fix: apply with --fix --unsafe-fixes)")
+
+
+def fixes_applied(fixes) -> list:
+    """`--show-fixes`: what was fixed, per file and rule, as Ruff lists it."""
+    from gradlint.rules import REGISTRY
+
+    total = sum(sum(codes.values()) for codes in fixes.values())
+    lines = [f"Fixed {total} problem{'s' if total != 1 else ''}:"]
+    for path in sorted(fixes):
+        if fixes[path]:
+            lines.append(f"- {path}:")
+            lines.extend(f"    {n} \u00d7 {code} ({REGISTRY[code].name})"
+                         for code, n in sorted(fixes[path].items()))
+    return lines + [""]
 
 
 def summary(diagnostics, files: int, style, fixed, unsafe: bool, failed: bool):
