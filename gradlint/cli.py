@@ -60,7 +60,7 @@ def use_color(flag, stream) -> bool:
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma separated); replaces the default set. ALL enables every rule.")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-@click.option("--output-format", type=click.Choice(FORMATS), default=None, envvar="GRADLINT_OUTPUT_FORMAT", show_envvar=True, help="full (default on a terminal: with the source lines), text (default otherwise), concise, json, json-lines, sarif, github, gitlab or junit.")
+@click.option("--output-format", type=click.Choice(FORMATS), default=None, envvar="GRADLINT_OUTPUT_FORMAT", show_envvar=True, help="full (default on a terminal: with the source lines), text (default otherwise), concise, json, json-lines, sarif, github, gitlab, junit, pylint or rdjson.")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False), help="Write the findings to this file instead of standard output.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--exit-non-zero-on-fix", is_flag=True, help="With --fix, exit 1 if anything was fixed, even when nothing remains.")

@@ -91,3 +91,31 @@ def test_output_format_from_config(project):
     (project / "pyproject.toml").write_text("[tool.gradlint]\noutput-format = 'xml'\n")
     bad = CliRunner().invoke(main, ["check", "a.py"])
     assert bad.exit_code == 2 and "option 'output-format' must be one of" in bad.output
+
+
+def test_pylint_agrees_with_json():
+    full = json.loads(run("json"))
+    assert run("pylint").splitlines() == [
+        f"{d['path']}:{d['line']}: [{d['code']}] {d['message']}" for d in full]
+
+
+def test_rdjson_for_reviewdog():
+    full = json.loads(run("json"))
+    log = json.loads(run("rdjson"))
+    assert log["source"]["name"] == "gradlint" and log["severity"] == "ERROR"
+    assert len(log["diagnostics"]) == len(full)
+    for d, r in zip(full, log["diagnostics"]):
+        assert r["message"] == f"{d['message']}. {d['help']}"
+        assert r["location"] == {"path": d["path"], "range": {
+            "start": {"line": d["line"], "column": d["column"]},
+            "end": {"line": d["end_line"], "column": d["end_column"]}}}
+        assert r["code"] == {"value": d["code"], "url": d["url"]}
+        assert [x["message"] for x in r.get("related_locations", [])] == \
+            [x["message"] for x in d["related"]]
+        safe = d["fix"] is not None and d["fix"]["applicability"] == "safe"
+        assert ("suggestions" in r) == safe
+        if safe:
+            assert [s["text"] for s in r["suggestions"]] == [e["content"] for e in d["fix"]["edits"]]
+    # --statistics in rdjson is JSON too
+    stats = CliRunner().invoke(main, ["check", "--statistics", "--output-format", "rdjson", *FILES])
+    assert {row["code"] for row in json.loads(stats.stdout)} >= {"GL001", "GL004"}

@@ -57,6 +57,13 @@ def test_notebook_findings_in_github_and_sarif_name_the_cell(project):
     assert result["message"]["text"].startswith("cell 4, line 3: ")
     assert result["properties"] == {"cell": 4, "cellLine": 3, "cellColumn": 5}
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
+    rdjson = json.loads(CliRunner().invoke(main, ["check", "--output-format", "rdjson", "."]).stdout)
+    first = rdjson["diagnostics"][0]
+    assert first["message"].startswith("cell 4, line 3: ")
+    assert first["location"]["range"] == {"start": {"line": 1, "column": 1}}
+    assert "suggestions" not in first  # (its lines are the cell's, not the file's)
+    pylint = CliRunner().invoke(main, ["check", "--output-format", "pylint", "."]).stdout
+    assert pylint.startswith("train.ipynb:cell 4:3: [GL001] ")
 
 
 def test_notebook_fix_keeps_layout(project):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-FORMATS = ("full", "text", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
+FORMATS = ("full", "text", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit",
+           "pylint", "rdjson")
 _MODULES = {
-    "full": "full", "text": "text", "concise": "concise", "json": "json_format", "json-lines": "json_lines",
-    "sarif": "sarif", "github": "github", "gitlab": "gitlab", "junit": "junit",
+    "full": "full", "text": "text", "concise": "concise", "json": "json_format",
+    "json-lines": "json_lines", "sarif": "sarif", "github": "github", "gitlab": "gitlab",
+    "junit": "junit", "pylint": "pylint", "rdjson": "rdjson",
 }
 
 

@@ -10,7 +10,7 @@ def render_statistics(diagnostics, fmt: str, unsafe: bool = False) -> str:
     fixable = {(d.code, d.name) for d in diagnostics
                if d.fix is not None and (d.fix.applicability == "safe" or unsafe)}
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    if fmt in ("json", "json-lines", "sarif", "gitlab"):
+    if fmt in ("json", "json-lines", "sarif", "gitlab", "rdjson"):
         return json.dumps([{"code": code, "name": name, "count": n,
                             "fixable": (code, name) in fixable}
                            for (code, name), n in rows], indent=2) + "\n"
