@@ -286,3 +286,30 @@ def test_a_shared_edit_survives_the_cache():
     d = Diagnostic(code="GL104", name="variable-wrapper", message="m", path="p.py", line=3,
                    column=5, end_line=3, end_column=9, related=(), fix=fix)
     assert from_json(json.loads(json.dumps(d.to_json()))).fix == fix
+
+
+def test_gl001_fix_goes_above_the_comment_about_the_first_statement():
+    """A comment right above the loop body's first statement is about that statement:
+    `zero_grad()` goes above it. After a blank line, the comment stays above the call."""
+    def fixed(body):
+        source = ("import torch\nmodel = torch.nn.Linear(2, 1)\n"
+                  "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                  "for step in range(3):\n" + textwrap.indent(textwrap.dedent(body), "    "))
+        lint = lambda text: lint_source(text, "t.py", Settings(select=("GL001",)))
+        out = fix_source(source, lint, unsafe=False)
+        assert out.fixed == 1 and not out.remaining
+        return out.source.split("for step in range(3):\n", 1)[1]
+
+    tail = "loss = model(torch.randn(4, 2)).sum()\nloss.backward()\nopt.step()\n"
+    assert fixed("# forward pass\n# on a fresh batch\n" + tail) == textwrap.indent(
+        "opt.zero_grad()\n# forward pass\n# on a fresh batch\n" + tail, "    ")
+    assert fixed("# one epoch\n\n# forward pass\n" + tail) == textwrap.indent(
+        "# one epoch\n\nopt.zero_grad()\n# forward pass\n" + tail, "    ")
+    assert fixed(tail) == textwrap.indent("opt.zero_grad()\n" + tail, "    ")
+    # CRLF endings are kept
+    source = ("import torch\r\nmodel = torch.nn.Linear(2, 1)\r\n"
+              "opt = torch.optim.SGD(model.parameters(), lr=0.1)\r\nfor step in range(3):\r\n"
+              "    # forward\r\n    loss = model(torch.randn(4, 2)).sum()\r\n"
+              "    loss.backward()\r\n    opt.step()\r\n")
+    out = fix_source(source, lambda t: lint_source(t, "t.py", Settings(select=("GL001",))), False)
+    assert "for step in range(3):\r\n    opt.zero_grad()\r\n    # forward\r\n" in out.source

@@ -8,7 +8,8 @@ from gradlint.rules.base import GRAD_ATTRIBUTE, Rule, RuleDocs
 def make_fix(ctx, ev):
     """`opt.zero_grad()` as the first statement of the loop body, for each optimizer
     stepped directly in the loop (a name that exists before the iteration starts)."""
-    from gradlint.rules.edits import assigned_names, insert_statement_before, is_plain_name
+    from gradlint.rules.edits import (assigned_names, insert, insert_statement_before,
+                                      is_plain_name)
     loop = ctx.node(ev.loop)
     names = []
     for site, (text, step) in ev.steps.items():
@@ -22,8 +23,26 @@ def make_fix(ctx, ev):
     body = loop.body
     first = body.body[0]
     calls = [f"{n}.zero_grad()" for n in names]
-    edit = insert_statement_before(ctx.src, ctx.span_of(first), calls)
+    span = ctx.span_of(first)
+    above = _comment_lines_above(first)
+    if above and ctx.src.starts_line(span[0], span[1]):
+        # comments right above the first statement (no blank line between) are about
+        # it: the clear goes above them, as the loop's first line
+        indent = ctx.src.indent(span[0])
+        edit = insert(span[0] - above, 1, "".join(f"{indent}{c}\n" for c in calls))
+    else:
+        edit = insert_statement_before(ctx.src, span, calls)
     return Fix("safe", f"Call {' and '.join(calls)} at the start of each iteration", (edit,))
+
+
+def _comment_lines_above(statement) -> int:
+    """How many comment lines are right above `statement`, with no blank line between."""
+    count = 0
+    for line in reversed(getattr(statement, "leading_lines", ())):
+        if line.comment is None:
+            break
+        count += 1
+    return count
 
 
 def check(ctx):
@@ -158,7 +177,9 @@ for step in range(10):
 """,
         fix_safety="""
 The fix inserts `<optimizer>.zero_grad()` (one per optimizer the loop steps) as the
-first statement of the loop body, with the body's indentation. It is safe: a loop that
+first statement of the loop body, with the body's indentation. Comment lines right above
+that statement (no blank line between) are taken to be about it, so the call goes above
+them; after a blank line, a comment is left where it is, above the call. It is safe: a loop that
 steps every iteration evidently means each step to use that iteration's gradients. No
 fix is offered when the step happens inside a helper function or the optimizer's name
 is bound inside the loop.
