@@ -311,19 +311,21 @@ def explain_cmd(path, line, fmt, color, config_path) -> None:
     if source.text is None:
         _fail(f"{path}: {source.error}")
         return
-    text = source.text
+    text, nb = source.text, None
     if path.endswith(".ipynb"):
         from gradlint import notebook
 
         try:
-            text = notebook.load(text).joined
+            nb = notebook.load(text)
         except notebook.NotebookError as exc:
             _fail(f"{path}: {exc}")
             return
+        text = nb.joined
     try:
         data = explain.explain_source(text, path, settings)
-    except Exception as exc:  # a file that does not parse
-        _fail(f"{path}: cannot explain: {str(exc).splitlines()[0]}")
+    except Exception as exc:  # a file that does not parse: said as `check` says it
+        _fail(explain.syntax_error(text, path, nb)
+              or f"{path}: cannot explain: {str(exc).splitlines()[0]}")
         return
     if line is not None:
         click.echo(explain.render_line(data, line), nl=False)
@@ -332,8 +334,8 @@ def explain_cmd(path, line, fmt, color, config_path) -> None:
     elif fmt == "dot":
         click.echo(explain.render_dot(data), nl=False)
     else:
-        click.echo(explain.render_text(data, text, color=sys.stdout.isatty() if color is None else color),
-                   nl=False, color=color)
+        click.echo(explain.render_text(data, text, sys.stdout.isatty() if color is None else color,
+                                       nb), nl=False, color=color)
 
 
 def run(remember: bool = False) -> None:

@@ -67,7 +67,7 @@ def _describe(fact, recorder, back_lines, sid) -> Optional[dict]:
         freed = sorted({back_lines[b] for n in value.graph for b in recorder.freed_by.get(n, ())
                         if back_lines.get(b)})
         out.update(kind="tensor", requires_grad=value.requires_grad, is_leaf=value.leaf,
-                   retains_grad=value.retains_grad, grad=_grad(value, recorder),
+                   retains_grad=value.retains_grad, grad=_grad(value, recorder, back_lines),
                    freed_by_backward_at=freed,
                    cut_by_no_grad=any(c.site == sid for c in value.cuts))
         return out
@@ -85,7 +85,7 @@ def _describe(fact, recorder, back_lines, sid) -> Optional[dict]:
     return None
 
 
-def _grad(value: Tensor, recorder) -> str:
+def _grad(value: Tensor, recorder, back_lines) -> str:
     """What `.grad` of this tensor holds after the backward passes of the file."""
     if value.requires_grad is False:
         # (a flag set later may make it require grad: its .grad is that statement's to say)
@@ -99,7 +99,11 @@ def _grad(value: Tensor, recorder) -> str:
     if not recorder.backwards:
         return "None (no backward runs)"
     if value.ident in recorder.reached:
-        return "populated"
+        lines = sorted({back_lines[b] for b in recorder.reached[value.ident] if back_lines.get(b)})
+        if not lines:
+            return "populated"
+        return (f"populated after the backward at line {lines[0]}" if len(lines) == 1 else
+                f"populated after the backwards at lines {', '.join(map(str, lines))}")
     return "unknown" if recorder.open_backward else "None (no backward reaches it)"
 
 
@@ -120,7 +124,9 @@ def _summary(v: dict) -> str:
     return f"{v['name']}: " + ", ".join(parts)
 
 
-def render_text(data: dict, source: str, color: bool = False) -> str:
+def render_text(data: dict, source: str, color: bool = False, nb=None) -> str:
+    """The source, each line with what is known after it. `nb`: the notebook `source`
+    was joined from; its cells are shown as written, with lines counted per cell."""
     import click
 
     def style(text, **kw):
@@ -130,23 +136,91 @@ def render_text(data: dict, source: str, color: bool = False) -> str:
     for s in data["statements"]:
         by_line.setdefault(s["line"], []).append(s)
     lines = source.splitlines()
+    labels = [str(n) for n in range(1, len(lines) + 1)]
+    if nb is not None:
+        lines, labels = _cell_lines(nb, lines)
     width = min(max((len(line) for line in lines), default=0), 60) + 2
     out = []
-    for number, line in enumerate(lines, start=1):
+    for number, (line, label) in enumerate(zip(lines, labels), start=1):
+        if label is None:  # a cell's header
+            out.append(style(line, bold=True))
+            continue
         notes = []
         for s in by_line.get(number, []):
             mode = "" if s["grad_mode"] == "on" else f"[grad mode {s['grad_mode']}] "
             notes.extend(mode + _summary(v) for v in s["values"])
             notes.extend(style(f"{f['code']} (line {f['line']})", fg="red", bold=True)
                          for f in s["findings"] if f["line"] == number)
-        gutter = style(f"{number:>5} ", dim=True)
+        if nb is not None:
+            notes = [_in_cells(nb, note) for note in notes]
+        gutter = style(f"{label:>5} ", dim=True)
         if not notes:
-            out.append(gutter + line)
+            out.append(gutter + line if line else style(f"{label:>5}", dim=True))
             continue
-        out.append(gutter + line.ljust(width) + style("# " + notes[0], fg="cyan"))
+        # (a line longer than the column keeps two spaces before its annotation)
+        out.append(gutter + (line.ljust(width) if len(line) + 2 <= width else line + "  ")
+                   + style("# " + notes[0], fg="cyan"))
         for note in notes[1:]:
             out.append(" " * 6 + " " * width + style("# " + note, fg="cyan"))
     return "\n".join(out) + "\n"
+
+
+def _cell_lines(nb, joined: List[str]):
+    """The lines to show for a notebook, and each one's number in its cell (None: a
+    cell's header): the cells' own text (magics as written), not the joined program."""
+    from gradlint.notebook import NotebookError, cell_source
+
+    shown, labels, cells = [], [], {}
+    for number, _ in enumerate(joined, start=1):
+        cell, line = nb.line_map[number - 1] if number <= len(nb.line_map) else (None, 0)
+        if cell is None:
+            shown.append(joined[number - 1])
+            labels.append(str(number))
+        elif line == 0:
+            shown.append(f"cell {cell}:")
+            labels.append(None)
+        else:
+            if cell not in cells:
+                try:
+                    cells[cell] = cell_source(nb.text, cell).splitlines()
+                except NotebookError:
+                    cells[cell] = []
+            own = cells[cell]
+            shown.append(own[line - 1] if line <= len(own) else joined[number - 1])
+            labels.append(str(line))
+    return shown, labels
+
+
+def _in_cells(nb, text: str) -> str:
+    """`line N` of the joined program as `line L of cell C`."""
+    import re
+
+    def one(number: int) -> str:
+        cell, line = nb.line_map[number - 1] if 0 < number <= len(nb.line_map) else (None, number)
+        return f"line {line} of cell {cell}" if cell is not None else f"line {number}"
+
+    def many(match):
+        numbers = [int(n) for n in re.findall(r"\d+", match.group(0))]
+        return ", ".join(one(n) for n in numbers).replace(", line ", ", ")
+
+    return re.sub(r"\blines? \d+(?:, \d+)*", many, text)
+
+
+def syntax_error(text: str, path: str, nb=None) -> Optional[str]:
+    """What `check` says about a file that does not parse (GL000), or None."""
+    from gradlint.config import Settings
+    from gradlint.linter import lint_source
+
+    found = [d for d in lint_source(text, path, Settings(select=("GL000",)), parse_always=True)
+             if d.code == "GL000"]
+    if not found:
+        return None
+    d = found[0]
+    if nb is not None:
+        from gradlint.notebook import map_diagnostic
+
+        d = map_diagnostic(nb, d)
+    return f"{d.location}:{d.line}:{d.column}: {d.code} {d.message}"
 
 
 def render_line(data: dict, line: int) -> str:

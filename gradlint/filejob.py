@@ -52,7 +52,7 @@ def lint_file(path: str, settings: Settings, prefilter: bool, verbose: bool, mod
     result = RunResult(files=1, paths=[path])
     enabled = settings.enabled_codes(path)
     if path.endswith(".ipynb"):
-        lint_notebook(path, settings, enabled, prefilter, verbose, mode, result)
+        lint_notebook(path, settings, enabled, prefilter, verbose, mode, result, named)
         return result
     source = source or read_source(path)
     if source.text is None:
@@ -168,7 +168,7 @@ def fix_one(path, source, lint, mode: FixMode, result: RunResult) -> None:
 
 
 def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
-                  result: RunResult) -> None:
+                  result: RunResult, named: bool = False) -> None:
     from gradlint import notebook
     from gradlint.fixes import fix_source
 
@@ -187,7 +187,8 @@ def lint_notebook(path, settings, enabled, prefilter, verbose, mode: FixMode,
         return
 
     def lint(text):
-        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose)
+        return lint_source(text, path, settings, enabled, prefilter=prefilter, verbose=verbose,
+                           parse_always=named)
 
     if not mode.active or mode.add_noqa:  # (`--add-noqa` leaves notebooks as they are)
         result.diagnostics.extend(notebook.map_diagnostic(nb, d) for d in lint(nb.joined))

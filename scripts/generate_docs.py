@@ -1,6 +1,7 @@
 """Write the generated parts of the documentation: one page per rule in `docs/rules/`
-(from the rules' own docs, the pages `--output-format json` links to as `url`) and the
-example output in the README's quick start (from a real run on `examples/`).
+(from the rules' own docs, the pages `--output-format json` links to as `url`), and the
+example outputs shown after `$ gradlint ...` in the README (a real run on `examples/`)
+and in docs/explain.md.
 
     python scripts/generate_docs.py          # write them
     python scripts/generate_docs.py --check  # exit 1 if any is out of date
@@ -18,7 +19,14 @@ from typing import Dict
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "docs" / "rules"
 README = ROOT / "README.md"
-EXAMPLE = "$ gradlint check examples/\n"
+# file -> (the command shown, the arguments it runs with: as on a terminal, no colour)
+EXAMPLES = {
+    README: ("$ gradlint check examples/\n",
+             ["check", "--no-cache", "--output-format", "full", "--no-color", "examples/"]),
+    ROOT / "docs" / "explain.md": (
+        "$ gradlint explain tests/fixtures/gl004/flagged_article_example.py\n",
+        ["explain", "--no-color", "tests/fixtures/gl004/flagged_article_example.py"]),
+}
 
 
 def rule_pages() -> Dict[Path, str]:
@@ -38,27 +46,27 @@ def rule_pages() -> Dict[Path, str]:
     return pages
 
 
-def example_output() -> str:
-    """What `gradlint check examples/` prints, as on a terminal (`full`), without colour."""
+def example_output(args) -> str:
+    """What `gradlint ARGS` prints, run from the checkout."""
     proc = subprocess.run(
-        [sys.executable, "-m", "gradlint", "check", "--no-cache", "--output-format", "full",
-         "--no-color", "examples/"],
-        cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "gradlint", *args], cwd=ROOT, capture_output=True, text=True,
         env={"PATH": "", "PYTHONPATH": str(ROOT), "NO_COLOR": "1"})
     if proc.returncode not in (0, 1) or proc.stderr:
-        raise RuntimeError(f"gradlint check examples/ failed: {proc.stderr}")
+        raise RuntimeError(f"gradlint {' '.join(args)} failed: {proc.stderr}")
     return proc.stdout
 
 
-def readme(text: str, output: str) -> str:
-    start = text.index(EXAMPLE) + len(EXAMPLE)
+def with_example(text: str, shown: str, output: str) -> str:
+    """`text` with the block after the line `shown` replaced by `output`."""
+    start = text.index(shown) + len(shown)
     end = text.index("```", start)
     return text[:start] + output + text[end:]
 
 
 def generated() -> Dict[Path, str]:
     files = rule_pages()
-    files[README] = readme(README.read_text(encoding="utf-8"), example_output())
+    for path, (shown, args) in EXAMPLES.items():
+        files[path] = with_example(path.read_text(encoding="utf-8"), shown, example_output(args))
     return files
 
 

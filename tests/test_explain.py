@@ -34,7 +34,7 @@ def test_article_quiz():
     assert facts[(3, "a")]["requires_grad"] is True and facts[(3, "a")]["is_leaf"] is True
     assert facts[(4, "b")]["requires_grad"] is True and facts[(4, "b")]["is_leaf"] is False
     assert facts[(6, "c")]["requires_grad"] is False  # under no_grad; `a` itself still requires grad
-    assert facts[(3, "a")]["grad"] == "populated"
+    assert facts[(3, "a")]["grad"] == "populated after the backwards at lines 7, 9"
     assert facts[(4, "b")]["grad"] == "None (not a leaf)"
     # a * 2 saves the scalar 2 (as a wrapped tensor: MulBackward0's _saved_other), so the
     # backward at line 7 frees it, as it frees a * a (tests/test_saved_tensors.py)
@@ -111,3 +111,41 @@ def test_notebook_explain(project):
     data = json.loads(CliRunner().invoke(main, ["explain", "--format", "json", "nb.ipynb"]).stdout)
     names = {v["name"] for s in data["statements"] for v in s["values"]}
     assert {"a", "b"} <= names
+
+
+def test_explain_keeps_two_spaces_before_an_annotation_on_a_long_line(project):
+    long_line = "weights = torch.zeros(3, requires_grad=True)  # " + "x" * 40
+    (project / "long.py").write_text(f"import torch\n{long_line}\nweights.sum().backward()\n")
+    out = CliRunner().invoke(main, ["explain", "--no-color", "long.py"]).stdout
+    [shown] = [line for line in out.splitlines() if "x" * 40 in line]
+    assert shown.endswith("x" * 40 + "  # weights: requires_grad=yes, leaf=yes, "
+                          ".grad populated after the backward at line 3")
+
+
+def test_explain_in_a_notebook_shows_cells_and_their_lines(project):
+    from test_notebooks_stdin import _write
+
+    _write(project / "train.ipynb")
+    out = CliRunner().invoke(main, ["explain", "--no-color", "train.ipynb"]).stdout
+    lines = out.splitlines()
+    assert "cell 5:" in lines and "# cell" not in out and "gradlint-cell" not in out
+    assert "    1 %%timeit" in lines  # the magic as written, not its stand-in
+    assert "    3 !nvidia-smi" in lines
+    [w] = [line for line in lines if line.startswith("    2 w = torch.randn")]
+    assert w.endswith(".grad populated after the backward at line 4 of cell 5")
+
+
+def test_explain_says_what_check_says_about_a_syntax_error(project):
+    (project / "bad.py").write_text("import torch\nx = (1,\ny = 2\n")
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1,
+                     "source": ["x = 1\n"]},
+                    {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 2,
+                     "source": ["y = (1,\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (project / "bad.ipynb").write_text(json.dumps(nb))
+    for name, where in (("bad.py", "bad.py:2:5"), ("bad.ipynb", "bad.ipynb:cell 2:1:5")):
+        said = CliRunner().invoke(main, ["check", "--no-cache", "--output-format", "concise", name])
+        assert said.exit_code == 1
+        assert said.stdout == f"{where}: GL000 cannot parse: '(' was never closed\n"
+        explained = CliRunner().invoke(main, ["explain", name])
+        assert explained.exit_code == 2
+        assert explained.stderr == f"gradlint: error: {said.stdout}"

@@ -33,7 +33,7 @@ QUICK = ["gl001/flagged_trainer_class.py", "gl002/flagged_hidden_layer_gradient_
 
 
 def _grad_claim(text):
-    if text == "populated":
+    if text == "populated" or text.startswith("populated after"):
         return True
     if text.startswith("None ("):
         return False

@@ -26,7 +26,8 @@ class Recorder:
     facts: Dict[int, Dict[str, Fact]] = field(default_factory=dict)  # statement id -> name -> fact
     statements: Dict[int, cst.CSTNode] = field(default_factory=dict)
     freed_by: Dict[Tuple[int, int], Set[int]] = field(default_factory=dict)  # graph node -> backwards
-    reached: Set[int] = field(default_factory=set)  # leaves / modules some backward reached
+    # leaves / modules some backward reached -> the backwards that reached them
+    reached: Dict[int, Set[int]] = field(default_factory=dict)
     open_backward: bool = False  # a backward of something unknown ran
     backwards: Set[int] = field(default_factory=set)  # backward calls (they fill .grad)
     sites: Set[int] = field(default_factory=set)  # those and torch.autograd.grad calls
@@ -76,7 +77,8 @@ class Recorder:
         if not isinstance(target, Tensor):
             self.open_backward = True
             return
-        self.reached |= set(target.sources)
+        for source in target.sources:
+            self.reached.setdefault(source, set()).add(site)
         self.open_backward = self.open_backward or target.open
         if retain is False:
             for node in target.graph:
