@@ -197,6 +197,13 @@ def test_show_settings_names_where_each_value_came_from(project):
     assert "pyproject.toml + " in row["extend-exclude"]
     assert row["ignore"].startswith('ignore = ["GL004"]') and row["ignore"].endswith("command line")
     assert row["file-timeout"].endswith("# default")
+    # what is not a comment is TOML that could be pasted into a gradlint.toml
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+    pasted = tomllib.loads("\n".join(line for line in lines if not line.startswith("#")))
+    assert pasted["extend-exclude"] == ["a", "b"] and "output-format" not in pasted
 
 
 def test_the_cache_follows_each_files_settings(project):

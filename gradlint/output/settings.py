@@ -36,6 +36,8 @@ def render_settings(path: str, settings: Settings) -> str:
             text = '["ALL"]'
         elif key == "select" and value is None:
             text = "(the default set)"
+        elif key == "output-format" and value is None:
+            text = "(full on a terminal, text otherwise)"
         elif key == "cache-dir" and value is None:
             text = _toml(settings.cache_folder())
         else:
