@@ -13,7 +13,7 @@ from gradlint.analysis.observations import LoopEvents
 from gradlint.analysis.exprs import NONTENSOR, dotted
 from gradlint.analysis.values import (
     Const, GradContext, NNModule, Optimizer, Params, Ref, Seq, State, Tensor, Tri, UNKNOWN,
-    join_all, join_states, same_state,
+    evolve, join_all, join_states, same_state,
 )
 
 MAX_LOOP_PASSES = 4
@@ -142,6 +142,12 @@ class ControlFlowMixin:
                 iterable = parts[0]
         elif isinstance(iterable, Tensor):
             element = self.op_result([iterable], saves=False, site=id(node.iter), st=st)
+        elif type(iterable) is NNModule and iterable.container:
+            element = evolve(iterable, container=False)  # `for blk in self.blocks`
+        elif _container_view(self, node.iter, st):
+            # `for head in heads.values()`, `for name, head in heads.items()`
+            one = evolve(self.eval(node.iter.func.value, st), container=False)
+            element = one if node.iter.func.attr.value == "values" else Seq((NONTENSOR, one))
         elif (type(node.iter) is cst.Call and type(node.iter.func) is cst.Name
               and node.iter.func.value == "range" and "range" not in st.env
               and "range" not in self.module_env):
@@ -283,3 +289,12 @@ def _grad_guard(test, st: State):
 
 def _mentions_grad(text: str) -> bool:
     return "no_grad" in text or "inference_mode" in text or "grad_enabled" in text
+
+
+def _container_view(interp, expr, st) -> bool:
+    """`m.values()` / `m.items()` of an `nn.ModuleDict` of known layers."""
+    if type(expr) is not cst.Call or expr.args or type(expr.func) is not cst.Attribute \
+            or expr.func.attr.value not in ("values", "items"):
+        return False
+    base = interp.eval(expr.func.value, st)
+    return type(base) is NNModule and base.container

@@ -303,6 +303,10 @@ class ExprEvaluator:
         if isinstance(base, Tensor):
             saves = any(isinstance(i, Tensor) for i in indices)  # index tensors are saved
             return self.op_result([base], saves=saves, site=id(node), st=st)
+        if type(base) is NNModule and base.container:
+            if any(type(element.slice) is not cst.Index for element in node.slice):
+                return base  # `blocks[1:]`: a container of the same layers
+            return evolve(base, container=False)  # `blocks[i]`, `heads[name]`: one of them
         return UNKNOWN
 
     def eval_Await(self, node, st):

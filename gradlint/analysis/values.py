@@ -141,6 +141,9 @@ class NNModule(Value):
     deep: bool = False
     inplace: Optional[str] = None  # made with `inplace=True`: the function it runs in place
     saves_result: bool = False  # its forward saves its result (nn.Sigmoid, nn.ReLU...)
+    # an `nn.ModuleList` / `nn.ModuleDict` of known layers: each element (`blocks[i]`,
+    # `for blk in blocks`) is taken as the container itself, one module like all of them
+    container: bool = False
 
 
 @frozen_value
