@@ -272,8 +272,10 @@ def _watch(paths, resolver, settings, mode, output_format, quiet, color, no_pref
 
 def _resolver(config_args, isolated, inputs, **layers):
     """The settings of each file, from the configuration files and the command line."""
+    from gradlint import plugins
     from gradlint.resolve import from_command_line
 
+    plugins.activate()  # (raises ConfigError: two plugins claim one code)
     try:
         return from_command_line(config_args, isolated, inputs, **layers)
     except ValueError as exc:  # a usage mistake rather than a bad file

@@ -85,22 +85,40 @@ def server_cmd() -> None:
 @main.command("rules")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text")
 def rules_cmd(output_format) -> None:
-    """List every rule: code, name, default on/off, fixable, summary."""
+    """List every rule: code, name, default on/off, fixable, summary (and, for a plugin's
+    rule or the project's own, where it comes from)."""
     import json
 
-    from gradlint.rules import REGISTRY
-
-    rules = [r for r in REGISTRY.values()]
+    rules = _all_rules()
     if output_format == "json":
         click.echo(json.dumps([{"code": r.code, "name": r.name, "default": r.default_on,
-                                "fixable": r.fixable, "summary": r.summary} for r in rules],
-                              indent=2))
+                                "fixable": r.fixable, "summary": r.summary,
+                                "origin": _origin(r)} for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules) + 2
     click.echo(f"{'code':<7}{'name':<{width}}{'default':<9}{'fix':<5}summary")
     for r in rules:
+        origin = f" [{r.origin}]" if getattr(r, "origin", "") else ""
         click.echo(f"{r.code:<7}{r.name:<{width}}{'on' if r.default_on else 'off':<9}"
-                   f"{'yes' if r.fixable else '-':<5}{r.summary}")
+                   f"{'yes' if r.fixable else '-':<5}{r.summary}{origin}")
+
+
+def _all_rules() -> list:
+    """gradlint's rules, the installed plugins' and those of the project's `local-rules`
+    (the configuration of the working folder)."""
+    from gradlint import plugins
+    from gradlint.rules import REGISTRY
+
+    try:
+        plugins.activate()
+        load_settings(None, ".")  # (loads the project's local rules)
+    except ConfigError as exc:
+        _fail(str(exc))
+    return list(REGISTRY.values())
+
+
+def _origin(rule) -> str:
+    return getattr(rule, "origin", "") or "gradlint"
 
 
 @main.command("rule")
@@ -111,12 +129,13 @@ def rule_cmd(code_or_name, show_all, output_format) -> None:
     """Show the full documentation of one rule (or of every rule, with --all)."""
     import json
 
-    from gradlint.rules import REGISTRY, closest, find_rule
+    from gradlint.rules import closest, find_rule
 
     if show_all == bool(code_or_name):
         _fail("name one rule, or pass --all")
         return
-    rules = list(REGISTRY.values()) if show_all else [find_rule(code_or_name)]
+    registry = _all_rules()  # (a plugin's rule can be named too)
+    rules = registry if show_all else [find_rule(code_or_name)]
     if rules[0] is None:
         near = closest(code_or_name)
         hint = f"; the closest is {near}" if near else ""
@@ -124,7 +143,8 @@ def rule_cmd(code_or_name, show_all, output_format) -> None:
         return
     if output_format == "json":
         data = [{"code": r.code, "name": r.name, "summary": r.summary, "default": r.default_on,
-                 "fixable": r.fixable, "explanation": r.render_docs()} for r in rules]
+                 "fixable": r.fixable, "origin": _origin(r), "explanation": r.render_docs()}
+                for r in rules]
         click.echo(json.dumps(data if show_all else data[0], indent=2))
         return
     click.echo("\n".join(r.render_docs() for r in rules), nl=False)

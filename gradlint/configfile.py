@@ -35,7 +35,7 @@ _TABLES = {"per-file-ignores": "per_file_ignores",
 _BOOL_KEYS = {"fix": "fix", "unsafe-fixes": "unsafe_fixes", "show-fixes": "show_fixes",
               "respect-gitignore": "respect_gitignore"}
 _OTHER = {"output-format": "output_format", "cache-dir": "cache_dir",
-          "file-timeout": "file_timeout", "extend": None}
+          "file-timeout": "file_timeout", "extend": None, "local-rules": "local_rules"}
 _KNOWN_KEYS = sorted([*_CODE_LISTS, *_NAME_LISTS, *_TABLES, *_BOOL_KEYS, *_OTHER])
 # keys whose value adds to what is below, rather than replacing it
 _ADDING = frozenset({"extend-select", "ignore", "extend-ignore", "extend-exclude",
@@ -219,7 +219,8 @@ def parse_section(section: dict, where: str, path: Optional[str]) -> Dict[str, o
     if not isinstance(section, dict):
         raise ConfigError(f"{where} must be a table")
     values: Dict[str, object] = {}
-    for key, value in section.items():
+    # (local rules first: the codes this table selects may be theirs)
+    for key, value in sorted(section.items(), key=lambda item: item[0] != "local-rules"):
         if key in _TABLES:
             values[key] = _per_file_ignores(value, where, key)
         elif key == "file-timeout":
@@ -229,6 +230,8 @@ def parse_section(section: dict, where: str, path: Optional[str]) -> Dict[str, o
             values[key] = float(value)
         elif key == "cache-dir":
             values[key] = _cache_dir(value, path, where)
+        elif key == "local-rules":
+            values[key] = _local_rules(value, path, where)
         elif key == "extend":
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{where}: option 'extend' must be the path of a "
@@ -259,6 +262,22 @@ def parse_section(section: dict, where: str, path: Optional[str]) -> Dict[str, o
             raise ConfigError(
                 f"{where}: unknown option {key!r}{hint}; allowed: {', '.join(_KNOWN_KEYS)}")
     return values
+
+
+def _local_rules(value, path: Optional[str], where: str) -> Tuple[str, ...]:
+    """`local-rules`: folders of rule modules, relative to the file; loaded now, so that
+    the codes the same table selects are known."""
+    from gradlint import plugins
+
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: option 'local-rules' must be a list of folders, "
+                          f"got {value!r}")
+    root = os.path.dirname(os.path.abspath(path)) if path else os.path.abspath(".")
+    folders = tuple(os.path.normpath(os.path.join(root, os.path.expanduser(v))) for v in value)
+    plugins.activate()
+    for folder in folders:
+        plugins.load_local(folder, where)
+    return folders
 
 
 def _cache_dir(value, path: Optional[str], where: str) -> str:

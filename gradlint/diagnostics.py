@@ -9,8 +9,14 @@ from typing import Optional, Tuple
 RULE_URL = "https://github.com/gradlint/gradlint/blob/main/docs/rules/{code}.md"
 
 
-def rule_url(code: str) -> str:
-    return RULE_URL.format(code=code)
+EXTRA_URLS: dict = {}  # a plugin rule's code -> its page (gradlint.plugins fills it)
+
+
+def rule_url(code: str) -> Optional[str]:
+    """The rule's documentation page (None for a plugin's rule that names none)."""
+    if code.startswith("GL"):
+        return RULE_URL.format(code=code)
+    return EXTRA_URLS.get(code)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """flake8 entry point: a thin adapter over linter.lint_source.
 
 flake8 owns selection (`--select`, `--ignore`, `per-file-ignores`); the plugin reports
-every rule that is on by default, plus the ones selected explicitly with a `GL` code on
-flake8's command line or in its configuration. It honours the suppressions that
+every rule that is on by default, plus the ones selected explicitly with a `GL` code (or
+a code of an installed gradlint plugin) on flake8's command line or in its
+configuration. It honours the suppressions that
 `gradlint check` honours (`# gradlint: noqa` on a line of its own, lowercase codes),
 besides flake8's own `# noqa`, unless flake8 runs with `--disable-noqa`.
 """
@@ -26,12 +27,20 @@ class Plugin:
 
     @classmethod
     def parse_options(cls, options) -> None:
+        from gradlint import plugins
+        from gradlint.config import ConfigError
+
+        try:
+            plugins.activate()
+            prefixes = ("GL",) + plugins.prefixes()
+        except ConfigError:  # (reported on each file by `lint_source`)
+            prefixes = ("GL",)
         chosen = []
         for attr in ("select", "extend_select", "enable_extensions"):
             value = getattr(options, attr, None) or []
             if isinstance(value, str):
                 value = value.split(",")
-            chosen.extend(v.strip() for v in value if v.strip().upper().startswith("GL"))
+            chosen.extend(v.strip() for v in value if v.strip().upper().startswith(prefixes))
         cls._explicit = tuple(chosen)
         cls._disable_noqa = bool(getattr(options, "disable_noqa", False))
 

@@ -20,9 +20,16 @@ def lint_source(source: str, path: str = "<string>", settings: Optional[Settings
     """The findings for one text: prefilter, parse, analyse, run the rules, suppress.
     `parse_always`: parse even where no rule needs the text's words (a file named on the
     command line: a syntax error in it is reported)."""
+    from gradlint import plugins
     from gradlint.rules import REGISTRY
 
+    from gradlint.config import ConfigError
+
     settings = settings or Settings()
+    try:
+        plugins.ensure(settings)
+    except ConfigError as exc:  # (two plugins claim one code: said once per file)
+        return [_internal(path, "plugins", str(exc))]
     if enabled is None:
         enabled = settings.enabled_codes(path)
     rules = [REGISTRY[c] for c in sorted(enabled) if c in REGISTRY]
@@ -117,6 +124,9 @@ def _analyse(source, path, settings, rules, verbose, module) -> List[Diagnostic]
 
     budget = settings.file_timeout
     deadline = time.monotonic() + budget
+    foreign = [rule for rule in rules if getattr(rule, "origin", "")]
+    if foreign:  # (a plugin's rule reads the facts a journal of the walk keeps)
+        from gradlint.analysis.facts import Journal as Interpreter  # noqa: F811
     interp = Interpreter(module, settings.backward_functions, settings.clear_grad_functions,
                          deadline=deadline, source_length=len(source))
     try:
@@ -131,8 +141,12 @@ def _analyse(source, path, settings, rules, verbose, module) -> List[Diagnostic]
         return [_internal(path, "analysis", _bug_text(verbose))]
     ctx = RuleContext(path, module, interp, source, frozenset(rule.code for rule in rules))
     out: List[Diagnostic] = []
+    if foreign:
+        from gradlint.plugins import run_checks
+
+        out.extend(run_checks(foreign, ctx, budget, _internal))
     for rule in rules:
-        if rule.check is None:
+        if rule.check is None or getattr(rule, "origin", ""):
             continue
         try:
             out.extend(rule.check(ctx))

@@ -213,7 +213,8 @@ def save(argv: list[str], inputs: Inputs, output: str, status: int,
 def code_files() -> list[str]:
     """The code a run's outcome depends on beyond gradlint's version: every module of
     gradlint (edited in place in a development install; the workers may have imported
-    rules this process never did) and libcst's package (reinstalled: its files change)."""
+    rules this process never did), libcst's package (reinstalled: its files change), and
+    what can change the rule plugins."""
     found = []
     for folder, subfolders, files in os.walk(PACKAGE):
         subfolders[:] = [name for name in subfolders if name != "__pycache__"]
@@ -226,6 +227,9 @@ def code_files() -> list[str]:
         spec = None
     if spec is not None and spec.origin:
         found.append(spec.origin)
+    from gradlint.plugins import input_files
+
+    found.extend(input_files())  # (plugins installed or removed, local rules edited)
     return sorted(found)
 
 

@@ -119,11 +119,10 @@ def from_command_line(config_args, isolated: bool, seen, *, select=(), extend_se
     layers: List[Layer] = [(parse_inline(arg), f"--config {arg!r}")
                            for arg in config_args if is_inline(arg)]
     flags: Dict[str, object] = {}
-    if select:
-        flags["select"] = validate_codes(split(select), "--select")
-    for key, given in (("extend-select", extend_select), ("ignore", ignore)):
+    for key, given in (("select", select), ("extend-select", extend_select),
+                       ("ignore", ignore)):
         if given:
-            flags[key] = validate_codes(split(given), f"--{key}")
+            flags[key] = split(given)
     if exclude:
         flags["exclude"] = anchored(split(exclude))
     if extend_exclude:
@@ -136,7 +135,13 @@ def from_command_line(config_args, isolated: bool, seen, *, select=(), extend_se
         flags["respect-gitignore"] = respect_gitignore
     if flags:
         layers.append((flags, "command line"))
-    return Resolver(tuple(layers), files[0] if files else None, isolated, seen=seen)
+    resolver = Resolver(tuple(layers), files[0] if files else None, isolated, seen=seen)
+    # (checked once the project's configuration is read: a code may be one of its
+    # local rules)
+    for key in ("select", "extend-select", "ignore"):
+        if key in flags:
+            validate_codes(flags[key], f"--{key}")
+    return resolver
 
 
 def split(values) -> Tuple[str, ...]:

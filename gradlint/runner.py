@@ -58,7 +58,9 @@ def lint_paths(paths: List[str], settings=None, prefilter: bool = True,
     # files named on the command line are always parsed (a syntax error in one is
     # reported even where no rule needs its words)
     named = frozenset(os.path.normpath(p) for p in paths if os.path.isfile(p))
-    result = RunResult(errors=errors, notices=notices)
+    from gradlint.plugins import failures
+
+    result = RunResult(errors=errors + failures(), notices=notices)
     if cache_dir is not None:
         from gradlint.cache import Cache
 

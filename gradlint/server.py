@@ -74,7 +74,8 @@ def build_server():
                 range=to_range(doc, d.line, d.column, d.end_line, d.end_column),
                 message=f"{d.message}\n{d.help}" if d.help else d.message, severity=t.DiagnosticSeverity.Warning, code=d.code,
                 source="gradlint", related_information=related or None,
-                code_description=t.CodeDescription(href=rule_url(d.code)),
+                code_description=(t.CodeDescription(href=rule_url(d.code))
+                                  if rule_url(d.code) else None),
                 data={"name": d.name}))
         server.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri, items, doc.version))
 

@@ -55,3 +55,11 @@ def test_the_script_prints_the_fastest_round_of_each_phase(tmp_path):
     assert out["files"] == 13 and out["kept"] == 12
     assert set(out["seconds"]) == set(phases.PHASES)
     assert out["seconds"]["libcst parse of the kept texts"] > 0
+
+
+def test_the_plugin_lookup_script_prints_both_medians():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "plugins.py"), "--rounds", "1"],
+                          capture_output=True, text=True, check=True)
+    medians = json.loads(proc.stdout)
+    assert set(medians) == {"gradlint.plugins.activate", "importlib.metadata"}
+    assert all(value > 0 for value in medians.values())

@@ -286,14 +286,21 @@ def test_output_is_replayed_only_if_all_of_it_can_be_written(monkeypatch):
 def test_the_code_that_runs_is_an_input():
     """Every module of gradlint, imported by this process or not (workers import the
     rules), and libcst's package: a development install edited in place, or libcst
-    reinstalled, changes what a run would print."""
+    reinstalled, changes what a run would print. So do the folders where installed
+    plugins are looked for (a package installed or removed changes their times)."""
+    import sys
+
     import libcst
 
     import gradlint.rules.gl001_missing_zero_grad as rule
 
     files = replay.code_files()
     assert {rule.__file__, replay.__file__, libcst.__file__} <= set(files)
-    assert all(path.endswith(".py") and os.path.isfile(path) for path in files)
+    folders = {os.path.abspath(p) for p in sys.path if p and os.path.isdir(p)}
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    assert os.path.abspath(site) in files
+    assert all(path.endswith(".py") and os.path.isfile(path) or path in folders
+               for path in files)
     assert replay.PACKAGE in replay.run_key(["check"])
 
 

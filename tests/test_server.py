@@ -27,7 +27,9 @@ def _apply(text, edits):
     return text
 
 
-async def _session(tmp_path):
+async def start_client(folder):
+    """`gradlint server` started in `folder`, initialised: (client, the queue of what it
+    publishes)."""
     client = LanguageClient("gradlint-test", "1")
     published = asyncio.Queue()
 
@@ -35,10 +37,15 @@ async def _session(tmp_path):
     def on_diagnostics(params):
         published.put_nowait(params)
 
-    await client.start_io(sys.executable, "-m", "gradlint", "server", cwd=str(tmp_path))
+    await client.start_io(sys.executable, "-m", "gradlint", "server", cwd=str(folder))
     await client.initialize_async(t.InitializeParams(
-        capabilities=t.ClientCapabilities(), root_uri=tmp_path.as_uri()))
+        capabilities=t.ClientCapabilities(), root_uri=folder.as_uri()))
     client.initialized(t.InitializedParams())
+    return client, published
+
+
+async def _session(tmp_path):
+    client, published = await start_client(tmp_path)
     uri = (tmp_path / "train.py").as_uri()
     try:
         client.text_document_did_open(t.DidOpenTextDocumentParams(

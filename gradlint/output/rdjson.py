@@ -25,7 +25,7 @@ def _diagnostic(d) -> dict:
         "message": message,
         "location": {"path": d.path, "range": where},
         "severity": "ERROR",
-        "code": {"value": d.code, "url": rule_url(d.code)},
+        "code": {"value": d.code, **({"url": rule_url(d.code)} if rule_url(d.code) else {})},
     }
     if d.related and d.cell is None:
         out["related_locations"] = [

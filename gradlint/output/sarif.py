@@ -76,7 +76,7 @@ def render(diagnostics) -> str:
             "shortDescription": {"text": r.summary},
             "fullDescription": {"text": " ".join(r.docs.what.split())},
             "help": {"text": r.render_docs(), "markdown": r.render_docs()},
-            "helpUri": rule_url(r.code),
+            **({"helpUri": rule_url(r.code)} if rule_url(r.code) else {}),
             "defaultConfiguration": {"level": "error", "enabled": r.default_on},
             "properties": {"fixable": r.fixable},
         } for r in rules],

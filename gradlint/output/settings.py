@@ -16,8 +16,8 @@ _KEYS = (
     ("fix", "fix"), ("unsafe-fixes", "unsafe_fixes"), ("show-fixes", "show_fixes"),
     ("respect-gitignore", "respect_gitignore"),
     ("clear-grad-functions", "clear_grad_functions"),
-    ("backward-functions", "backward_functions"), ("cache-dir", "cache_dir"),
-    ("file-timeout", "file_timeout"),
+    ("backward-functions", "backward_functions"), ("local-rules", "local_rules"),
+    ("cache-dir", "cache_dir"), ("file-timeout", "file_timeout"),
 )
 
 
