@@ -368,3 +368,18 @@ def test_check_fixtures_fails_when_the_rules_are_not_there(tmp_path):
     (tmp_path / "flagged.fixed.py").write_text(PROGRAM)
     with pytest.raises(AssertionError, match="differs from"):
         check_fixtures(str(tmp_path), select=["GL001"])
+
+
+@pytest.mark.torch
+def test_the_example_plugins_claim_is_what_pytorch_does(tmp_path):
+    """HR002's fixture, run under PyTorch: the saved tensor loads back as a leaf that
+    requires grad; after the fix it does not require grad."""
+    pytest.importorskip("torch")
+    fixtures = ROOT / "examples" / "plugin" / "tests" / "fixtures"
+    said = {}
+    for name in ("flagged_cache_embeddings.py", "flagged_cache_embeddings.fixed.py"):
+        run = subprocess.run([sys.executable, str(fixtures / name)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+        said[name] = run.stdout.split()
+    assert said == {"flagged_cache_embeddings.py": ["True", "True"],
+                    "flagged_cache_embeddings.fixed.py": ["False", "True"]}
