@@ -92,6 +92,8 @@ def _grad(value: Tensor, recorder, back_lines) -> str:
         return "unknown" if value.ident in recorder.flagged else "None (does not require grad)"
     if value.requires_grad is None or value.leaf is None:
         return "unknown"
+    if value.ident in recorder.turned_off or value.ident in recorder.hooked:
+        return "unknown"  # it may stop requiring grad, or a hook may clear .grad
     if not value.leaf:
         if value.retains_grad or value.ident in recorder.retained:
             return "populated (retain_grad)" if recorder.backwards else "None (no backward runs)"

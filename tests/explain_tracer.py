@@ -5,7 +5,9 @@ annotates, what its tensors really are.
 
 WANTED.json maps a line number to the names explain annotates there (`x`, `self.h`).
 Each time that line has run in a frame of PROGRAM.py (at the frame's next line event,
-or when it returns), every wanted name that is a tensor is recorded: requires_grad,
+or when it returns), every wanted name that is a tensor is recorded (the name `return`:
+the value the frame returns, when that line returned it; at a `for` header, the loop
+variables only when the body runs next, since the loop's last test rebinds nothing): requires_grad,
 is_leaf, and whether grad mode was on. Each recorded tensor's last value says whether
 its .grad is populated right after the last backward that ran while it existed (or at
 the end, if none did): `torch.autograd.backward`, which `Tensor.backward` calls, is
@@ -16,11 +18,15 @@ wrapped in this traced process for that. OUT.json holds
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import runpy
 import sys
 import warnings
+
+
+_NOTHING = object()
 
 
 def _lookup(frame, name):
@@ -44,15 +50,26 @@ def main() -> int:
     wanted = {int(k): v for k, v in json.load(open(wanted_path)).items()}
     lines, grad_mode, last = {}, {}, {}
     pending = {}  # frame -> the wanted line it ran last
+    with open(program, "rb") as f:
+        bodies = {n.lineno: (n.body[0].lineno, n.body[-1].end_lineno)
+                  for n in ast.walk(ast.parse(f.read())) if isinstance(n, (ast.For, ast.AsyncFor))}
 
-    def record(frame, line):
+    def record(frame, line, returned=_NOTHING):
         mode = torch.is_grad_enabled()
         grad_mode.setdefault(line, []).append(mode)
+        body = bodies.get(line)
+        if body is not None and not (returned is _NOTHING and body[0] <= frame.f_lineno <= body[1]):
+            return  # the loop ended: its variables still hold the last pass's values
         for name in wanted[line]:
-            try:
-                value = _lookup(frame, name)
-            except (KeyError, AttributeError):
-                continue
+            if name == "return":  # a `return` statement's value, seen at its return event
+                if returned is _NOTHING:
+                    continue
+                value = returned
+            else:
+                try:
+                    value = _lookup(frame, name)
+                except (KeyError, AttributeError):
+                    continue
             if isinstance(value, torch.Tensor):
                 lines.setdefault(line, {}).setdefault(name, []).append(
                     {"requires_grad": value.requires_grad, "is_leaf": value.is_leaf})
@@ -65,7 +82,7 @@ def main() -> int:
         def local(frame, event, arg):
             previous = pending.pop(frame, None)
             if previous is not None:
-                record(frame, previous)
+                record(frame, previous, arg if event == "return" else _NOTHING)
             if event == "line" and frame.f_lineno in wanted:
                 pending[frame] = frame.f_lineno
             return local

@@ -149,3 +149,82 @@ def test_explain_says_what_check_says_about_a_syntax_error(project):
         explained = CliRunner().invoke(main, ["explain", name])
         assert explained.exit_code == 2
         assert explained.stderr == f"gradlint: error: {said.stdout}"
+
+
+def test_returned_tensors_are_annotated():
+    """`return t` is annotated with the facts of t (joined over the function's calls);
+    a return of anything else, or of nothing, is not."""
+    facts, _ = _facts("""\
+        import torch
+
+        def make(n):
+            w = torch.randn(n, requires_grad=True)
+            return w * 2
+
+        def frozen(n):
+            return torch.zeros(n)
+
+        def name():
+            return "w"
+
+        v = make(3)
+        z = frozen(3)
+        name()
+        """)
+    made = facts[(5, "return")]
+    assert (made["requires_grad"], made["is_leaf"]) == (True, False)
+    assert made["inputs"] == ["w"]
+    assert (facts[(8, "return")]["requires_grad"], facts[(8, "return")]["is_leaf"]) == (False, True)
+    assert (11, "return") not in facts
+
+
+def test_named_parameters_give_a_name_and_the_model_s_parameter():
+    """`for name, p in model.named_parameters()`: the name is not a tensor, and p is the
+    model's parameter, which the backward above filled."""
+    facts, _ = _facts("""\
+        import torch.nn as nn
+        import torch
+
+        model = nn.Linear(3, 1)
+        model(torch.randn(2, 3)).sum().backward()
+        for name, p in model.named_parameters():
+            print(name, p.grad)
+        """)
+    assert (6, "name") not in facts
+    assert facts[(6, "p")]["grad"] == "populated after the backward at line 5"
+
+
+def test_a_helper_that_sets_requires_grad_leaves_the_caller_s_module_unknown():
+    """pix2pix's set_requires_grad(net, flag): after a call with a flag, the parameters
+    of the caller's net are no longer known to require grad."""
+    facts, _ = _facts("""\
+        import torch.nn as nn
+
+        def set_requires_grad(net, flag):
+            for param in net.parameters():
+                param.requires_grad = flag
+
+        netD = nn.Linear(3, 1)
+        set_requires_grad(netD, False)
+        set_requires_grad(netD, True)
+        """)
+    assert facts[(4, "param")]["requires_grad"] is None
+
+
+def test_grad_is_not_claimed_where_it_may_be_turned_off_or_cleared_by_a_hook():
+    facts, _ = _facts("""\
+        import torch
+        import torch.nn as nn
+
+        frozen = nn.Linear(3, 1)
+        for p in frozen.parameters():
+            p.requires_grad_(False)
+        hooked = nn.Linear(3, 1)
+        for q in hooked.parameters():
+            q.register_post_accumulate_grad_hook(lambda t: None)
+        x = torch.zeros(2, 3).requires_grad_()
+        (frozen(x) + hooked(x)).sum().backward()
+        """)
+    assert facts[(5, "p")]["grad"] == "unknown"  # the loop turns it off after the header
+    assert facts[(8, "q")]["grad"] == "unknown"  # the hook may set .grad to None
+    assert facts[(10, "x")]["grad"] == "populated after the backward at line 11"

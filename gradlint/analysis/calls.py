@@ -30,6 +30,21 @@ def _stateful(name: str, call: cst.Call) -> bool:
                     "Adadelta", "SparseAdam", "ASGD", "Rprop", "LBFGS", "Adafactor")
 
 
+def _value_kind(value):
+    """"int" / "float" for what a name holds: a number, or a list of numbers, written in
+    the file (`counts = [1, 2, 3]`), else None."""
+    if type(value) is Const:
+        kind = type(value.value)
+        return "int" if kind in (int, bool) else "float" if kind is float else None
+    if type(value) is Seq and value.items:
+        kinds = {_value_kind(v) for v in value.items}
+        if kinds == {"int"}:
+            return "int"
+        if "float" in kinds and None not in kinds:
+            return "float"
+    return None
+
+
 def _literal_kind(node):
     """"int" / "float" for numeric literal data (nested lists too), else None."""
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
@@ -243,7 +258,7 @@ class CallEvaluator(MethodEvaluator):
         self.note_site(id(node))
         rg_arg = kwarg(node, "requires_grad")
         rg = False if rg_arg is None else literal_bool(rg_arg.value)
-        is_int = self.factory_is_int(node, short)
+        is_int = self.factory_is_int(node, short, st)
         if rg is True and is_int is True:
             self.obs.int_requires_grad.setdefault(id(node), self.register(node))
             rg = None  # PyTorch raises here: nothing after it is known
@@ -252,7 +267,7 @@ class CallEvaluator(MethodEvaluator):
                       origin=self.stmt_id, is_int=is_int,
                       dtype=dtypes.of_factory(self, node, short, is_int))
 
-    def factory_is_int(self, node: cst.Call, short: str):
+    def factory_is_int(self, node: cst.Call, short: str, st: State):
         dtype = kwarg(node, "dtype")
         if dtype is not None:
             text = dotted(dtype.value) or ""
@@ -266,7 +281,8 @@ class CallEvaluator(MethodEvaluator):
         if short in ("tensor", "as_tensor", "arange", "full") and pos:
             # the dtype PyTorch infers from literal data: all integers (or bools) -> int64
             data = [pos[-1].value] if short == "full" else [a.value for a in pos]
-            kinds = {_literal_kind(d) for d in data}
+            kinds = {_value_kind(self.lookup(st, d.value)) if type(d) is cst.Name
+                     else _literal_kind(d) for d in data}
             if kinds == {"int"}:
                 return True
             if "float" in kinds and None not in kinds:

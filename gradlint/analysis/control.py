@@ -12,7 +12,7 @@ from gradlint.analysis import torchapi as api
 from gradlint.analysis.observations import LoopEvents
 from gradlint.analysis.exprs import NONTENSOR, dotted
 from gradlint.analysis.values import (
-    Const, GradContext, NNModule, Optimizer, Params, Ref, Seq, State, Tensor, Tri, UNKNOWN,
+    Const, GradContext, NNModule, Optimizer, Params, Ref, Seq, State, Tensor, Tri, UNKNOWN, Value,
     evolve, join_all, join_states, same_state,
 )
 
@@ -257,10 +257,12 @@ def _first_index_test(test, st: State) -> Tri:
     return None
 
 
-def _param_of(params: Params) -> Tensor:
-    """One parameter of `m.parameters()`: a leaf of that module."""
-    return Tensor(ident=params.root, requires_grad=params.trainable, leaf=True,
+def _param_of(params: Params) -> Value:
+    """One item of `m.parameters()`: a leaf of that module (of `m.named_parameters()`: its
+    name and that leaf)."""
+    leaf = Tensor(ident=params.root, requires_grad=params.trainable, leaf=True,
                   sources=params.roots)
+    return Seq((NONTENSOR, leaf)) if params.named else leaf
 
 
 def _literal_range_nonempty(call) -> bool:

@@ -400,9 +400,11 @@ class EventMixin:
             self.obs.numpy_on_grad.setdefault(id(node), (self.register(node), tensor.origin))
 
     def on_requires_grad_change(self, node, base_expr, base, st, flag=None) -> None:
-        """`x.requires_grad = ...` (flag None) or `x.requires_grad_(flag)` on a non-leaf."""
+        """`x.requires_grad = flag` or `x.requires_grad_(flag)` (flag None: not a literal)."""
         if isinstance(base, Tensor) and self.recorder is not None:
             self.recorder.flagged.add(base.ident)  # what `explain` said of it before changes
+            if flag is not True:
+                self.recorder.turned_off.add(base.ident)
         if not isinstance(base, Tensor) or base.leaf is not False:
             return
         if isinstance(node, cst.Call) and flag is not False:

@@ -18,7 +18,8 @@ from gradlint.analysis.values import (
 NONTENSOR = Const("<non-tensor>")
 # values are immutable: literals share one each (they compare equal either way)
 _CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
-_NUMBER = Const(0)
+_INTEGER = Const(0)  # (torch.tensor of integers is an integer tensor: GL008 tells them apart)
+_FLOAT = Const(0.5)
 _STRING = Const("")
 _OPAQUE = (Unknown, NNModule, Params, Seq)  # operands that may hide a tensor
 _OPERATOR_SYMBOLS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/",
@@ -178,9 +179,12 @@ class ExprEvaluator:
         return self.lookup(st, node.value)
 
     def eval_Integer(self, node, st):
-        return _NUMBER
+        return _INTEGER
 
-    eval_Float = eval_Imaginary = eval_Integer
+    def eval_Float(self, node, st):
+        return _FLOAT
+
+    eval_Imaginary = eval_Float
 
     def eval_SimpleString(self, node, st):
         return _STRING

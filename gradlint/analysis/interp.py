@@ -281,7 +281,8 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
                 return
             if attr == "requires_grad":
                 base = self.eval(target.value, st)
-                self.on_requires_grad_change(target, target.value, base, st)
+                self.on_requires_grad_change(target, target.value, base, st,
+                                             value.value if value in _BOOLS else None)
                 if isinstance(base, Tensor):
                     self.set_module_trainable(base.ident, None, st)
                     if base.leaf is True and value in _BOOLS:

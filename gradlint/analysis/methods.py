@@ -137,6 +137,8 @@ class MethodEvaluator:
                 self.on_implicit_grad(node, func.value, t)
             self.on_backward(node, t, keeps_graph(node, 1), st)
             return NONTENSOR
+        if method == "register_post_accumulate_grad_hook" and self.recorder is not None:
+            self.recorder.hooked.add(t.ident)
         if method == "retain_grad":
             st.replace_everywhere(t, evolve(t, retains_grad=True))
             if self.recorder is not None:
@@ -204,7 +206,7 @@ class MethodEvaluator:
         if method in ("parameters", "named_parameters"):
             # a sub-module of an instance of the file's own class: just its parameters
             own = m.ident if m.ident in self.sub_roots else root
-            return Params(root=own, trainable=m.trainable)
+            return Params(root=own, trainable=m.trainable, named=method == "named_parameters")
         if method == "zero_grad":
             self.on_clear(node, cleared={m.ident if m.ident in self.sub_roots else root})
             self.on_full_clear(node, root, st)
@@ -274,8 +276,10 @@ class MethodEvaluator:
         return new
 
     def set_module_trainable(self, root: int, value, st: State) -> None:
-        for key, v in list(st.env.items()):
-            if isinstance(v, NNModule) and ((v.root or v.ident) == root or v.ident == root):
-                st.env[key] = evolve(v, trainable=value)
+        # the callers' names too: `set_requires_grad(netD, False)` freezes the caller's netD
+        for env in [st.env, *self.caller_envs]:
+            for key, v in list(env.items()):
+                if isinstance(v, NNModule) and ((v.root or v.ident) == root or v.ident == root):
+                    env[key] = evolve(v, trainable=value)
 
     # -- unknown code -----------------------------------------------------------------

@@ -33,6 +33,9 @@ class Recorder:
     sites: Set[int] = field(default_factory=set)  # those and torch.autograd.grad calls
     retained: Set[int] = field(default_factory=set)  # tensors retain_grad() was called on
     flagged: Set[int] = field(default_factory=set)  # tensors whose requires_grad was set
+    turned_off: Set[int] = field(default_factory=set)  # ... to False, or to a flag not known
+    # tensors given a post-accumulate-grad hook: the hook may clear .grad inside backward
+    hooked: Set[int] = field(default_factory=set)
     headers: Dict[int, cst.For] = field(default_factory=dict)  # loop target -> its loop
 
     def loop_target(self, loop: cst.For, st) -> None:
@@ -43,18 +46,24 @@ class Recorder:
             self.record(loop.target, names, (), st, st.grad_mode)
 
     def after(self, interp, small, st, mode) -> None:
-        names = _assigned(small)
+        # `return t`: the tensor the function gives back, under the name `return`
+        returned = type(small) is cst.Return and small.value is not None and isinstance(
+            interp.frame.returns[-1][1], Tensor)
+        if type(small) is cst.Return and not returned:
+            return
+        names = ["return"] if returned else _assigned(small)
         if not names:
             return
         inputs = tuple(sorted({n for n in _read_names(small) if isinstance(st.env.get(n), Tensor)}
                               - set(names)))
-        self.record(small, names, inputs, st, mode)
+        values = {"return": interp.frame.returns[-1][1]} if returned else None
+        self.record(small, names, inputs, st, mode, values)
 
-    def record(self, node, names, inputs, st, mode) -> None:
+    def record(self, node, names, inputs, st, mode, values=None) -> None:
         self.statements[id(node)] = node
         slot = self.facts.setdefault(id(node), {})
         for name in names:
-            value = st.env.get(name)
+            value = (values or st.env).get(name)
             if value is None:
                 continue
             old = slot.get(name)

@@ -74,6 +74,9 @@ class Const(Value):
     value: object = None
 
 
+_PLAIN = Const("<non-tensor>")  # (equal to exprs.NONTENSOR)
+
+
 @frozen_value
 class Severed(Const):
     """A number or array taken out of a tensor that required grad (`.item()`,
@@ -153,6 +156,7 @@ class Params(Value):
     root: int
     trainable: Tri = True
     more: FrozenSet[int] = frozenset()  # the other modules of a union (`list(a...) + list(b...)`)
+    named: bool = False  # `named_parameters()`: it yields (name, parameter) pairs
 
     @property
     def roots(self) -> FrozenSet[int]:
@@ -168,7 +172,8 @@ def union_params(values) -> "Optional[Params]":
     trainable = first.trainable
     for v in values[1:]:
         trainable = join_tri(trainable, v.trainable)
-    return Params(root=first.root, trainable=trainable, more=roots - {first.root})
+    return Params(root=first.root, trainable=trainable, more=roots - {first.root},
+                  named=all(v.named for v in values))
 
 
 @frozen_value
@@ -242,6 +247,8 @@ def join_values(a: Value, b: Value) -> Value:
         return evolve(a, trainable=join_tri(a.trainable, b.trainable), saves=a.saves and b.saves)
     if isinstance(a, Optimizer) and isinstance(b, Optimizer) and a.ident == b.ident:
         return evolve(a, coverage=a.coverage & b.coverage)
+    if type(a) is Const and type(b) is Const:
+        return _PLAIN  # two plain values (an int on one path, a float on the other)
     return UNKNOWN
 
 
