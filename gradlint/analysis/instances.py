@@ -101,7 +101,9 @@ def _rebased(v: Value, root: int, trainable) -> Value:
         return evolve(v, ident=hash((root, v.ident)), root=root,
                       trainable=v.trainable if trainable is True else trainable)
     if isinstance(v, Tensor) and v.requires_grad is True:
-        if trainable is not True:
+        # (a tensor computed in `__init__`, `nn.Parameter(...).view(n)`, has its graph
+        # already: freezing the module's parameters later does not change it)
+        if trainable is not True and v.leaf is not False:
             return evolve(v, requires_grad=trainable, sources=v.sources | {root}
                           if trainable is None else frozenset())
         return evolve(v, sources=v.sources | {root})
