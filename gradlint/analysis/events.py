@@ -342,6 +342,14 @@ class EventMixin:
                 return key
             if isinstance(value, Tensor) and value.ident == source and value.leaf:
                 return key
+        root = self.sub_roots.get(source)
+        for key, value in st.env.items():
+            # a layer of the file's own class held in an nn.ModuleList: `net.blocks[i].fc`
+            if type(value) is NNModule and value.container and value.cls and root in (
+                    value.ident, value.root):
+                for attr, v in self.class_attrs.get(value.cls, {}).items():
+                    if isinstance(v, NNModule) and hash((root, v.ident)) == source:
+                        return f"{key}[i]{attr[4:]}"
         return "the module"
 
     # -- hooks for the later rules (in-place ops, numpy, requires_grad flags) -------------
