@@ -52,7 +52,8 @@ RULE = Rule(
 Finds a value computed under `torch.no_grad()`, `torch.inference_mode()` or
 `torch.set_grad_enabled(False)` (a block, a decorated function or method in the same
 file, a function or method called inside such a block, which is reported at that call,
-or a `no_grad` block inside a module's `forward`) from tensors that require grad, when
+or a `no_grad` block inside a module's `forward`, including modules held in an
+`nn.ModuleList` / `nn.ModuleDict`) from tensors that require grad, when
 a later backward needs a gradient through it:
 the backward'd value does not require grad at all; or a leaf's `.grad` read after the
 backward can only be reached through the cut value; or the module whose output was cut

@@ -49,8 +49,10 @@ RULE = Rule(
 Finds tensor factories with `requires_grad=True` whose result has an integer or bool
 dtype: an explicit integer `dtype=` (`torch.long`, `torch.int32`, `torch.bool`, ...),
 integer-only factories (`torch.randint`, `torch.randperm`, `torch.LongTensor`), or
-literal data that is all integers (`torch.tensor([1, 2])`, `torch.arange(5)`,
-`torch.full((2,), 7)`), which PyTorch stores as int64.
+data that is all integers, written out (`torch.tensor([1, 2])`, `torch.arange(5)`,
+`torch.full((2,), 7)`) or in a name bound to it (`counts = [3, 1]`,
+`torch.tensor(counts, ...)`, while nothing has added to the list), which PyTorch
+stores as int64.
 """,
         why="""
 Only floating point and complex tensors can require gradients. PyTorch raises
