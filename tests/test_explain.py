@@ -228,3 +228,31 @@ def test_grad_is_not_claimed_where_it_may_be_turned_off_or_cleared_by_a_hook():
     assert facts[(5, "p")]["grad"] == "unknown"  # the loop turns it off after the header
     assert facts[(8, "q")]["grad"] == "unknown"  # the hook may set .grad to None
     assert facts[(10, "x")]["grad"] == "populated after the backward at line 11"
+
+
+def test_a_deepcopy_of_a_module_is_a_module_whose_forward_runs():
+    """`teacher = copy.deepcopy(student)`: a module of the same class; calling it under
+    no_grad runs its forward there, so that forward's grad mode is no longer 'on'."""
+    facts, data = _facts("""\
+        import copy
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 3)
+
+            def forward(self, x):
+                return self.fc(x)
+
+        student = Net()
+        teacher = copy.deepcopy(student)
+        with torch.no_grad():
+            target = teacher(torch.randn(2, 3))
+        out = student(torch.randn(2, 3))
+        """)
+    assert facts[(14, "teacher")]["kind"] == "module"
+    modes = {s["line"]: s["grad_mode"] for s in data["statements"]}
+    assert modes[11] == "unknown"
+    assert facts[(16, "target")]["requires_grad"] is False

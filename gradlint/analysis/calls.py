@@ -142,6 +142,12 @@ class CallEvaluator(MethodEvaluator):
     def call_api(self, node: cst.Call, q: str, args, pos, st: State) -> Value:
         if q == "itertools.chain":
             return union_params(pos) or self.unknown_call(node, args, st)
+        if q == "copy.deepcopy" and len(pos) == 1 and type(pos[0]) is NNModule and pos[0].cls:
+            # a teacher, EMA or target network copied from a module of the file's own
+            # class: a new instance, with its own parameters, whose forward runs when called
+            self.note_site(id(node))
+            self.module_roots.add(id(node))
+            return evolve(pos[0], ident=id(node), root=None, origin=self.stmt_id, container=False)
         if q == "torch.set_default_dtype":
             self.default_dtype_known = False  # factories' dtype is unknown from here on
         if q == "torch.as_tensor" and len(node.args) == 1 and pos and isinstance(pos[0], Tensor):
