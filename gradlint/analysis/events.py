@@ -9,6 +9,7 @@ import libcst as cst
 
 from gradlint.analysis import torchapi as api
 from gradlint.analysis.exprs import dotted, plain_number
+from gradlint.analysis.instances import instance_ident
 from gradlint.analysis.walk import iter_children
 from gradlint.analysis.observations import CutHit, DoubleBackward, NonLeafGradRead
 from gradlint.analysis.values import (
@@ -348,7 +349,7 @@ class EventMixin:
             if type(value) is NNModule and value.container and value.cls and root in (
                     value.ident, value.root):
                 for attr, v in self.class_attrs.get(value.cls, {}).items():
-                    if isinstance(v, NNModule) and hash((root, v.ident)) == source:
+                    if isinstance(v, NNModule) and instance_ident(root, v.ident) == source:
                         return f"{key}[i]{attr[4:]}"
         return "the module"
 

@@ -93,12 +93,17 @@ class InstanceMixin:
         return env
 
 
+def instance_ident(root: int, ident: int) -> int:
+    """The ident of the sub-module `ident` (as `__init__` made it) on the instance `root`."""
+    return hash((root, ident))
+
+
 def _rebased(v: Value, root: int, trainable) -> Value:
     """A value `__init__` stored, as it is on the instance `root`."""
     if isinstance(v, NNModule):
         # its own ident on this instance: a gradient cut off from one sub-module is
         # told apart from the ones that reach its siblings
-        return evolve(v, ident=hash((root, v.ident)), root=root,
+        return evolve(v, ident=instance_ident(root, v.ident), root=root,
                       trainable=v.trainable if trainable is True else trainable)
     if isinstance(v, Tensor) and v.requires_grad is True:
         # (a tensor computed in `__init__`, `nn.Parameter(...).view(n)`, has its graph
