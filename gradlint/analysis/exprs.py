@@ -10,12 +10,11 @@ from gradlint.analysis import torchapi as api
 from gradlint.analysis.shapes import elementwise_count, with_count
 from gradlint.analysis.walk import iter_children, iter_tree
 from gradlint.analysis.values import (
-    Const, Cut, GradContext, NNModule, Params, Ref, Seq, Severed, State, Tensor, UNKNOWN, Unknown, Value,
-    evolve, union_params,
+    Const, Cut, GradContext, NNModule, NONTENSOR, Params, Ref, Seq, Severed, State, Tensor,
+    UNKNOWN, Unknown, Value, evolve, union_params,
 )
 
 
-NONTENSOR = Const("<non-tensor>")
 # values are immutable: literals share one each (they compare equal either way)
 _CONSTANTS = {"True": Const(True), "False": Const(False), "None": Const(None)}
 _INTEGER = Const(0)  # (torch.tensor of integers is an integer tensor: GL008 tells them apart)

@@ -74,7 +74,7 @@ class Const(Value):
     value: object = None
 
 
-_PLAIN = Const("<non-tensor>")  # (equal to exprs.NONTENSOR)
+NONTENSOR = Const("<non-tensor>")  # a value known not to be a tensor
 
 
 @frozen_value
@@ -248,7 +248,7 @@ def join_values(a: Value, b: Value) -> Value:
     if isinstance(a, Optimizer) and isinstance(b, Optimizer) and a.ident == b.ident:
         return evolve(a, coverage=a.coverage & b.coverage)
     if type(a) is Const and type(b) is Const:
-        return _PLAIN  # two plain values (an int on one path, a float on the other)
+        return NONTENSOR  # two plain values (an int on one path, a float on the other)
     return UNKNOWN
 
 
