@@ -309,7 +309,9 @@ class CallEvaluator(MethodEvaluator):
                             origin=self.stmt_id,
                             inplace=_inplace_function(node, cls),
                             saves_result=cls in api.RESULT_SAVING_MODULES)
-        if cls in ("ModuleList", "ModuleDict") and node.args:
+        if cls == "ModuleDict" and node.args:
+            return self.module_dict(node, node.args[0].value, st)
+        if cls == "ModuleList" and node.args:
             return self.module_container(node, node.args[0].value, st)
         if cls in api.CONTAINER_MODULES and cls == "Sequential":
             parts = [p for p in pos]
@@ -321,50 +323,6 @@ class CallEvaluator(MethodEvaluator):
                                 saves=any(p.saves for p in parts), origin=self.stmt_id,
                                 deep=weighted >= 2 or any(p.deep for p in parts))
         return UNKNOWN
-
-    def module_container(self, node: cst.Call, items: cst.BaseExpression, st: State) -> Value:
-        """`nn.ModuleList([...])` / `nn.ModuleDict({...})`: known when every element is a
-        layer gradlint knows, or every one an instance of the same class of the file
-        (a comprehension's element stands for all of them)."""
-        kind = type(items)
-        if kind is cst.List or kind is cst.Tuple:
-            exprs = [e.value for e in items.elements if type(e) is cst.Element]
-            if len(exprs) != len(items.elements):
-                return UNKNOWN
-        elif kind is cst.Dict:
-            exprs = [e.value for e in items.elements if type(e) is cst.DictElement]
-            if len(exprs) != len(items.elements):
-                return UNKNOWN
-        elif kind is cst.ListComp or kind is cst.GeneratorExp:
-            exprs = [items.elt]
-        elif kind is cst.DictComp:
-            exprs = [items.value]
-        else:
-            return UNKNOWN
-        # (each was evaluated as the call's argument: only what a layer's call makes is
-        # looked at again, never other code, which could have effects)
-        parts, own = [], set()
-        for e in exprs:
-            if type(e) is not cst.Call:
-                return UNKNOWN
-            callee = self.lookup(st, e.func.value) if type(e.func) is cst.Name else None
-            if isinstance(callee, ModuleClass):  # `Block(config)`: one class of the file
-                own.add(callee.node_id)
-                parts.append(NNModule(ident=id(e), trainable=callee.has_params, saves=True))
-                continue
-            cls = api.nn_class(self.qualify(dotted(e.func) or ""))
-            if not cls or cls in api.CONTAINER_MODULES:
-                return UNKNOWN
-            parts.append(self.nn_module(e, cls, [], st))
-        mixed = own and (len(own) > 1 or len(parts) > 1)
-        if not parts or not all(isinstance(p, NNModule) for p in parts) or mixed:
-            return UNKNOWN  # (instances of two classes, or a class and layers: not one module)
-        trainable = True if any(p.trainable is True for p in parts) else (
-            False if all(p.trainable is False for p in parts) else None)
-        return NNModule(ident=id(node), trainable=trainable, saves=any(p.saves for p in parts),
-                        origin=self.stmt_id, deep=any(p.deep for p in parts),
-                        saves_result=any(p.saves_result for p in parts), container=True,
-                        cls=next(iter(own)) if own else None)
 
     def coverage(self, node: cst.Call, st: State) -> frozenset:
         params = kwarg(node, "params")

@@ -306,6 +306,11 @@ class ExprEvaluator:
         if isinstance(base, Tensor):
             saves = any(isinstance(i, Tensor) for i in indices)  # index tensors are saved
             return self.op_result([base], saves=saves, site=id(node), st=st)
+        if type(base) is NNModule and len(node.slice) == 1:  # `nets["gen"]`: a key written out
+            key = _literal_key(node.slice[0].slice)
+            member = st.env.get(f"{dotted(node.value)}.{key}") if key is not None else None
+            if member is not None:
+                return member
         if type(base) is NNModule and base.container:
             if any(type(element.slice) is not cst.Index for element in node.slice):
                 return base  # `blocks[1:]`: a container of the same layers
@@ -568,3 +573,11 @@ def _saved_operands(kind, left, right):
 
 __all__ = ["ExprEvaluator", "dotted", "kwarg", "positional", "literal_bool", "NONTENSOR",
            "GradContext"]
+
+
+def _literal_key(index) -> Optional[str]:
+    """The string of `m["key"]`, else None."""
+    if type(index) is cst.Index and type(index.value) is cst.SimpleString \
+            and index.value.prefix.lower() in ("", "r", "u"):
+        return index.value.evaluated_value
+    return None

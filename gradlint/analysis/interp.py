@@ -13,6 +13,7 @@ from typing import Dict, List, Set, Tuple
 import libcst as cst
 
 from gradlint.analysis.calls import CallEvaluator
+from gradlint.analysis.containers import ContainerMixin
 from gradlint.analysis.control import ControlFlowMixin, LoopCtx
 from gradlint.analysis.exprs import ExprEvaluator, dotted
 from gradlint.analysis.events import EventMixin
@@ -30,8 +31,8 @@ class AnalysisTimeout(Exception):
     """The per-file time budget ran out."""
 
 
-class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, FrameMixin,
-                  CallEvaluator, ExprEvaluator):
+class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, ContainerMixin,
+                  FrameMixin, CallEvaluator, ExprEvaluator):
     # compound statement class -> its handler (None: nothing to run), found once by name
     _statement_handlers: dict = {}
 
@@ -265,9 +266,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
     def bind_target(self, target: cst.BaseExpression, value, st: State) -> None:
         kind = type(target)
         if kind is cst.Name:
-            st.bind(target.value, value)
-            if type(value) is NNModule and value.cls is not None:
-                self.bind_instance(target.value, value, st)
+            self.bind_path(target.value, value, st)
         elif kind is cst.Attribute:
             attr = target.attr.value
             if attr == "grad":
@@ -296,9 +295,7 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, F
                 return
             path = dotted(target)
             if path is not None:
-                st.bind(path, value)
-                if type(value) is NNModule and value.cls is not None:
-                    self.bind_instance(path, value, st)
+                self.bind_path(path, value, st)
             else:
                 self.eval(target.value, st)
                 self.escape(value, st)
