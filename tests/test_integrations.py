@@ -12,6 +12,9 @@ from conftest import FIXTURES, ROOT, fixture_files
 from gradlint.config import Settings
 from gradlint.linter import lint_source
 
+# (one xdist worker runs this module: pre-commit builds its hook environment once)
+pytestmark = pytest.mark.xdist_group("integrations")
+
 FLAKE8 = [sys.executable, "-m", "flake8", "--isolated", "--format=%(path)s:%(row)d:%(col)d:%(code)s"]
 
 

@@ -14,6 +14,9 @@ from conftest import FIXTURES
 from gradlint import locate, replay
 from gradlint.cache import Cache
 
+# (one xdist worker runs this module: the projects are written, and waited for, once)
+pytestmark = pytest.mark.xdist_group("replay")
+
 TRAIN = FIXTURES / "gl001" / "flagged_accumulation_never_cleared.py"
 NON_LEAF = FIXTURES / "gl002" / "flagged_article_example.py"
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("GRADLINT")}

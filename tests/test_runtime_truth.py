@@ -23,7 +23,8 @@ import importlib.util
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 # one skip per test, each saying why, where torch is missing
-pytestmark = [pytest.mark.torch, pytest.mark.skipif(
+# (one xdist worker runs them all: the programs run once, in the session fixture)
+pytestmark = [pytest.mark.torch, pytest.mark.xdist_group("runtime"), pytest.mark.skipif(
     not HAS_TORCH, reason="torch==2.13.0 is not installed (`pip install torch==2.13.0`; "
                           ".ci/run installs it)")]
 
