@@ -85,7 +85,9 @@ class Diagnostic:
     help: Optional[str] = None
 
     def sort_key(self):
-        return (self.path, self.cell or 0, self.line, self.column, self.code)
+        # (the message too: two findings of one rule at one place, such as two layers cut
+        # off by one no_grad, come out in the same order in every run)
+        return (self.path, self.cell or 0, self.line, self.column, self.code, self.message)
 
     @property
     def location(self) -> str:
