@@ -33,7 +33,8 @@ PY = sys.executable
 # the binary itself: a version manager's shim (pyenv's is a shell script) would add its own
 # start-up, about 70 ms here, to every Ruff run
 RUFF = str(Path(PY).parent / "ruff") if (Path(PY).parent / "ruff").exists() else (
-    shutil.which("ruff") or "ruff")
+    shutil.which("ruff"))
+RUFF_PIN = "ruff==0.17.6"  # installed into a venv of its own where no ruff is on PATH
 WARM_ROUNDS = 15
 JOBS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
@@ -139,6 +140,18 @@ def torchfix_venv() -> Path:
         subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "torchfix==0.7.0",
                         "flake8"], check=True)
     return venv
+
+
+def ruff_binary() -> str:
+    """The Ruff binary the runs time: the one next to this Python or on PATH, else
+    RUFF_PIN installed into a venv of the benchmark's own."""
+    if RUFF:
+        return RUFF
+    venv = CACHE / "venv-ruff"
+    if not (venv / "bin" / "ruff").exists():
+        make_venv(venv)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", RUFF_PIN], check=True)
+    return str(venv / "bin" / "ruff")
 
 
 # The installer writes each tool's console script, and that script is part of every run's
@@ -258,7 +271,7 @@ def suite(path: Path, rounds: int, peers: bool, venv=None) -> dict:
                                            "-j", str(JOBS), str(path)], None)
         tools["flake8 --select TOR"] = ([str(venv / "bin" / "flake8"), "--select", "TOR", "-j",
                                          str(JOBS), str(path)], None)
-    tools["ruff check (default rules)"] = ([RUFF, "check", "--no-cache", "--exit-zero", "-q",
+    tools["ruff check (default rules)"] = ([ruff_binary(), "check", "--no-cache", "--exit-zero", "-q",
                                             str(path)], None)
     out = measure(tools, rounds)
     # warm: fill the cache once, then nothing changes
