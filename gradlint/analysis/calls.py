@@ -14,8 +14,8 @@ from gradlint.analysis.steps import CLIPS, SCALERS
 from gradlint.analysis.exprs import (NONTENSOR, dotted, inplace_flag, is_grad_expr, kwarg,
                                      literal_bool, positional)
 from gradlint.analysis.values import (
-    Const, Function, GradContext, ModuleClass, NNModule, Optimizer, Params, Ref, Seq, Severed,
-    State, Tensor, UNKNOWN, Unknown, Value, evolve, union_params,
+    Const, Function, GradContext, Instance, ModuleClass, NNModule, Optimizer, Params,
+    PlainClass, Ref, Seq, Severed, State, Tensor, UNKNOWN, Unknown, Value, evolve, union_params,
 )
 
 
@@ -116,6 +116,14 @@ class CallEvaluator(MethodEvaluator):
             return self.module_call(callee, pos, node, st)
         if isinstance(callee, Function):
             return self.call_local(callee, node, args, st, receiver if method else None)
+        if isinstance(callee, PlainClass):
+            # (its `__init__` is not run for this call: what it does to the arguments, a
+            # model frozen or a module moved, is unknown, as for any unknown call)
+            self.unknown_call(node, args, st)
+            return Instance(ident=id(node), cls=callee.node_id, origin=self.stmt_id)
+        if isinstance(callee, Instance):
+            value = self.instance_call(node, callee, "__call__", fname, args, st)
+            return value if value is not None else self.unknown_call(node, args, st)
         if isinstance(callee, ModuleClass):
             self.note_site(id(node))
             self.module_roots.add(id(node))

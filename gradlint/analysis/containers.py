@@ -20,7 +20,7 @@ import libcst as cst
 from gradlint.analysis import torchapi as api
 from gradlint.analysis.exprs import dotted, positional
 from gradlint.analysis.values import (
-    ModuleClass, NNModule, State, UNKNOWN, Value,
+    Instance, ModuleClass, NNModule, State, UNKNOWN, Value,
 )
 
 
@@ -127,10 +127,13 @@ class ContainerMixin:
     def bind_path(self, path: str, value: Value, st: State) -> None:
         """Bind a name or dotted path, with what an instance or a dict made brings along."""
         st.bind(path, value)
-        if type(value) is NNModule:
+        kind = type(value)
+        if kind is NNModule:
             if value.cls is not None:
                 self.bind_instance(path, value, st)
             self.bind_members(path, value, st)
+        elif kind is Instance:
+            self.bind_instance(path, value, st)
 
 
 def _any_trainable(parts) -> object:

@@ -11,7 +11,8 @@ import libcst as cst
 from gradlint.analysis.exprs import NONTENSOR, dotted
 from gradlint.analysis.scopes import locals_of, self_attrs_assigned
 from gradlint.analysis.values import (
-    Function, GradContext, ModuleClass, NNModule, Ref, State, Tensor, UNKNOWN, Value, evolve,
+    Function, GradContext, ModuleClass, NNModule, PlainClass, Ref, State, Tensor, UNKNOWN,
+    Value, evolve,
     join_all, join_values,
 )
 
@@ -130,6 +131,8 @@ class FrameMixin:
                 for v in attrs.values()) else None
             self.class_self[id(node)] = evolve(self_value, trainable=has_params)
             st.bind(node.name.value, ModuleClass(node_id=id(node), has_params=has_params))
+        elif _plain(node):
+            st.bind(node.name.value, PlainClass(node_id=id(node)))
         else:
             st.bind(node.name.value, UNKNOWN)
         return st
@@ -307,6 +310,13 @@ class FrameMixin:
                 start = State(env=env, grad_mode=True)
                 self.cur = start
                 self.run_function(info, {}, self_value, start, standalone=True)
+
+
+def _plain(cls: cst.ClassDef) -> bool:
+    """A class with no base (or `object`), no metaclass and no decorator: what its
+    instances hold and do is all in this file."""
+    return not cls.decorators and not cls.keywords and all(
+        type(b.value) is cst.Name and b.value.value == "object" for b in cls.bases)
 
 
 def _method(cls: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:

@@ -32,7 +32,7 @@ _MODULE_API = frozenset((
 class InstanceMixin:
     def instance_method(self, m: NNModule, method: str):
         """The file's own method `method` of `m`'s class, or None."""
-        if m.cls is None or method in _MODULE_API:
+        if m.cls is None or (method in _MODULE_API and type(m) is NNModule):
             return None
         cls = self.classes.get(m.cls)
         return _method(cls, method) if cls is not None else None
@@ -84,12 +84,16 @@ class InstanceMixin:
         """`self.*` as `__init__` made them, rebased onto the instance `m`, except the
         attributes named in `changing`."""
         root = m.root or m.ident
+        # (an `Instance` of a plain class keeps them as made: a Trainer's model is the one
+        # its optimizer's parameter set names, with no module of its own to rebase onto)
+        rebase = type(m) is NNModule
         env: Dict[str, Value] = {}
         for key, v in self.class_attrs.get(m.cls, {}).items():
-            if key.split(".")[1] not in changing:
-                env[key] = v = _rebased(v, root, m.trainable)
-                if isinstance(v, NNModule):
-                    self.sub_roots[v.ident] = root
+            if key.split(".")[1] in changing:
+                continue
+            env[key] = v = _rebased(v, root, m.trainable) if rebase else v
+            if rebase and isinstance(v, NNModule):
+                self.sub_roots[v.ident] = root
         return env
 
 

@@ -13,7 +13,7 @@ from gradlint.analysis.shapes import with_count
 from gradlint.analysis.exprs import (NONTENSOR, dotted, grad_owner, is_grad_expr, kwarg,
                                      literal_bool, positional)
 from gradlint.analysis.values import (
-    GradContext, NNModule, Optimizer, Params, Scaler, Scheduler, Seq, Severed, State, Tensor,
+    GradContext, Instance, NNModule, Optimizer, Params, Scaler, Scheduler, Seq, Severed, State, Tensor,
     UNKNOWN, Unknown, Value, evolve,
 )
 from gradlint.analysis.steps import is_scaler_name, is_scheduler_name
@@ -77,6 +77,9 @@ class MethodEvaluator:
                 if value is not None and (not forward or isinstance(value, (Tensor, Seq))):
                     return value
             return self.module_method(node, method, receiver, pos, st)
+        if type(receiver) is Instance:  # `trainer.train_step(batch)`: the class's method
+            value = self.instance_call(node, receiver, method, rtext, args, st)
+            return value if value is not None else self.unknown_call(node, args, st)
         if isinstance(receiver, Optimizer):
             return self.optimizer_method(node, method, receiver, pos, args, st, rtext)
         if isinstance(receiver, Scheduler):

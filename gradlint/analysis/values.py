@@ -210,6 +210,25 @@ class ModuleClass(Value):
 
 
 @frozen_value
+class PlainClass(Value):
+    """A class of the file that is no torch module and has no base class (a Trainer, an
+    Agent): calling it makes an `Instance`."""
+    node_id: int
+
+
+@frozen_value
+class Instance(Value):
+    """An instance of a `PlainClass`: its methods run with its attributes, as a module's
+    do (`instances.py`), but it is no module: no parameters, no `forward`, and nn.Module's
+    method names mean the class's own methods."""
+    ident: int
+    cls: int
+    origin: int = 0
+    root: Optional[int] = None  # (never set: the fields instances.py reads of a module)
+    trainable: Tri = True
+
+
+@frozen_value
 class GradContext(Value):
     """A grad-mode context manager object (`torch.no_grad()`).
 

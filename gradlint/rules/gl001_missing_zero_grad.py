@@ -66,10 +66,14 @@ def check(ctx):
             opts = sorted({text for text, _ in ev.steps.values()})
             clear = " and ".join(f"`{o}.zero_grad()`" for o in opts)
             loop_line = ctx.line(ev.loop)
-            what = ctx.code(site) if site == backward else f"`{ctx.code(site)}` (a backward)"
-            what = what if what.startswith("`") else f"`{what}`"
-            message = (f"{what} and `{opt}.step()` run in each iteration of the loop at line "
-                       f"{loop_line}; nothing clears the gradients")
+            if site == backward:
+                what = ctx.code(site)
+                what = what if what.startswith("`") else f"`{what}`"
+                message = (f"{what} and `{opt}.step()` run in each iteration of the loop at "
+                           f"line {loop_line}; nothing clears the gradients")
+            else:  # the backward runs inside a call: `trainer.train_step(batch)`
+                message = (f"`{ctx.code(site)}` calls backward() and `{opt}.step()` steps in the "
+                           f"loop at line {loop_line}; nothing clears the gradients")
             help = (f"backward() adds into .grad, so each step applies the sum of the gradients "
                     f"of all earlier iterations. Call {clear} at the start of each iteration.")
             related = [(ev.loop, "the loop starts here"),
