@@ -117,10 +117,12 @@ class CallEvaluator(MethodEvaluator):
         if isinstance(callee, Function):
             return self.call_local(callee, node, args, st, receiver if method else None)
         if isinstance(callee, PlainClass):
-            # (its `__init__` is not run for this call: what it does to the arguments, a
-            # model frozen or a module moved, is unknown, as for any unknown call)
-            self.unknown_call(node, args, st)
-            return Instance(ident=id(node), cls=callee.node_id, origin=self.stmt_id)
+            made = Instance(ident=id(node), cls=callee.node_id, origin=self.stmt_id)
+            if not self.construct(node, made, args, st):
+                # (what its `__init__` does to the arguments, a model frozen or moved, is
+                # then unknown, as for any unknown call)
+                self.unknown_call(node, args, st)
+            return made
         if isinstance(callee, Instance):
             value = self.instance_call(node, callee, "__call__", fname, args, st)
             return value if value is not None else self.unknown_call(node, args, st)

@@ -55,6 +55,7 @@ class FrameMixin:
         self.active: List[int] = []
         self.caller_envs: List[Dict[str, Value]] = []  # the bindings of each caller inlined
         self.dict_members: Dict[int, Dict[str, Value]] = {}  # an nn.ModuleDict's keys
+        self.constructed: Dict[int, Dict[str, Value]] = {}  # a plain instance's `self.*`
         self.sub_roots: Dict[int, int] = {}  # a sub-module of an instance -> the instance
         # (statement, its variable) of the call made inside a no_grad block that is running
         self.grad_off_call: Optional[Tuple[int, str]] = None

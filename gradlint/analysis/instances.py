@@ -16,7 +16,7 @@ import libcst as cst
 
 from gradlint.analysis.frames import _method
 from gradlint.analysis.scopes import self_attrs_assigned
-from gradlint.analysis.values import NNModule, State, Tensor, Value, evolve
+from gradlint.analysis.values import Instance, NNModule, State, Tensor, Value, evolve
 
 # nn.Module's own API: a class that defines one of these still means PyTorch's when
 # the analysis models it (`zero_grad`, `parameters`, `train`, ...)
@@ -55,12 +55,36 @@ class InstanceMixin:
             self.forget_attributes(receiver, st)
         return value
 
+    def construct(self, node: cst.Call, m: Instance, args, st: State) -> bool:
+        """`Trainer(model, opt)`: run the class's `__init__` for this call, with these
+        arguments; what it stores on `self` is kept for `bind_instance`. False when it
+        cannot be followed."""
+        fn = _method(self.classes[m.cls], "__init__")
+        if fn is None:
+            self.constructed[m.ident] = {}
+            return True
+        info = self.inlinable(id(fn))
+        bound = self.bind_arguments(info, node, args, st) if info is not None else None
+        if bound is None:
+            return False
+        start = State(**{**st.flow_facts(), "env": {}})
+        scratch = f"<new {m.ident}>"  # (a name no code can spell, removed right after)
+        if self.inline(info, node, bound, m, start, st, scratch) is None:
+            return False
+        n = len(scratch)
+        made = {k: v for k, v in st.env.items() if k[:n + 1] == scratch + "."}
+        for key in made:
+            del st.env[key]
+        self.constructed[m.ident] = {"self" + k[n:]: v for k, v in made.items()}
+        return True
+
     def bind_instance(self, path: str, m: NNModule, st: State) -> None:
         """`model = Net()`: the new instance has what `__init__` gave it, every attribute
         (those that other methods change too: no method has run on it yet)."""
         if m.cls is None or m.root is not None or m.origin != self.stmt_id:
             return  # not made by this statement: an alias, whose attributes are unknown
-        for key, v in self.init_attrs(m, changing=()).items():
+        made = self.constructed.get(m.ident) if type(m) is Instance else None
+        for key, v in (made if made is not None else self.init_attrs(m, changing=())).items():
             st.env[path + key[4:]] = v
 
     def forget_attributes(self, receiver: Optional[str], st: State) -> None:
