@@ -125,6 +125,13 @@ def test_respelt_fixtures_give_the_same_findings_with_and_without_the_prefilter(
     ("import torch\nfrom torch import no_grad as ng\nng()\n", "GL009"),
     ("import torch\nw = torch.ones(2, requires_grad=True)\nt = torch.tensor((w * 2))\n", "GL016"),
     ("import torch\nw = torch.ones(2, requires_grad=True)\nt = torch.tensor(-w)\n", "GL016"),
+    ("import torch\nw = torch.ones(2, requires_grad=True)\nt = torch . tensor(w)\n", "GL016"),
+    ("import torch\nfrom torch import (nn,\n  tensor as T)\nw = torch.ones(2, requires_grad=True)\n"
+     "t = T(w)\n", "GL016"),
+    ("import torch\nfrom torch import zeros as z, tensor\nw = torch.ones(2, requires_grad=True)\n"
+     "make = tensor\nt = make(w)\n", "GL016"),
+    ("import torch\nmake = torch.\\\n    tensor\nw = torch.ones(2, requires_grad=True)\n"
+     "t = make(w)\n", "GL016"),
 ])
 def test_the_audits_cases_are_found_with_the_prefilter(text, code):
     """The findings the default prefilter lost (each reported by --no-prefilter)."""
