@@ -8,8 +8,10 @@ def check(ctx):
     for hit in ctx.obs.double_backwards.values():
         later = ctx.code(hit.later)
         if hit.in_loop:
-            message = (f"`{later}` runs each iteration through `{hit.var}`'s graph built before "
-                       f"the loop, which the first backward frees")
+            # (the freed part was built before the loop, or is a state carried over from
+            # the previous iteration: a hidden state, a running sum)
+            message = (f"`{later}` runs through part of `{hit.var}`'s graph that the previous "
+                       f"iteration's backward freed")
             help = ("The second iteration raises \"RuntimeError: Trying to backward through the "
                     "graph a second time\". Recompute the forward pass inside the loop, or "
                     "`.detach()` the state carried from one iteration to the next.")
