@@ -237,6 +237,19 @@ def _scan_variables(variables):
             found = _iterations_kept(value)
             if found:
                 _kept_candidates.append((name, found[0], found[1]))
+        elif _made_by_program(value):
+            # an object of the program's own class: what its methods keep on `self`
+            for attr, held in list(vars(value).items()):
+                if isinstance(held, (torch.Tensor, list, tuple, dict)):
+                    found = _iterations_kept(held)
+                    if found:
+                        _kept_candidates.append((f"self.{attr}", found[0], found[1]))
+
+
+def _made_by_program(value) -> bool:
+    kind = type(value)
+    return getattr(kind, "__module__", None) == "__main__" and hasattr(value, "__dict__") \
+        and not isinstance(value, type)
 
 
 def _graphs_kept():

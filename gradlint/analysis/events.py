@@ -376,8 +376,12 @@ class EventMixin:
                 self.obs.collecting_loops.setdefault(events.loop, set()).add(nid)
         if (isinstance(value, Tensor) and value.requires_grad is True and value.leaf is False
                 and st.grad_mode is True and self.loop_stack):
-            self.obs.accumulations.setdefault(id(node), (self.register(node), name,
-                                                         self.register(expr)))
+            if "." not in name:
+                self.obs.accumulations.setdefault(id(node), (self.register(node), name,
+                                                             self.register(expr)))
+            else:  # an attribute of the object whose method runs in the loop
+                self.obs.attr_accumulations.setdefault(id(node), (
+                    self.register(node), name, self.register(expr), self.loop_stack[-1][0].loop))
 
     def on_module_forward(self, node, module: NNModule, st: State) -> None:
         """A forward pass of a module in eval() mode, with grad mode on, inside loops."""

@@ -247,6 +247,8 @@ class Interpreter(ControlFlowMixin, EventMixin, StepOrderMixin, InstanceMixin, C
                 target = target.value  # `metrics["loss"] += loss`: the dict is the accumulator
             if type(target) is cst.Name:
                 self.on_accumulate(small, target.value, rhs, small.value, st)
+            elif _self_attribute(target):  # `self.running_loss += loss` in a method
+                self.on_accumulate(small, f"self.{target.attr.value}", rhs, small.value, st)
         if isinstance(current, Tensor):
             self.on_inplace(small, "augassign", current, st)
             result = self.binop(_plain_operator(op), current, rhs, id(small), st, small)
@@ -372,3 +374,9 @@ def target_text(interp, small) -> str:
     if isinstance(small, cst.Return):
         return "the value returned"
     return ""
+
+
+def _self_attribute(node) -> bool:
+    """`self.x`."""
+    return type(node) is cst.Attribute and type(node.value) is cst.Name \
+        and node.value.value == "self"

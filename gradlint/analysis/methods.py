@@ -52,8 +52,9 @@ def keeps_graph(call: cst.Call, retain_pos: int) -> Optional[bool]:
 class MethodEvaluator:
     def call_method(self, node, func, method, receiver: Value, args, pos, st: State) -> Value:
         rtext = dotted(func.value)
-        if method == "append" and isinstance(func.value, cst.Name) and len(node.args) == 1 and pos:
-            self.on_accumulate(node, func.value.value, pos[0], node.args[0].value, st)
+        if method == "append" and len(node.args) == 1 and pos and rtext is not None and (
+                isinstance(func.value, cst.Name) or rtext.count(".") == 1 and rtext[:5] == "self."):
+            self.on_accumulate(node, rtext, pos[0], node.args[0].value, st)
         if isinstance(receiver, Seq) and rtext is not None:
             # a list literal changed in place: its items are no longer known
             self.escape(receiver, st)

@@ -62,6 +62,9 @@ class Observations:
     deprecated_variable: Dict[int, Tuple[int, bool]] = field(default_factory=dict)
     # `x += t` / `x.append(t)` in a loop -> (statement or call, x, the t expression)
     accumulations: Dict[int, Tuple[int, str, int]] = field(default_factory=dict)
+    # `self.x += t` / `self.x.append(t)` in a method run inside a loop -> (statement or
+    # call, "self.x", the t expression, the innermost loop)
+    attr_accumulations: Dict[int, Tuple[int, str, int, int]] = field(default_factory=dict)
     # loop -> forward calls of modules in eval() mode with grad mode on (GL101)
     eval_forwards: Dict[int, List[int]] = field(default_factory=dict)
     grad_loops: Set[int] = field(default_factory=set)  # loops that call torch.autograd.grad

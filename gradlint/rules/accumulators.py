@@ -62,37 +62,61 @@ def _use_is_harmless(parents, name: cst.Name) -> bool:
 
 def _accumulator_only_logged(ctx, scope, name: str, loop, accumulations) -> bool:
     parents = ctx.parent_map()
-    initialised = False
-    for node in ctx.names(name):
-        # only the uses in `scope`'s own code; one in a nested function or class may do
-        # anything with it (the order of uses does not matter: any bad one decides)
-        current = _enclosing(parents, node, _NESTED + (cst.Module,))
-        if current is not scope:
-            if current is not None and _inside(parents, current, scope):
-                return False  # used in a function or class defined inside the scope
-            continue
-        parent = parents.get(id(node))
-        grown = parent
-        if isinstance(parent, cst.Subscript) and parent.value is node:
-            grown = parents.get(id(parent))  # `metrics["loss"] += ...`
-        if isinstance(grown, cst.AugAssign) and grown.target in (node, parent):
-            if id(grown) not in accumulations and not plain_number(grown.value):
-                return False
-            continue
-        if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value == "append":
-            call = parents.get(id(parent))
-            if isinstance(call, cst.Call) and id(call) in accumulations:
+
+    def uses():
+        for node in ctx.names(name):
+            # only the uses in `scope`'s own code; one in a nested function or class may
+            # do anything with it (the order of uses does not matter: any bad one decides)
+            current = _enclosing(parents, node, _NESTED + (cst.Module,))
+            if current is not scope:
+                if current is not None and _inside(parents, current, scope):
+                    yield node, None, None  # used in a function or class inside the scope
                 continue
+            parent = parents.get(id(node))
+            grown = parent
+            if isinstance(parent, cst.Subscript) and parent.value is node:
+                grown = parents.get(id(parent))  # `metrics["loss"] += ...`
+            yield node, parent, grown
+
+    def fresh(target) -> bool:  # made before the loop, as 0 or []
+        return _is_empty_or_zero(parents.get(id(target)).value) and not _inside(
+            parents, target, loop)
+
+    return _only_logged(parents, uses(), accumulations, fresh)
+
+
+def _only_logged(parents, uses, accumulations, fresh) -> bool:
+    """Is every use (node, parent, the statement that may grow it) of an accumulator a
+    recorded growth, a `fresh` assignment (at least one), or harmless (a number, a log)?"""
+    initialised = False
+    for node, parent, grown in uses:
+        if parent is None:
             return False
+        growth = _growth(parents, node, parent, grown, accumulations)
+        if growth is False:
+            return False
+        if growth:
+            continue
         if isinstance(parent, cst.AssignTarget):
-            value = parents.get(id(parent)).value
-            if not _is_empty_or_zero(value) or _inside(parents, parent, loop):
+            if not fresh(parent):
                 return False
             initialised = True
             continue
         if not _use_is_harmless(parents, node):
             return False
     return initialised
+
+
+def _growth(parents, node, parent, grown, accumulations):
+    """For a use of the accumulator that grows it (`acc += v`, `acc.append(v)`): True when
+    it is one of the recorded `accumulations` or adds a plain number, False otherwise;
+    None for any other use."""
+    if isinstance(grown, cst.AugAssign) and grown.target in (node, parent):
+        return id(grown) in accumulations or bool(plain_number(grown.value))
+    if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value == "append":
+        call = parents.get(id(parent))
+        return isinstance(call, cst.Call) and id(call) in accumulations
+    return None
 
 
 def _is_empty_or_zero(value) -> bool:
@@ -141,3 +165,35 @@ def kept_accumulators(ctx):
     for (_, name), (scope, loop, sites) in found.items():
         if _accumulator_only_logged(ctx, scope, name, loop, {s for s, _ in sites}):
             yield name, loop, sites
+
+
+def kept_attribute_accumulators(ctx):
+    """("self.x", loop id, [(statement id, value expression id)]) for the attributes a
+    method run in a loop grows with values that carry a graph (`self.running_loss +=
+    loss`), when every `.x` in the file is set only in an `__init__`, to a fresh 0 or [],
+    and is otherwise only turned into numbers or logged."""
+    found = {}
+    for stmt, name, expr, loop in ctx.obs.attr_accumulations.values():
+        found.setdefault(name, (loop, []))[1].append((stmt, expr))
+    for name, (loop, sites) in found.items():
+        if _attribute_only_logged(ctx, name.split(".", 1)[1], {s for s, _ in sites}):
+            yield name, loop, sites
+
+
+def _attribute_only_logged(ctx, attr: str, accumulations) -> bool:
+    parents = ctx.parent_map()
+
+    def uses():
+        for name in ctx.names(attr):
+            node = parents.get(id(name))
+            if isinstance(node, cst.Attribute) and node.attr is name:
+                parent = parents.get(id(node))
+                yield node, parent, parent
+            # (otherwise a variable or a keyword of the same spelling: not the attribute)
+
+    def fresh(target) -> bool:  # set in an `__init__`, as 0 or []
+        function = _enclosing(parents, target, _NESTED)
+        return isinstance(function, cst.FunctionDef) and function.name.value == "__init__" \
+            and _is_empty_or_zero(parents.get(id(target)).value)
+
+    return _only_logged(parents, uses(), accumulations, fresh)

@@ -5,15 +5,19 @@ from gradlint.rules.base import GRAD_SOURCE, Rule, RuleDocs
 
 
 def check(ctx):
-    if not ctx.obs.accumulations:
+    if not ctx.obs.accumulations and not ctx.obs.attr_accumulations:
         return  # (the source walk below needs a parent map: a whole-tree walk)
-    from gradlint.rules.accumulators import kept_accumulators, make_fix
+    from gradlint.rules.accumulators import (kept_accumulators, kept_attribute_accumulators,
+                                             make_fix)
 
-    for name, loop, sites in kept_accumulators(ctx):
+    kept = [(name, ctx.interp.register(loop), sites)
+            for name, loop, sites in kept_accumulators(ctx)]
+    kept += list(kept_attribute_accumulators(ctx))
+    for name, loop, sites in kept:
         for stmt, expr in sites:
             value = ctx.code(expr)
             message = (f"`{ctx.code(stmt)}` keeps every iteration's graph alive in `{name}` "
-                       f"(loop at line {ctx.line(ctx.interp.register(loop))})")
+                       f"(loop at line {ctx.line(loop)})")
             help = (f"`{name}` is only used as a number or logged, but every iteration's graph "
                     f"stays reachable from it, so memory grows each iteration. Keep the value "
                     f"without its graph: `{value}.item()` for a number, or `{value}.detach()`.")
@@ -39,6 +43,11 @@ grown by plain numbers or turned into numbers or logged: printed, formatted,
 passed to `float()`, `.item()`, a logger or `writer.add_scalar`. Accumulators that are
 backward'd (multi-step losses, truncated BPTT windows), returned, passed to other code,
 or fed values already `.item()`'d or `.detach()`'d are not reported.
+
+The same holds for an object's attribute grown by a method that the loop calls
+(`self.running_loss += loss` in a Trainer's `train_step`), when every `.running_loss`
+in the file is set only in an `__init__` (to `0` or `[]`) and otherwise only turned
+into numbers or logged.
 """,
         why="""
 `total += loss` makes `total` a tensor whose graph links `loss`'s graph, and so on for
